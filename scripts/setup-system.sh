@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, when they are missing. Idempotent.
+set -euo pipefail
+need=()
+for pair in dockerd:docker.io docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils \
+            curl:curl jq:jq openssl:openssl wrk:wrk hey:hey debootstrap:debootstrap; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-system: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+echo "setup-system: all packages present"

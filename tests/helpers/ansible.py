@@ -1,0 +1,97 @@
+"""Run real Ansible (ansible-playbook with the json callback) against localhost from tests."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+from tests.helpers.registries import REPO_ROOT
+
+BIN = os.path.dirname(sys.executable)
+
+
+class PlaybookResult:
+    """Parsed output of one ansible-playbook run."""
+
+    def __init__(self, proc, data):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = data
+
+    @property
+    def stats(self):
+        return self.data.get("stats", {}).get("localhost", {})
+
+    @property
+    def changed(self):
+        return self.stats.get("changed", 0)
+
+    @property
+    def failed(self):
+        return self.stats.get("failures", 0) + self.stats.get("unreachable", 0) or (self.rc != 0)
+
+    def tasks(self):
+        """[(task name, result for localhost)] in order."""
+        out = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                out.append((task["task"]["name"], task["hosts"].get("localhost", {})))
+        return out
+
+    def result(self, name=None):
+        """The result of the task named `name` (default: the last task)."""
+        tasks = self.tasks()
+        if name is None:
+            return tasks[-1][1]
+        for task_name, res in tasks:
+            if task_name == name:
+                return res
+        raise KeyError(f"no task {name!r} in {[t for t, _ in tasks]}")
+
+
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=None, env=None, timeout=900):
+    """Run `playbook` (a path, or a list of plays to write out) against localhost; return a PlaybookResult."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if not isinstance(playbook, str):
+            path = os.path.join(tmp, "play.yml")
+            with open(path, "w") as fh:
+                yaml.safe_dump(playbook, fh, sort_keys=False)
+            playbook = path
+        cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", inventory or "localhost,", "-c", "local"]
+        if extra_vars:
+            vars_path = os.path.join(tmp, "vars.json")
+            with open(vars_path, "w") as fh:
+                json.dump(extra_vars, fh)
+            cmd += ["-e", "@" + vars_path]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        run_env = {
+            **os.environ,
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, ".venv", "collections"),
+            "ANSIBLE_ROLES_PATH": os.path.join(REPO_ROOT, "roles"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_NOCOLOR": "1",
+            **(env or {}),
+        }
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=REPO_ROOT, timeout=timeout)
+    try:
+        data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        data = {}
+    return PlaybookResult(proc, data)
+
+
+def run_module(module, args, check=False, diff=False, env=None):
+    """Run one module as a single task on localhost; return (task result dict, PlaybookResult)."""
+    play = [{"name": "t", "hosts": "localhost", "gather_facts": False,
+             "tasks": [{"name": "module", module: args, "register": "out", "ignore_errors": True}]}]
+    res = run_playbook(play, check=check, diff=diff, env=env)
+    return res.result("module"), res
