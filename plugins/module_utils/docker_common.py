@@ -1,0 +1,149 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Docker engine access shared by the deploy modules: client, image presence, file hashing, /v2/ probing."""
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import tempfile
+import time
+import traceback
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+    class DockerException(Exception):
+        """Stand-in so `except` clauses work when the SDK is missing (the module fails before use)."""
+
+    APIError = ImageNotFound = NotFound = DockerException
+
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
+
+LABEL_PREFIX = "airgap.registry."
+
+
+class DeployError(Exception):
+    """A failure with a message meant for the user (becomes fail_json's msg)."""
+
+
+def docker_sdk_missing(module):
+    """Fail the module when the docker SDK is not importable."""
+    if not HAS_DOCKER:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+
+
+def docker_client(docker_host=None, timeout=120):
+    """A docker SDK client for `docker_host` (or DOCKER_HOST / the default socket), checked with a ping."""
+    try:
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
+        else:
+            client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        where = docker_host or os.environ.get("DOCKER_HOST", "the default socket")
+        raise DeployError(f"cannot reach the Docker engine at {where}: {exc}") from None
+    return client
+
+
+def ensure_image(client, image, pull="never", check_mode=False):
+    """Return (image object or None, pulled) for `image`; pull only when `pull` allows it.
+
+    None is returned only in check mode for an image that would be pulled.
+    """
+    try:
+        present = client.images.get(image)
+    except ImageNotFound:
+        present = None
+    if present is not None and pull != "always":
+        return present, False
+    if pull == "never":
+        raise DeployError(f"image {image} is not present in the Docker engine and pull is 'never'; load it first (docker load) or set pull")
+    if check_mode:
+        return present, True
+    try:
+        pulled = client.images.pull(image)
+    except DockerException as exc:
+        raise DeployError(f"cannot pull image {image}: {exc}") from None
+    return pulled, present is None or pulled.id != present.id
+
+
+def read_file(path, what):
+    """Bytes of `path`; a clear DeployError when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise DeployError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path, data, mode=0o644):
+    """Write `data` (bytes) to `path` through a temporary file and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def probe_host(bind_address):
+    """The address to reach a port published on `bind_address` from this host."""
+    if bind_address in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bind_address == "::":
+        return "[::1]"
+    if ":" in bind_address and not bind_address.startswith("["):
+        return f"[{bind_address}]"
+    return bind_address
+
+
+def v2_status(url, cafile=None, timeout=3):
+    """HTTP status of GET `url`/v2/, or None when nothing answers. TLS is verified only against `cafile`."""
+    context = None
+    if url.startswith("https"):
+        if cafile:
+            context = ssl.create_default_context(cafile=cafile)
+            context.check_hostname = False
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+    try:
+        with urlopen(url.rstrip("/") + "/v2/", timeout=timeout, context=context) as resp:
+            return resp.status
+    except HTTPError as exc:
+        return exc.code
+    except (URLError, OSError, ssl.SSLError):
+        return None
+
+
+def wait_v2(url, timeout, cafile=None, until=None):
+    """Poll `url`/v2/ until it answers 200 or 401 (and `until()` holds, if given); DeployError on timeout."""
+    deadline = time.monotonic() + timeout
+    status = None
+    while True:
+        status = v2_status(url, cafile=cafile)
+        if status in (200, 401) and (until is None or until()):
+            return status
+        if time.monotonic() >= deadline:
+            raise DeployError(f"{url}/v2/ did not answer 200 or 401 within {timeout}s (last status: {status})")
+        time.sleep(0.5)

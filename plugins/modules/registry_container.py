@@ -1,0 +1,216 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_container
+short_description: Run a container registry (CNCF Distribution) as a Docker container
+description:
+  - Runs the registry image as a container with a published port, a storage bind mount, optional TLS certificate
+    and key, optional htpasswd authentication, C(REGISTRY_*) environment and an optional generated C(config.yml).
+  - The container is recreated only when what was asked differs from what runs (image id, environment, mounts,
+    ports, restart policy, and the content hashes of the config file, certificate, key and htpasswd file, kept
+    as labels so that a rotated certificate restarts the registry).
+  - After starting, waits until C(/v2/) answers 200 or 401 (over https when TLS is set; the certificate is not verified
+    by this probe).
+  - Never pulls from a registry unless O(pull) asks for it; a missing image is a clear error naming it.
+version_added: "0.1.0"
+author:
+  - airgap.registry contributors
+requirements:
+  - docker (Python SDK) >= 7.0
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description: Name of the container.
+    type: str
+    default: registry
+  image:
+    description:
+      - Registry image. Distribution 3.x images (by their C(org.opencontainers.image.version) label, else their tag)
+        read their config from C(/etc/distribution/config.yml), older ones from C(/etc/docker/registry/config.yml).
+    type: str
+    default: registry:2.8.3
+  state:
+    description:
+      - V(started) creates or updates the container and runs it; V(stopped) keeps it created but stopped;
+        V(absent) removes it; V(restarted) is V(started) plus a restart when nothing else changed.
+    type: str
+    choices: [started, stopped, absent, restarted]
+    default: started
+  published_port:
+    description: Port published on the host.
+    type: int
+    default: 5000
+  bind_address:
+    description: Host address the port is published on.
+    type: str
+    default: 0.0.0.0
+  storage_path:
+    description: Host directory bind-mounted at C(/var/lib/registry); created when missing.
+    type: path
+  tls_cert:
+    description: Host path of the server certificate (PEM), mounted read-only at C(/certs/tls.crt).
+    type: path
+  tls_key:
+    description: Host path of the server private key (PEM), mounted read-only at C(/certs/tls.key).
+    type: path
+  htpasswd_path:
+    description: Host path of a bcrypt htpasswd file, mounted read-only at C(/auth/htpasswd); turns on htpasswd authentication.
+    type: path
+  htpasswd_realm:
+    description: Realm of the htpasswd authentication.
+    type: str
+    default: Registry Realm
+  env:
+    description: Extra environment of the registry, normally C(REGISTRY_*) settings.
+    type: dict
+  config:
+    description:
+      - Registry configuration, rendered to a C(config.yml) written atomically to O(config_path) and mounted read-only
+        where the image reads its configuration.
+    type: dict
+  config_path:
+    description: Host path where the generated C(config.yml) is written. Required with O(config).
+    type: path
+  restart_policy:
+    description: Docker restart policy of the container.
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: always
+  pull:
+    description: When to pull O(image) from its registry.
+    type: str
+    choices: [never, missing, always]
+    default: never
+  wait_timeout:
+    description: Seconds to wait for C(/v2/) to answer after starting.
+    type: int
+    default: 60
+  docker_host:
+    description: Docker engine address (for example C(unix:///var/run/docker.sock)); default from C(DOCKER_HOST) or the local socket.
+    type: str
+notes:
+  - A port already in use fails the task and removes the container it had just created.
+seealso:
+  - module: airgap.registry.registry_swarm_service
+  - module: airgap.registry.registry_tls
+"""
+
+EXAMPLES = r"""
+- name: Plain registry on port 5000 with storage on the host
+  airgap.registry.registry_container:
+    name: registry
+    storage_path: /srv/registry
+
+- name: Registry with TLS and htpasswd on 127.0.0.1:5443
+  airgap.registry.registry_container:
+    name: registry
+    published_port: 5443
+    bind_address: 127.0.0.1
+    storage_path: /srv/registry
+    tls_cert: /etc/registry/tls.crt
+    tls_key: /etc/registry/tls.key
+    htpasswd_path: /etc/registry/htpasswd
+    env:
+      REGISTRY_STORAGE_DELETE_ENABLED: "true"
+
+- name: Registry with a generated config.yml
+  airgap.registry.registry_container:
+    name: registry
+    config_path: /etc/registry/config.yml
+    config:
+      version: 0.1
+      storage:
+        filesystem:
+          rootdirectory: /var/lib/registry
+      http:
+        addr: ":5000"
+
+- name: Remove the registry container
+  airgap.registry.registry_container:
+    name: registry
+    state: absent
+"""
+
+RETURN = r"""
+container:
+  description: The container (empty when absent).
+  returned: success
+  type: dict
+  sample:
+    id: 3f9c1e0d2b7a
+    name: registry
+    image: registry:2.8.3
+    ports: {"5000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "5000"}]}
+url:
+  description: Base URL of the registry as reached from the managed host.
+  returned: success
+  type: str
+  sample: https://127.0.0.1:5000
+actions:
+  description: What was done (or would be done in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [created, started]
+differences:
+  description: The compared settings that differed from the running container (all of them when none existed).
+  returned: when state is not absent
+  type: list
+  elements: str
+  sample: [env, labels]
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.airgap.registry.plugins.module_utils.docker_common import DeployError, DockerException, docker_client, docker_sdk_missing  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_deploy import deploy_container  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", default="registry"),
+            image=dict(type="str", default="registry:2.8.3"),
+            state=dict(type="str", default="started", choices=["started", "stopped", "absent", "restarted"]),
+            published_port=dict(type="int", default=5000),
+            bind_address=dict(type="str", default="0.0.0.0"),
+            storage_path=dict(type="path"),
+            tls_cert=dict(type="path"),
+            tls_key=dict(type="path", no_log=False),
+            htpasswd_path=dict(type="path"),
+            htpasswd_realm=dict(type="str", default="Registry Realm"),
+            env=dict(type="dict"),
+            config=dict(type="dict"),
+            config_path=dict(type="path"),
+            restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
+            pull=dict(type="str", default="never", choices=["never", "missing", "always"]),
+            wait_timeout=dict(type="int", default=60),
+            docker_host=dict(type="str"),
+        ),
+        required_together=[("tls_cert", "tls_key")],
+        required_by={"config": "config_path"},
+        supports_check_mode=True,
+    )
+    docker_sdk_missing(module)
+    if not 0 < module.params["published_port"] < 65536:
+        module.fail_json(msg=f"published_port must be between 1 and 65535, got {module.params['published_port']}")
+    try:
+        client = docker_client(module.params["docker_host"])
+        result = deploy_container(client, module.params, module.check_mode)
+    except DeployError as exc:
+        module.fail_json(msg=str(exc))
+    except DockerException as exc:
+        module.fail_json(msg=f"Docker engine error: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
