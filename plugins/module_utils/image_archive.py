@@ -1,0 +1,509 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read image tarballs: `docker save` (legacy and Docker 25+ OCI layout), OCI archives; plain, gzip or zstd.
+
+An uncompressed tarball is indexed once (headers only) and its members are read in place by offset, so layers
+stream from disk in any order and in parallel.  A compressed tarball is read in one sequential pass for its
+metadata; its layers are then streamed in tar order (`ImageArchive.stream_members`) or, for a retry, by
+decompressing again up to the member.  Nothing is unpacked to disk and no layer is held in memory.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import zlib
+
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+METADATA_MAX = 4 * 1024 * 1024
+READ_BLOCK = 1024 * 1024
+BLOB_NAME = re.compile(r"^(?:\./)?blobs/(sha256|sha512)/([0-9a-f]{64,128})$")
+HEX_NAME = re.compile(r"^(?:\./)?([0-9a-f]{64})(?:\.tar|/layer\.tar)?$")
+
+
+class ImageArchiveError(Exception):
+    """A tarball that is not a readable image archive; the message names the file and the problem."""
+
+
+def compression_of(head):
+    """'gzip', 'zstd' or 'none' from the first bytes of a stream."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class Member:
+    """One regular file in the tarball: name, data offset (uncompressed tars), size, first bytes, digest if hashed."""
+
+    __slots__ = ("digest", "head", "name", "offset", "size")
+
+    def __init__(self, name, offset, size, head=b"", digest=None):
+        self.name = name
+        self.offset = offset
+        self.size = size
+        self.head = head
+        self.digest = digest
+
+
+class Layer:
+    """A layer as stored in the tarball."""
+
+    def __init__(self, member, size, digest, diff_id, compression, media_type=None):  # noqa: PLR0917 - a plain record
+        self.member = member
+        self.size = size
+        self.digest = digest
+        self.diff_id = diff_id
+        self.compression = compression
+        self.media_type = media_type
+
+    def __repr__(self):
+        return f"Layer({self.member!r}, {self.digest}, {self.compression})"
+
+
+class ArchiveImage:
+    """One image of a tarball: refs, config, layers, and the archive's own manifest when it has one."""
+
+    def __init__(self, archive, refs, config, layers, source_manifest=None):
+        self.archive = archive
+        self.refs = refs
+        self.config = config
+        self.config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        self.layers = layers
+        self.source_manifest = source_manifest
+
+    @property
+    def image_id(self):
+        return self.config_digest
+
+    def __repr__(self):
+        return f"ArchiveImage({self.refs}, {self.config_digest[:19]}, {len(self.layers)} layers)"
+
+
+class _Section(io.RawIOBase):
+    """A read-only window [start, start+size) of a file opened by path."""
+
+    def __init__(self, path, start, size):
+        super().__init__()
+        self._fh = open(path, "rb")
+        self._fh.seek(start)
+        self._left = size
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if n is None or n < 0 or n > self._left:
+            n = self._left
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buf):
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self._fh.close()
+        super().close()
+
+
+class _Limited:
+    """At most `size` bytes of a sequential stream (a member inside a compressed tar)."""
+
+    def __init__(self, fh, size, on_close=None):
+        self._fh = fh
+        self._left = size
+        self._on_close = on_close
+
+    def read(self, n=-1):
+        if n is None or n < 0 or n > self._left:
+            n = self._left
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self):
+        if self._on_close:
+            self._on_close()
+            self._on_close = None
+
+
+class _ProcessStream:
+    """stdout of a decompressor process as a readable stream."""
+
+    def __init__(self, args, path):
+        self.path = path
+        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def read(self, n=-1):
+        data = self._proc.stdout.read(n)
+        if not data and self._proc.poll() not in (None, 0):
+            raise ImageArchiveError(f"{self.path}: zstd failed: {self._proc.stderr.read().decode(errors='replace').strip()}")
+        return data
+
+    def close(self):
+        self._proc.stdout.close()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._proc.stderr.close()
+
+
+def open_decompressed(path, compression):
+    """A sequential reader of the whole tarball's decompressed bytes."""
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "zstd":
+        if zstandard is not None:
+            fh = open(path, "rb")
+            reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=True)
+            return io.BufferedReader(reader, READ_BLOCK)
+        if not shutil.which("zstd"):
+            raise ImageArchiveError(f"{path}: zstd-compressed, but neither the zstandard module nor the zstd binary is available")
+        return _ProcessStream(["zstd", "-dcq", path], path)
+    return open(path, "rb")
+
+
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError, KeyError, TypeError, AttributeError)
+if zstandard is not None:
+    ARCHIVE_ERRORS = ARCHIVE_ERRORS + (zstandard.ZstdError,)
+
+
+class ImageArchive:
+    """An image tarball: `images` (ArchiveImage list), member access by name."""
+
+    def __init__(self, path):
+        self.path = path
+        self.members = {}
+        self._data = {}
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(512)
+        except OSError as exc:
+            raise ImageArchiveError(f"{path}: cannot read: {exc.strerror}") from None
+        if not head:
+            raise ImageArchiveError(f"{path}: empty file, not an image tarball")
+        self.compression = compression_of(head)
+        self.seekable = self.compression == "none"
+        try:
+            self._scan()
+            self.images = self._parse()
+        except ImageArchiveError:
+            raise
+        except ARCHIVE_ERRORS as exc:
+            raise ImageArchiveError(f"{path}: not a readable image tarball ({self.compression}): {exc.__class__.__name__}: {exc}") from None
+        if not self.images:
+            raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
+
+    # --- scanning ------------------------------------------------------------------------------------------------
+    def _scan(self):
+        if self.seekable:
+            size = os.path.getsize(self.path)
+            with tarfile.open(self.path, "r:") as tar:
+                for info in tar:
+                    if not info.isfile():
+                        continue
+                    if info.offset_data + info.size > size:
+                        raise ImageArchiveError(f"{self.path}: truncated: member {info.name} ends at byte {info.offset_data + info.size}, "
+                                                f"file has {size}")
+                    self.members[_norm(info.name)] = Member(_norm(info.name), info.offset_data, info.size)
+            if not self.members:
+                raise ImageArchiveError(f"{self.path}: not a tar archive (or an empty one)")
+            return
+        stream = open_decompressed(self.path, self.compression)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for info in tar:
+                    if not info.isfile():
+                        continue
+                    self._scan_member(_norm(info.name), info.size, tar.extractfile(info))
+        finally:
+            stream.close()
+        if not self.members:
+            raise ImageArchiveError(f"{self.path}: no files in the {self.compression}-compressed tar")
+
+    def _scan_member(self, name, size, fh):
+        """Record one member of a streamed tar: keep small JSON documents, hash compressed unnamed blobs."""
+        head = fh.read(min(size, READ_BLOCK))
+        member = Member(name, None, size, head[:8])
+        self.members[name] = member
+        if size <= METADATA_MAX and head.lstrip()[:1] in (b"{", b"["):
+            data = head + fh.read(size - len(head))
+            if len(data) != size:
+                raise ImageArchiveError(f"{self.path}: truncated inside {name}")
+            self._data[name] = data
+            return
+        hasher = hashlib.sha256(head) if compression_of(head) != "none" and not BLOB_NAME.match(name) else None
+        left = size - len(head)
+        while left > 0:
+            block = fh.read(min(READ_BLOCK, left))
+            if not block:
+                raise ImageArchiveError(f"{self.path}: truncated inside {name}")
+            if hasher:
+                hasher.update(block)
+            left -= len(block)
+        if hasher:
+            member.digest = "sha256:" + hasher.hexdigest()
+
+    # --- member access -------------------------------------------------------------------------------------------
+    def has(self, name):
+        return _norm(name) in self.members
+
+    def read(self, name):
+        """The whole content of a (small) member."""
+        name = _norm(name)
+        if name in self._data:
+            return self._data[name]
+        member = self.members.get(name)
+        if member is None:
+            raise ImageArchiveError(f"{self.path}: member {name} is missing")
+        if member.size > METADATA_MAX:
+            raise ImageArchiveError(f"{self.path}: {name} is {member.size} bytes, too large for a metadata document")
+        if not self.seekable:
+            raise ImageArchiveError(f"{self.path}: {name} is not a JSON document")
+        with self.open_member(name) as fh:
+            data = fh.read()
+        self._data[name] = data
+        return data
+
+    def read_json(self, name):
+        try:
+            return json.loads(self.read(name))
+        except ValueError as exc:
+            raise ImageArchiveError(f"{self.path}: {name} is not valid JSON: {exc}") from None
+
+    def head(self, name):
+        member = self.members[_norm(name)]
+        if not member.head and self.seekable:
+            with self.open_member(name) as fh:
+                member.head = fh.read(8)
+        return member.head
+
+    def open_member(self, name, offset=0):
+        """A reader of member `name` from byte `offset` (a compressed tarball is decompressed again up to it)."""
+        member = self.members[_norm(name)]
+        if self.seekable:
+            return _Section(self.path, member.offset + offset, member.size - offset)
+        stream = open_decompressed(self.path, self.compression)
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")
+            for info in tar:
+                if _norm(info.name) == member.name and info.isfile():
+                    fh = tar.extractfile(info)
+                    left = offset
+                    while left > 0:
+                        block = fh.read(min(READ_BLOCK, left))
+                        if not block:
+                            raise ImageArchiveError(f"{self.path}: truncated inside {name}")
+                        left -= len(block)
+                    return _Limited(fh, member.size - offset, on_close=stream.close)
+        except ARCHIVE_ERRORS as exc:
+            stream.close()
+            raise ImageArchiveError(f"{self.path}: cannot read {name}: {exc}") from None
+        stream.close()
+        raise ImageArchiveError(f"{self.path}: member {name} vanished")
+
+    def stream_members(self, names):
+        """Yield (name, reader) for the members in `names`, in tar order, in one sequential pass."""
+        wanted = {_norm(n) for n in names}
+        if self.seekable:
+            for name in sorted(wanted, key=lambda n: self.members[n].offset):
+                with self.open_member(name) as fh:
+                    yield name, fh
+            return
+        stream = open_decompressed(self.path, self.compression)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for info in tar:
+                    name = _norm(info.name)
+                    if name in wanted and info.isfile():
+                        yield name, _Limited(tar.extractfile(info), info.size)
+                        wanted.discard(name)
+                        if not wanted:
+                            return
+        finally:
+            stream.close()
+
+    def member_digest(self, name):
+        """sha256 digest of a member's bytes (hashing it when the name does not say)."""
+        member = self.members[_norm(name)]
+        if member.digest is None:
+            match = BLOB_NAME.match(member.name)
+            if match:
+                member.digest = f"{match.group(1)}:{match.group(2)}"
+            else:
+                hasher = hashlib.sha256()
+                with self.open_member(name) as fh:
+                    for block in iter(lambda: fh.read(READ_BLOCK), b""):
+                        hasher.update(block)
+                member.digest = "sha256:" + hasher.hexdigest()
+        return member.digest
+
+    # --- parsing -------------------------------------------------------------------------------------------------
+    def _parse(self):
+        manifests = self._oci_manifests()
+        if self.has("manifest.json"):
+            return self._parse_docker(manifests)
+        if self.has("index.json"):
+            return self._parse_oci(manifests)
+        return []
+
+    def _oci_manifests(self):
+        """{config digest: (manifest bytes, media type)} for every image manifest stored as a blob."""
+        found = {}
+        for name in list(self.members):
+            if not BLOB_NAME.match(name) or self.members[name].size > METADATA_MAX:
+                continue
+            if not self.seekable and name not in self._data:
+                continue
+            if self.seekable and self.head(name).lstrip()[:1] != b"{":
+                continue
+            try:
+                doc = json.loads(self.read(name))
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list):
+                media_type = doc.get("mediaType") or OCI_MANIFEST
+                found.setdefault(doc["config"].get("digest"), (self.read(name), media_type))
+        return found
+
+    def _config(self, name):
+        data = self.read(name)
+        try:
+            config = json.loads(data)
+            diff_ids = config["rootfs"]["diff_ids"]
+        except (ValueError, KeyError, TypeError):
+            raise ImageArchiveError(f"{self.path}: {name} is not an image config (no rootfs.diff_ids)") from None
+        return data, diff_ids
+
+    def _layer(self, name, diff_id, media_types):
+        if not self.has(name):
+            raise ImageArchiveError(f"{self.path}: layer {name} is missing")
+        member = self.members[_norm(name)]
+        compression = compression_of(self.head(name))
+        match = BLOB_NAME.match(member.name)
+        if match:
+            digest = f"{match.group(1)}:{match.group(2)}"
+        elif compression == "none":
+            digest = diff_id
+        else:
+            digest = self.member_digest(name)
+        return Layer(member.name, member.size, digest, diff_id, compression, media_types.get(digest))
+
+    def _parse_docker(self, manifests):
+        entries = self.read_json("manifest.json")
+        if not isinstance(entries, list):
+            raise ImageArchiveError(f"{self.path}: manifest.json is not a list of images")
+        images = []
+        for entry in entries:
+            config_name = entry.get("Config")
+            if not config_name or not self.has(config_name):
+                raise ImageArchiveError(f"{self.path}: image config {config_name} named in manifest.json is missing")
+            config, diff_ids = self._config(config_name)
+            layer_names = entry.get("Layers") or []
+            if len(layer_names) != len(diff_ids):
+                raise ImageArchiveError(f"{self.path}: {config_name} lists {len(diff_ids)} layers, manifest.json {len(layer_names)}")
+            config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+            source = manifests.get(config_digest)
+            media_types = _layer_media_types(source)
+            layers = [self._layer(n, d, media_types) for n, d in zip(layer_names, diff_ids)]  # noqa: B905 - lengths checked; Python 3.8
+            if source and [x["digest"] for x in json.loads(source[0])["layers"]] != [x.digest for x in layers]:
+                source = None
+            images.append(ArchiveImage(self, list(entry.get("RepoTags") or []), config, layers, source))
+        return images
+
+    def _parse_oci(self, manifests):
+        index = self.read_json("index.json")
+        images = []
+        for desc in index.get("manifests") or []:
+            refs = _oci_refs(desc.get("annotations") or {}, self.path)
+            for manifest_bytes, media_type in self._resolve(desc):
+                manifest = json.loads(manifest_bytes)
+                config_name = _blob_path(manifest["config"]["digest"])
+                if not self.has(config_name):
+                    raise ImageArchiveError(f"{self.path}: config blob {manifest['config']['digest']} is missing")
+                config, diff_ids = self._config(config_name)
+                descs = manifest["layers"]
+                if len(descs) != len(diff_ids):
+                    raise ImageArchiveError(f"{self.path}: manifest has {len(descs)} layers, its config {len(diff_ids)}")
+                media_types = {d["digest"]: d.get("mediaType") for d in descs}
+                layers = [self._layer(_blob_path(d["digest"]), i, media_types) for d, i in zip(descs, diff_ids)]  # noqa: B905 - lengths checked; Python 3.8
+                images.append(ArchiveImage(self, refs, config, layers, (manifest_bytes, media_type)))
+        return images
+
+    def _resolve(self, desc, depth=0):
+        """Image manifests (bytes, media type) reachable from a descriptor whose blobs are in the tarball."""
+        name = _blob_path(desc.get("digest", ""))
+        if depth > 4 or not self.has(name):
+            return []
+        data = self.read(name)
+        doc = json.loads(data)
+        media_type = doc.get("mediaType") or desc.get("mediaType")
+        if isinstance(doc.get("manifests"), list):
+            out = []
+            for child in doc["manifests"]:
+                out.extend(self._resolve(child, depth + 1))
+            return out
+        config = doc.get("config") or {}
+        if not self.has(_blob_path(config.get("digest", ""))):
+            return []
+        if not all(self.has(_blob_path(x.get("digest", ""))) for x in doc.get("layers") or []):
+            return []
+        return [(data, media_type or OCI_MANIFEST)]
+
+
+def _norm(name):
+    return name[2:] if name.startswith("./") else name
+
+
+def _blob_path(digest):
+    algo, _, hexdigest = digest.partition(":")
+    return f"blobs/{algo}/{hexdigest}"
+
+
+def _layer_media_types(source):
+    if not source:
+        return {}
+    return {d.get("digest"): d.get("mediaType") for d in json.loads(source[0]).get("layers") or []}
+
+
+def _oci_refs(annotations, path):
+    """Image refs of an OCI index entry: containerd's full name, else ref.name (a bare tag gets the file's name)."""
+    full = annotations.get("io.containerd.image.name")
+    if full:
+        return [full]
+    ref = annotations.get("org.opencontainers.image.ref.name")
+    if not ref:
+        return []
+    if ":" in ref or "/" in ref:
+        return [ref]
+    stem = re.sub(r"\.(tar|tgz|tzst|gz|zst|oci)$", "", os.path.basename(path))
+    stem = re.sub(r"\.(tar|oci)$", "", stem)
+    return [f"{re.sub(r'[^a-z0-9._-]+', '-', stem.lower()).strip('-._') or 'image'}:{ref}"]
+
+
+def read_archive(path):
+    """Open and parse an image tarball; raises ImageArchiveError naming the file and the problem."""
+    return ImageArchive(path)
