@@ -1,0 +1,476 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Write image tarballs: docker-archive (`docker load`) and OCI archives (`skopeo copy oci-archive:`), from a
+registry through the registry API client or from the Docker engine (`docker save`), streamed, never held in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import platform
+import re
+import tarfile
+import tempfile
+import zlib
+
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    MANIFEST_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
+
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
+
+CHUNK = 1024 * 1024
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+REF_NAME = "org.opencontainers.image.ref.name"
+OCI_LAYER_TYPES = {
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+}
+ARCHS = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm", "armv6l": "arm",
+         "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class ArchiveError(Exception):
+    """An image cannot be resolved, fetched or written as a tarball."""
+
+
+# --- names --------------------------------------------------------------------------------------------------------
+def archive_filename(image):
+    """The seed's tarball name: `registry:2.8.3` -> `registry_2.8.3.tar`, `a/b:1` -> `a_b_1.tar`."""
+    return re.sub(r"[/:@]", "_", image) + ".tar"
+
+
+def split_image(image):
+    """(registry or None, repository, tag or None, digest or None) by Docker's rule for the registry part."""
+    name, _sep, digest = image.partition("@")
+    registry = None
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, name = first, rest
+    tag = None
+    last_slash = name.rfind("/")
+    if ":" in name[last_slash + 1:]:
+        name, _sep, tag = name.rpartition(":")
+    if not name or not re.match(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", name):
+        raise ArchiveError(f"invalid image reference {image!r}")
+    if digest and not re.match(r"^sha256:[0-9a-f]{64}$", digest):
+        raise ArchiveError(f"invalid digest in image reference {image!r}")
+    return registry, name, tag, digest or None
+
+
+def repo_tag(image):
+    """The name `docker load` tags the image with (`abox` -> `abox:latest`), or None for a digest reference."""
+    registry, repo, tag, digest = split_image(image)
+    if digest and not tag:
+        return None
+    if registry in ("docker.io", "index.docker.io"):
+        registry = None
+        repo = repo[len("library/"):] if repo.startswith("library/") else repo
+    return (registry + "/" if registry else "") + repo + ":" + (tag or "latest")
+
+
+def host_platform():
+    """`linux/<arch>` of this machine in OCI terms."""
+    machine = platform.machine().lower()
+    return "linux/" + ARCHS.get(machine, machine)
+
+
+# --- reading what a tarball already holds ---------------------------------------------------------------------------
+def _digest_from_path(path):
+    """`sha256:<hex>` from `<hex>.json` or `blobs/sha256/<hex>`; None when the name does not carry it."""
+    match = re.search(r"(?:^|/)(?:sha256/)?([0-9a-f]{64})(?:\.json)?$", path or "")
+    return "sha256:" + match.group(1) if match else None
+
+
+def archive_identity(path):
+    """{format, config_digest, refs} of the image a tarball holds, or None when it is absent or unreadable."""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            names = set(tar.getnames())
+            if "manifest.json" in names:
+                entries = json.load(tar.extractfile("manifest.json"))
+                if not isinstance(entries, list) or len(entries) != 1:
+                    return None
+                return {"format": "docker-archive", "config_digest": _digest_from_path(entries[0].get("Config")),
+                        "refs": list(entries[0].get("RepoTags") or [])}
+            if "index.json" in names and "oci-layout" in names:
+                manifests = json.load(tar.extractfile("index.json")).get("manifests") or []
+                if len(manifests) != 1 or manifests[0].get("mediaType") not in (OCI_MANIFEST, DOCKER_MANIFEST):
+                    return None
+                desc = manifests[0]
+                manifest = json.load(tar.extractfile("blobs/sha256/" + desc["digest"].split(":", 1)[1]))
+                ref = (desc.get("annotations") or {}).get(REF_NAME)
+                return {"format": "oci-archive", "config_digest": manifest["config"]["digest"], "refs": [ref] if ref else []}
+    except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def holds_image(found, fmt, config_digest, ref):
+    """True when `found` (an archive_identity) is `fmt` and holds the image `config_digest` under `ref` (when not None)."""
+    return bool(found and found["format"] == fmt and found["config_digest"] == config_digest and (ref is None or ref in found["refs"]))
+
+
+# --- the tar writer ---------------------------------------------------------------------------------------------------
+class TarWriter:
+    """Write a tar to a seekable file: members from bytes or from a stream of chunks of unknown length."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self._dirs = set()
+
+    @staticmethod
+    def _header(name, size, kind=tarfile.REGTYPE):
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.mtime = 0
+        info.type = kind
+        info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+        header = info.tobuf(format=tarfile.GNU_FORMAT)
+        if len(header) != tarfile.BLOCKSIZE:
+            raise ArchiveError(f"tar member name too long: {name}")
+        return header
+
+    def _parents(self, name):
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            directory = "/".join(parts[:i]) + "/"
+            if directory not in self._dirs:
+                self._dirs.add(directory)
+                self.fh.write(self._header(directory, 0, tarfile.DIRTYPE))
+
+    def _pad(self, size):
+        rest = size % tarfile.BLOCKSIZE
+        if rest:
+            self.fh.write(b"\0" * (tarfile.BLOCKSIZE - rest))
+
+    def add_bytes(self, name, data):
+        self._parents(name)
+        self.fh.write(self._header(name, len(data)))
+        self.fh.write(data)
+        self._pad(len(data))
+
+    def add_stream(self, name, chunks):
+        """Write a member from an iterable of byte chunks; the header is patched with the size afterwards."""
+        self._parents(name)
+        start = self.fh.tell()
+        self.fh.write(self._header(name, 0))
+        size = 0
+        for chunk in chunks:
+            self.fh.write(chunk)
+            size += len(chunk)
+        self._pad(size)
+        end = self.fh.tell()
+        self.fh.seek(start)
+        self.fh.write(self._header(name, size))
+        self.fh.seek(end)
+        return size
+
+    def close(self):
+        self.fh.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+
+
+# --- streams --------------------------------------------------------------------------------------------------------------
+def _verified(chunks, digest, what):
+    """Pass chunks through, raising ArchiveError at the end when their sha256 is not `digest`."""
+    algo, _sep, want = digest.partition(":")
+    if algo != "sha256":
+        raise ArchiveError(f"{what}: unsupported digest algorithm {algo!r}")
+    hasher = hashlib.sha256()
+    for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
+    if hasher.hexdigest() != want:
+        raise ArchiveError(f"{what}: content does not match its digest {digest} (got sha256:{hasher.hexdigest()})")
+
+
+def blob_chunks(client, repo, digest):
+    """The bytes of a blob from the registry, streamed, checked against its digest."""
+    def raw():
+        with client.open_blob(repo, digest) as stream:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+    return _verified(raw(), digest, f"blob {repo}@{digest}")
+
+
+def _decompressor(head):
+    """A fresh decompress object for a stream starting with `head`, or None when it is not compressed."""
+    if head.startswith(GZIP_MAGIC):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if head.startswith(ZSTD_MAGIC):
+        if zstandard is None:
+            raise ArchiveError("a layer is zstd-compressed and the Python package zstandard is not installed")
+        return zstandard.ZstdDecompressor().decompressobj()
+    return None
+
+
+def uncompressed_chunks(chunks):
+    """The uncompressed bytes of a gzip, zstd or plain tar stream (multi-member gzip included)."""
+    chunks = iter(chunks)
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(ZSTD_MAGIC):
+            break
+    decomp = _decompressor(head)
+    if decomp is None:
+        if head:
+            yield head
+        yield from chunks
+        return
+    for chunk in itertools.chain([head], chunks):
+        data = chunk
+        while data:
+            if getattr(decomp, "eof", False):
+                if not data.strip(b"\0"):
+                    break
+                decomp = _decompressor(data)
+                if decomp is None:
+                    raise ArchiveError("unexpected data after the end of a compressed layer")
+            out = decomp.decompress(data)
+            if out:
+                yield out
+            data = decomp.unused_data if getattr(decomp, "eof", False) else b""
+    if not getattr(decomp, "eof", True):
+        raise ArchiveError("a compressed layer ends early (truncated)")
+    tail = decomp.flush()
+    if tail:
+        yield tail
+
+
+# --- resolving an image in a registry ----------------------------------------------------------------------------------
+def _platform_matches(entry, wanted):
+    plat = entry.get("platform") or {}
+    parts = wanted.split("/")
+    if plat.get("os") != parts[0] or plat.get("architecture") != (parts[1] if len(parts) > 1 else None):
+        return False
+    return len(parts) < 3 or plat.get("variant") == parts[2]
+
+
+def _describe_platform(entry):
+    plat = entry.get("platform") or {}
+    return "/".join(p for p in (plat.get("os"), plat.get("architecture"), plat.get("variant")) if p) or "unknown"
+
+
+def _load_manifest(client, repo, reference, what):
+    body, media_type, digest = client.get_manifest(repo, reference, accept=MANIFEST_TYPES)
+    actual = "sha256:" + hashlib.sha256(body).hexdigest()
+    if reference.startswith("sha256:") and actual != reference:
+        raise ArchiveError(f"{what}: manifest content does not match {reference}")
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        raise ArchiveError(f"{what}: the registry returned a manifest that is not JSON") from None
+    media_type = (media_type or "").split(";")[0].strip() or manifest.get("mediaType")
+    return body, media_type, actual, manifest
+
+
+class RemoteImage:
+    """One single-platform image manifest in a registry: its config and layer descriptors."""
+
+    def __init__(self, repo, body, media_type, digest, manifest):
+        self.repo = repo
+        self.body = body
+        self.media_type = media_type
+        self.digest = digest
+        self.manifest = manifest
+        self.config = manifest["config"]
+        self.layers = manifest.get("layers") or []
+
+    @property
+    def config_digest(self):
+        return self.config["digest"]
+
+
+def resolve_image(client, repo, reference, platform_name=None):
+    """The RemoteImage `repo:reference` names; an index or manifest list resolves to `platform_name` (default: this host)."""
+    what = f"{client.host}/{repo}:{reference}" if not reference.startswith("sha256:") else f"{client.host}/{repo}@{reference}"
+    body, media_type, digest, manifest = _load_manifest(client, repo, reference, what)
+    if media_type in (DOCKER_MANIFEST_LIST, OCI_INDEX) or "manifests" in manifest:
+        wanted = platform_name or host_platform()
+        entries = [m for m in manifest.get("manifests") or [] if _platform_matches(m, wanted)]
+        if not entries:
+            available = ", ".join(sorted({_describe_platform(m) for m in manifest.get("manifests") or []})) or "none"
+            raise ArchiveError(f"{what}: no image for platform {wanted} (available: {available})")
+        body, media_type, digest, manifest = _load_manifest(client, repo, entries[0]["digest"], what)
+    if manifest.get("schemaVersion") != 2 or not isinstance(manifest.get("config"), dict):
+        raise ArchiveError(f"{what}: unsupported manifest type {media_type or 'unknown'} (schema 2 / OCI image manifests only)")
+    return RemoteImage(repo, body, media_type, digest, manifest)
+
+
+# --- writing archives -------------------------------------------------------------------------------------------------
+def write_docker_archive(fh, client, image, ref):
+    """A `docker load` tarball: manifest.json, `<config hex>.json`, layers as uncompressed `<diff_id hex>/layer.tar`."""
+    config = b"".join(blob_chunks(client, image.repo, image.config_digest))
+    try:
+        diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        raise ArchiveError(f"{image.repo}@{image.config_digest}: image config has no rootfs.diff_ids") from None
+    if len(diff_ids) != len(image.layers):
+        raise ArchiveError(f"{image.repo}@{image.digest}: {len(image.layers)} layers in the manifest, {len(diff_ids)} diff_ids in the config")
+    tar = TarWriter(fh)
+    paths = []
+    for index, desc in enumerate(image.layers):
+        diff_id = diff_ids[index]
+        path = diff_id.split(":", 1)[1] + "/layer.tar"
+        if path not in paths:
+            chunks = uncompressed_chunks(blob_chunks(client, image.repo, desc["digest"]))
+            tar.add_stream(path, _verified(chunks, diff_id, f"layer {desc['digest']} of {image.repo}"))
+        paths.append(path)
+    config_path = image.config_digest.split(":", 1)[1] + ".json"
+    tar.add_bytes(config_path, config)
+    entry = {"Config": config_path, "RepoTags": [ref] if ref else None, "Layers": paths}
+    tar.add_bytes("manifest.json", json.dumps([entry]).encode())
+    tar.close()
+
+
+def oci_manifest(image):
+    """(body, digest) of the image's manifest as an OCI manifest; an OCI manifest is kept byte for byte."""
+    if image.media_type == OCI_MANIFEST:
+        return image.body, image.digest
+    layers = []
+    for desc in image.layers:
+        layer = {"mediaType": OCI_LAYER_TYPES.get(desc.get("mediaType"), desc.get("mediaType")), "digest": desc["digest"], "size": desc["size"]}
+        if desc.get("urls"):
+            layer["urls"] = desc["urls"]
+        layers.append(layer)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": image.config_digest, "size": image.config["size"]}, "layers": layers}
+    body = json.dumps(manifest, separators=(",", ":")).encode()
+    return body, "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def write_oci_archive(fh, client, image, ref):
+    """An OCI image layout tarball: oci-layout, index.json (ref.name annotation), blobs/sha256/* as in the registry."""
+    tar = TarWriter(fh)
+    tar.add_bytes("oci-layout", OCI_LAYOUT)
+    written = set()
+    for desc in [image.config, *image.layers]:
+        if desc["digest"] in written:
+            continue
+        written.add(desc["digest"])
+        tar.add_stream("blobs/sha256/" + desc["digest"].split(":", 1)[1], blob_chunks(client, image.repo, desc["digest"]))
+    body, digest = oci_manifest(image)
+    if digest not in written:
+        tar.add_bytes("blobs/sha256/" + digest.split(":", 1)[1], body)
+    entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body)}
+    if ref:
+        entry["annotations"] = {REF_NAME: ref}
+    tar.add_bytes("index.json", json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode())
+    tar.close()
+
+
+def write_engine_archive(fh, api, image):
+    """`docker save IMAGE` streamed from the engine (docker SDK APIClient.get_image)."""
+    for chunk in api.get_image(image, chunk_size=CHUNK):
+        fh.write(chunk)
+
+
+def write_atomically(path, write):
+    """Call write(fh) on a temp file next to `path`, then rename it over `path`; nothing is left behind on error."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --- one image -> one tarball, idempotently -----------------------------------------------------------------------------
+class ImageSaver:
+    """Save images as tarballs in `dest`, from the engine (docker SDK APIClient) or from registries (RegistryClient).
+
+    `client_for(host)` returns a RegistryClient for a registry host; `registry` (optional) is the registry every image
+    name is taken from (a registry part in the name must then match it).
+    """
+
+    def __init__(self, dest, source="engine", fmt="docker-archive", force=False, check_mode=False,  # noqa: PLR0917 - options
+                 engine_api=None, client_for=None, registry=None, platform_name=None):
+        if source == "engine" and fmt != "docker-archive":
+            raise ArchiveError(f"format {fmt} needs source=registry (the engine saves docker-archive only)")
+        self.dest = dest
+        self.source = source
+        self.fmt = fmt
+        self.force = force
+        self.check_mode = check_mode
+        self.engine_api = engine_api
+        self.client_for = client_for
+        self.registry = registry
+        self.platform_name = platform_name
+        self._clients = {}
+
+    def _client(self, host):
+        if host not in self._clients:
+            self._clients[host] = self.client_for(host)
+        return self._clients[host]
+
+    def _locate(self, image):
+        """(client, repository, reference) for an image name in its registry."""
+        registry, repo, tag, digest = split_image(image)
+        host = self.registry
+        if host:
+            wanted = re.sub(r"^https?://", "", host).rstrip("/")
+            if registry and registry != wanted:
+                raise ArchiveError(f"image {image} names registry {registry}, but registry is {wanted}")
+        elif registry:
+            host = registry
+        else:
+            raise ArchiveError(f"image {image} names no registry: set registry, or use a full name (HOST:PORT/repo:tag)")
+        return self._client(host), repo, digest or tag or "latest"
+
+    def _engine_image_id(self, image):
+        try:
+            return self.engine_api.inspect_image(image)["Id"]
+        except Exception as exc:  # noqa: BLE001 - the SDK raises ImageNotFound / APIError / connection errors
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if status == 404:
+                raise ArchiveError(f"image {image} is not in the Docker engine") from None
+            raise ArchiveError(f"cannot inspect {image} in the Docker engine: {exc}") from None
+
+    def save(self, image):
+        """({image, path, changed, digest, format}, config digest the tarball held before or None); check mode writes nothing."""
+        path = os.path.join(self.dest, archive_filename(image))
+        ref = repo_tag(image)
+        if self.source == "engine":
+            digest = self._engine_image_id(image)
+
+            def write(fh):
+                write_engine_archive(fh, self.engine_api, image)
+        else:
+            client, repo, reference = self._locate(image)
+            remote = resolve_image(client, repo, reference, self.platform_name)
+            digest = remote.config_digest
+            writer = write_docker_archive if self.fmt == "docker-archive" else write_oci_archive
+
+            def write(fh):
+                writer(fh, client, remote, ref)
+        result = {"image": image, "path": path, "digest": digest, "format": self.fmt}
+        found = archive_identity(path)
+        result["changed"] = self.force or not holds_image(found, self.fmt, digest, ref)
+        if result["changed"] and not self.check_mode:
+            write_atomically(path, write)
+        return result, (found or {}).get("config_digest")

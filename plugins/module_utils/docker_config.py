@@ -1,0 +1,137 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read and write the `auths` section of a Docker client config.json, as the docker CLI does, without a daemon."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+
+
+class DockerConfigError(Exception):
+    """The config file cannot be read, parsed or written."""
+
+
+def default_config_path():
+    """Where the docker CLI looks: $DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
+    directory = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(directory, "config.json")
+
+
+def registry_hostname(registry):
+    """HOST[:PORT] of a registry given as `host:port`, `https://host:port` or `https://host/v1/`."""
+    name = registry.strip()
+    for prefix in ("http://", "https://"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name.split("/", 1)[0]
+
+
+def auth_key(registry):
+    """The `auths` key the docker CLI uses for `registry` (Docker Hub has its historical URL key)."""
+    host = registry_hostname(registry)
+    if host in DOCKER_HUB_NAMES:
+        return DOCKER_HUB_KEY
+    return host
+
+
+def load_config(path):
+    """The parsed config file, or {} when it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise DockerConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise DockerConfigError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DockerConfigError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _matching_keys(config, registry):
+    """The `auths` keys that name the same registry (`host`, `https://host`, `http://host/v1/`, ...)."""
+    wanted = auth_key(registry)
+    auths = config.get("auths") or {}
+    return [key for key in auths if key == wanted or auth_key(key) == wanted]
+
+
+def credential_helper(config, registry):
+    """The credential helper the docker CLI would use for `registry` instead of `auths`, or None."""
+    helpers = config.get("credHelpers") or {}
+    host = auth_key(registry)
+    return helpers.get(host) or config.get("credsStore") or None
+
+
+def get_credentials(config, registry):
+    """(username, password) stored in `auths` for `registry`, or None."""
+    for key in _matching_keys(config, registry):
+        entry = config["auths"][key] or {}
+        if entry.get("auth"):
+            try:
+                user, _sep, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            return user, password
+        if entry.get("username") is not None:
+            return entry["username"], entry.get("password", "")
+    return None
+
+
+def encode_auth(username, password):
+    return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def with_credentials(config, registry, username, password):
+    """A copy of `config` whose `auths` holds exactly one entry for `registry`: {"auth": base64(user:pass)}."""
+    new = dict(config)
+    auths = dict(new.get("auths") or {})
+    for key in _matching_keys(config, registry):
+        auths.pop(key)
+    auths[auth_key(registry)] = {"auth": encode_auth(username, password)}
+    new["auths"] = auths
+    return new
+
+
+def without_credentials(config, registry):
+    """A copy of `config` without any `auths` entry for `registry`."""
+    new = dict(config)
+    auths = dict(new.get("auths") or {})
+    for key in _matching_keys(config, registry):
+        auths.pop(key)
+    new["auths"] = auths
+    return new
+
+
+def write_config(path, config):
+    """Write `config` atomically (temp file in the same directory, then rename), mode 0600, directory 0700."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=directory)
+    except OSError as exc:
+        raise DockerConfigError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(config, fh, indent="\t")
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise DockerConfigError(f"cannot write {path}: {exc.strerror}") from None

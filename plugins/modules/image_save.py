@@ -1,0 +1,259 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: image_save
+short_description: Save container images as tarballs, from the Docker engine or straight from a registry
+version_added: 0.1.0
+description:
+  - Writes one tarball per image into O(dest), named as the seed names them
+    (C(registry:2.8.3) -> C(registry_2.8.3.tar), C(a/b:1) -> C(a_b_1.tar)).
+  - With O(source=engine), the image is saved by the Docker engine (C(docker save)), streamed to a temporary file
+    then renamed.
+  - With O(source=registry), the image is read from a registry through the registry API, without an engine.
+    O(format=docker-archive) writes a tarball C(docker load) accepts (C(manifest.json), the config, layers stored
+    uncompressed and checked against the config's diff_ids); O(format=oci-archive) writes an OCI image layout
+    tarball (blobs as in the registry) that C(skopeo copy oci-archive:FILE ...) reads.
+  - A tarball that already holds the same image (same config digest, that is image ID, and same name) in the same
+    format is left alone unless O(force=true).
+  - Every tarball is written to a temporary file in O(dest) and renamed into place, so a failure leaves no partial file.
+author:
+  - airgap.registry contributors
+requirements:
+  - docker (Python SDK, for O(source=engine) only)
+attributes:
+  check_mode:
+    support: full
+    details: Resolves every image and reports which tarballs would be written; writes nothing.
+  diff_mode:
+    support: full
+    details: Shows, per tarball path, the image digest it held before and would hold after.
+options:
+  images:
+    description:
+      - Image references to save, as C(repo:tag), C(host:port/repo:tag) or C(repo@sha256:...). A missing tag means
+        C(latest).
+    type: list
+    elements: str
+    required: true
+  dest:
+    description:
+      - Directory the tarballs are written to. Created when missing (not in check mode).
+    type: path
+    required: true
+  source:
+    description:
+      - Where the images come from.
+    type: str
+    choices: [engine, registry]
+    default: engine
+  format:
+    description:
+      - Tarball format. O(source=engine) writes V(docker-archive) only.
+    type: str
+    choices: [docker-archive, oci-archive]
+    default: docker-archive
+  force:
+    description:
+      - Rewrite tarballs even when they already hold the same image.
+    type: bool
+    default: false
+  registry:
+    description:
+      - Registry (C(HOST:PORT) or C(https://HOST:PORT)) to read the images from with O(source=registry). Image names
+        are then repositories in it (a registry part in a name must name this registry).
+      - When omitted, each image name must carry its registry (C(HOST:PORT/repo:tag)).
+    type: str
+  username:
+    description:
+      - User name for the registry.
+    type: str
+  password:
+    description:
+      - Password or token for the registry.
+    type: str
+  ca_file:
+    description:
+      - CA certificate (PEM) to trust for the registry's TLS certificate.
+    type: path
+  validate_certs:
+    description:
+      - Verify the registry's TLS certificate.
+    type: bool
+    default: true
+  scheme:
+    description:
+      - Protocol for the registry. When omitted, HTTPS, falling back to HTTP only for a loopback registry.
+    type: str
+    choices: [http, https]
+  platform:
+    description:
+      - Platform (C(os/arch) or C(os/arch/variant)) picked when a registry tag names a multi-platform index.
+        Defaults to the platform of the host the module runs on.
+    type: str
+  docker_host:
+    description:
+      - Docker engine to save from with O(source=engine). Defaults to E(DOCKER_HOST) or the local socket.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for a single registry or engine answer.
+    type: int
+    default: 120
+notes:
+  - The seed's C(docker save -o registry_2.8.3.tar registry:2.8.3) is O(source=engine); O(source=registry) needs no
+    Docker engine at all.
+seealso:
+  - module: airgap.registry.image_seed
+"""
+
+EXAMPLES = r"""
+- name: Save the registry image from the engine, as the seed does
+  airgap.registry.image_save:
+    images:
+      - registry:2.8.3
+      - tools/busyish:2.0
+    dest: /srv/bundle
+
+- name: Save images straight from a registry into docker load tarballs, no engine needed
+  airgap.registry.image_save:
+    source: registry
+    registry: ghcr.io
+    username: robot
+    password: "{{ ghcr_token }}"
+    images:
+      - acme/api:1.4.2
+    dest: /srv/bundle
+
+- name: Save OCI archives for skopeo
+  airgap.registry.image_save:
+    source: registry
+    format: oci-archive
+    images:
+      - reg.local:5000/abox:1.0.1
+    dest: /srv/bundle
+    ca_file: /etc/docker/certs.d/reg.local:5000/ca.crt
+"""
+
+RETURN = r"""
+files:
+  description: One entry per image, in the order of O(images).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image reference as given.
+      type: str
+      sample: registry:2.8.3
+    path:
+      description: Path of the tarball.
+      type: str
+      sample: /srv/bundle/registry_2.8.3.tar
+    changed:
+      description: Whether the tarball was (or, in check mode, would be) written.
+      type: bool
+      sample: true
+    digest:
+      description: Config digest of the image, which is its image ID.
+      type: str
+      sample: sha256:be9ab0ca36e5c1e5e8c1fbdd5dbe2b7b0a0a7b1e0ddc3b33b6b0b7e6d4bc3e55
+    format:
+      description: Tarball format.
+      type: str
+      sample: docker-archive
+"""
+
+import os  # noqa: E402 - validate-modules wants imports below the documentation
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import ArchiveError, ImageSaver  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError  # noqa: E402
+
+try:
+    import docker
+    HAS_DOCKER = True
+except ImportError:
+    HAS_DOCKER = False
+
+
+def engine_api(module):
+    """The docker SDK low-level client for the engine, or a failed task."""
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"))
+    try:
+        kwargs = {"base_url": module.params["docker_host"]} if module.params["docker_host"] else {}
+        client = docker.APIClient(timeout=module.params["timeout"], **kwargs) if kwargs else docker.from_env(timeout=module.params["timeout"]).api
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - DockerException, connection errors
+        module.fail_json(msg=f"cannot reach the Docker engine: {exc}")
+    return client
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "images": {"type": "list", "elements": "str", "required": True},
+            "dest": {"type": "path", "required": True},
+            "source": {"type": "str", "choices": ["engine", "registry"], "default": "engine"},
+            "format": {"type": "str", "choices": ["docker-archive", "oci-archive"], "default": "docker-archive"},
+            "force": {"type": "bool", "default": False},
+            "registry": {"type": "str"},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "ca_file": {"type": "path"},
+            "validate_certs": {"type": "bool", "default": True},
+            "scheme": {"type": "str", "choices": ["http", "https"]},
+            "platform": {"type": "str"},
+            "docker_host": {"type": "str"},
+            "timeout": {"type": "int", "default": 120},
+        },
+        required_together=[("username", "password")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["source"] == "engine" and p["format"] != "docker-archive":
+        module.fail_json(msg="format oci-archive needs source=registry (the Docker engine saves docker-archive only)")
+    dest = p["dest"]
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        module.fail_json(msg=f"dest {dest} exists and is not a directory")
+
+    def client_for(host):
+        return RegistryClient(host, username=p["username"], password=p["password"], ca_file=p["ca_file"],
+                              validate_certs=p["validate_certs"], scheme=p["scheme"], timeout=p["timeout"])
+
+    saver = ImageSaver(dest, source=p["source"], fmt=p["format"], force=p["force"], check_mode=module.check_mode,
+                       engine_api=engine_api(module) if p["source"] == "engine" else None,
+                       client_for=client_for, registry=p["registry"], platform_name=p["platform"])
+    if not module.check_mode and not os.path.isdir(dest):
+        try:
+            os.makedirs(dest)
+        except OSError as exc:
+            module.fail_json(msg=f"cannot create dest {dest}: {exc.strerror}")
+    files = []
+    before = {}
+    after = {}
+    for image in p["images"]:
+        try:
+            result, held = saver.save(image)
+        except (ArchiveError, RegistryError) as exc:
+            module.fail_json(msg=f"image {image}: {exc}", files=files)
+        except OSError as exc:
+            module.fail_json(msg=f"image {image}: cannot write into {dest}: {exc}", files=files)
+        files.append(result)
+        if result["changed"]:
+            before[result["path"]] = held
+            after[result["path"]] = result["digest"]
+    changed = any(f["changed"] for f in files)
+    out = {"changed": changed, "files": files}
+    if module._diff:
+        out["diff"] = {"before": before, "after": after}
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
