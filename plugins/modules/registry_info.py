@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_info
+short_description: List a registry's repositories, tags and manifest digests; assert that images are there
+version_added: 0.1.0
+description:
+  - Reads the catalog (every page), the tags of each repository and the manifest digest of each tag, through the
+    registry API (standard library only, no engine).
+  - With O(expect), fails listing exactly the images that are missing; the seed's
+    C(curl /v2/_catalog | jq) check as an assertion.
+  - Read-only; never reports a change.
+author:
+  - airgap.registry contributors
+attributes:
+  check_mode:
+    support: full
+    details: Reads the registry exactly as in a normal run.
+  diff_mode:
+    support: none
+options:
+  registry:
+    description:
+      - The registry, as C(HOST:PORT) or C(https://HOST:PORT).
+    type: str
+    required: true
+  repositories:
+    description:
+      - Only these repositories; the catalog is then not read (for registries that do not serve it).
+      - When omitted, every repository of the catalog.
+    type: list
+    elements: str
+  expect:
+    description:
+      - Images that must be present, as C(repo:tag) (C(repo) alone means C(repo:latest)), C(repo@sha256:...), or
+        with this registry's C(HOST:PORT/) in front. The task fails listing every one that is missing.
+    type: list
+    elements: str
+  username:
+    description:
+      - User name for the registry.
+    type: str
+  password:
+    description:
+      - Password or token for the registry.
+    type: str
+  ca_file:
+    description:
+      - CA certificate (PEM) to trust for the registry's TLS certificate.
+    type: path
+  validate_certs:
+    description:
+      - Verify the registry's TLS certificate.
+    type: bool
+    default: true
+  scheme:
+    description:
+      - Protocol for the registry. When omitted, HTTPS, falling back to HTTP only for a loopback registry.
+    type: str
+    choices: [http, https]
+  timeout:
+    description:
+      - Seconds to wait for a single answer of the registry.
+    type: int
+    default: 60
+seealso:
+  - module: airgap.registry.image_seed
+"""
+
+EXAMPLES = r"""
+- name: What does the registry hold?
+  airgap.registry.registry_info:
+    registry: reg.local:5000
+    ca_file: /etc/docker/certs.d/reg.local:5000/ca.crt
+  register: reg
+
+- name: Fail unless the seeded images are all there
+  airgap.registry.registry_info:
+    registry: 127.0.0.1:5000
+    expect:
+      - registry:2.8.3
+      - tools/busyish:2.0
+      - nginx:1.25
+
+- name: Tags of two repositories on a registry without a catalog
+  airgap.registry.registry_info:
+    registry: ghcr.io
+    username: robot
+    password: "{{ ghcr_token }}"
+    repositories: [acme/api, acme/web]
+"""
+
+RETURN = r"""
+catalog:
+  description: Repositories in the catalog; with O(repositories), those of them that have at least one tag.
+  returned: always
+  type: list
+  elements: str
+  sample: [nginx, registry, tools/busyish]
+tags:
+  description: Tags of each repository.
+  returned: always
+  type: dict
+  sample: {"nginx": ["1.25"], "registry": ["2.8.3"], "tools/busyish": ["2.0"]}
+digests:
+  description: Manifest digest of each C(repo:tag).
+  returned: always
+  type: dict
+  sample: {"nginx:1.25": "sha256:aed5c39b9bf0a6729c8614a72c75afbcdf65689347bcd0142c97a366c19dee90"}
+missing:
+  description: The entries of O(expect) that the registry does not hold.
+  returned: always
+  type: list
+  elements: str
+  sample: ["tools/busyish:2.1"]
+"""
+
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError  # noqa: E402
+
+WORKERS = 8
+
+
+def parse_expected(entry, host):
+    """(repository, tag or None, digest or None) of an `expect` entry; a leading `HOST:PORT/` of this registry is dropped."""
+    name = entry.strip()
+    if host and name.startswith(host + "/"):
+        name = name[len(host) + 1:]
+    repo, sep, digest = name.partition("@")
+    if sep:
+        return repo, None, digest
+    last_slash = repo.rfind("/")
+    if ":" in repo[last_slash + 1:]:
+        repo, _sep, tag = repo.rpartition(":")
+        return repo, tag, None
+    return repo, "latest", None
+
+
+def inventory(client, repositories=None, expect=()):
+    """{catalog, tags, digests, missing} of a registry, reading tags and digests with a few threads."""
+    wanted = [(entry, *parse_expected(entry, client.host)) for entry in expect]
+    repos = client.catalog() if repositories is None else list(repositories)
+    queried = list(dict.fromkeys(repos + [repo for _entry, repo, _tag, _digest in wanted]))
+    with ThreadPoolExecutor(WORKERS) as pool:
+        def run_all(fn, calls):
+            """{args: fn(*args)} for every args tuple of `calls`, computed in the pool."""
+            futures = [(args, pool.submit(fn, *args)) for args in calls]
+            return {args: future.result() for args, future in futures}
+        tag_lists = run_all(client.tags, [(repo,) for repo in queried])
+        tags = {repo: tag_lists[(repo,)] for repo in queried if repo in repos or tag_lists[(repo,)]}
+        heads = run_all(client.head_manifest, [(repo, tag) for repo, repo_tags in tags.items() for tag in repo_tags])
+        found = run_all(client.head_manifest, [(repo, digest) for _entry, repo, _tag, digest in wanted if digest])
+    digests = {f"{repo}:{tag}": (head or {}).get("digest") for (repo, tag), head in heads.items()}
+    missing = []
+    for entry, repo, tag, digest in wanted:
+        present = found.get((repo, digest)) is not None if digest else tag in tags.get(repo, [])
+        if not present:
+            missing.append(entry)
+    catalog = repos if repositories is None else [repo for repo in repos if tags.get(repo)]
+    return {"catalog": catalog, "tags": tags, "digests": digests, "missing": missing}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "registry": {"type": "str", "required": True},
+            "repositories": {"type": "list", "elements": "str"},
+            "expect": {"type": "list", "elements": "str"},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "ca_file": {"type": "path"},
+            "validate_certs": {"type": "bool", "default": True},
+            "scheme": {"type": "str", "choices": ["http", "https"]},
+            "timeout": {"type": "int", "default": 60},
+        },
+        required_together=[("username", "password")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    client = RegistryClient(p["registry"], username=p["username"], password=p["password"], ca_file=p["ca_file"],
+                            validate_certs=p["validate_certs"], scheme=p["scheme"], timeout=p["timeout"])
+    try:
+        result = inventory(client, repositories=p["repositories"], expect=p["expect"] or [])
+    except RegistryError as exc:
+        module.fail_json(msg=f"registry {p['registry']}: {exc}")
+    if result["missing"]:
+        module.fail_json(msg=f"missing from {p['registry']}: {', '.join(result['missing'])}", **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
