@@ -10,6 +10,9 @@ import hashlib
 import json
 import os
 import re
+import time
+
+from ansible_collections.airgap.registry.plugins.module_utils import docker_common as dc
 
 LABEL_PREFIX = "airgap.registry."
 STORAGE_TARGET = "/var/lib/registry"
@@ -207,8 +210,6 @@ def _logs_tail(container):
 
 def deploy_container(client, p, check_mode):
     """Bring the registry container named p['name'] to p['state']; return the module result (without failing)."""
-    from ansible_collections.airgap.registry.plugins.module_utils import docker_common as dc
-
     name = p["name"]
     try:
         container = client.containers.get(name)
@@ -307,7 +308,7 @@ def deploy_container(client, p, check_mode):
     if recreate:
         if container is not None:
             container.remove(force=True)
-        container = _create_container(client, dc, p, desired, env=env, port=port)
+        container = _create_container(client, p, desired, env=env, port=port)
         created = True
     try:
         if "started" in result["actions"]:
@@ -333,7 +334,7 @@ def deploy_container(client, p, check_mode):
     return result
 
 
-def _create_container(client, dc, p, desired, *, env, port):
+def _create_container(client, p, desired, *, env, port):
     from docker.types import Mount
 
     mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
@@ -346,3 +347,206 @@ def _create_container(client, dc, p, desired, *, env, port):
                                         labels=desired["labels"], detach=True)
     except dc.APIError as exc:
         raise dc.DeployError(f"cannot create container {p['name']}: {exc.explanation or exc}") from None
+
+
+SERVICE_LABEL = LABEL_PREFIX + "service"
+CERT_FILE = "tls.crt"
+KEY_FILE = "tls.key"
+
+
+def _find_service(client, name):
+    for service in client.services.list(filters={"name": name}):
+        if service.name == name:
+            return service
+    return None
+
+
+def _service_secrets(client, name):
+    """The versioned secrets this module made for service `name`, {secret name: secret}."""
+    return {s.name: s for s in client.secrets.list(filters={"label": f"{SERVICE_LABEL}={name}"})}
+
+
+def ensure_swarm(client, init_swarm, advertise_addr, check_mode):
+    """Make sure this engine is an active swarm manager; returns (changed, local node id)."""
+    swarm = client.info().get("Swarm") or {}
+    if swarm.get("LocalNodeState") == "active":
+        if not swarm.get("ControlAvailable"):
+            raise dc.DeployError("this Docker engine is a swarm worker, not a manager: run the task on a manager node")
+        return False, swarm.get("NodeID")
+    if not init_swarm:
+        raise dc.DeployError(f"this Docker engine is not part of an active swarm (state: {swarm.get('LocalNodeState') or 'inactive'}); "
+                             "set init_swarm: true to initialise a single-node swarm")
+    if check_mode:
+        return True, None
+    try:
+        client.swarm.init(advertise_addr=advertise_addr)
+    except dc.APIError as exc:
+        raise dc.DeployError(f"cannot initialise the swarm (advertise_addr {advertise_addr}): {exc.explanation or exc}") from None
+    return True, client.info()["Swarm"]["NodeID"]
+
+
+def ensure_node_labels(client, node_id, labels, check_mode):
+    """Add `labels` to the node; returns the labels that were missing."""
+    try:
+        node = client.nodes.get(node_id)
+    except dc.NotFound:
+        raise dc.DeployError(f"swarm node {node_id} not found") from None
+    spec = node.attrs["Spec"]
+    missing = missing_labels(spec.get("Labels"), labels)
+    if missing and not check_mode:
+        spec["Labels"] = dict(spec.get("Labels") or {}, **missing)
+        node.update(spec)
+    return missing
+
+
+def _wait_converged(client, name, desired, url, timeout):
+    """Wait until `replicas` tasks of the service run with the desired image and secrets and /v2/ answers."""
+    wanted_secrets = sorted(s[0] for s in desired["secrets"])
+
+    def converged():
+        service = _find_service(client, name)
+        if service is None:
+            return False
+        if ((service.attrs.get("UpdateStatus") or {}).get("State") or "completed") not in ("completed", "rollback_completed"):
+            return False
+        running = 0
+        for task in service.tasks(filters={"desired-state": "running"}):
+            spec = (task.get("Spec") or {}).get("ContainerSpec") or {}
+            if (task.get("Status") or {}).get("State") != "running":
+                return False
+            if spec.get("Image") != desired["image"] or sorted(s.get("SecretName") for s in spec.get("Secrets") or []) != wanted_secrets:
+                return False
+            running += 1
+        return running == desired["replicas"]
+
+    try:
+        dc.wait_v2(url, timeout, until=converged)
+    except dc.DeployError as exc:
+        raise dc.DeployError(f"service {name} did not converge: {exc}") from None
+
+
+def deploy_service(client, p, check_mode):
+    """Bring the swarm service p['name'] (and its versioned TLS secrets) to p['state']; return the module result."""
+    name = p["name"]
+    result = {"changed": False, "actions": [], "service": {}, "secrets": [], "url": ""}
+    swarm_changed, local_node = ensure_swarm(client, p["init_swarm"], p["advertise_addr"], check_mode)
+    if swarm_changed:
+        result["actions"].append("swarm initialised")
+    service = _find_service(client, name) if local_node else None
+    owned = _service_secrets(client, name) if local_node else {}
+
+    if p["state"] == "absent":
+        if service is not None:
+            result["actions"].append("service removed")
+            if not check_mode:
+                service.remove()
+        if owned:
+            result["actions"].append("secrets removed")
+            if not check_mode:
+                _remove_secrets(list(owned.values()), p["wait_timeout"])
+        result["changed"] = bool(result["actions"])
+        result["diff"] = {"before": {"state": "present" if service is not None else "absent", "secrets": sorted(owned)},
+                          "after": {"state": "absent", "secrets": []}}
+        return result
+
+    node = p.get("node") or local_node
+    secrets = []
+    secret_data = {}
+    if p.get("tls_cert"):
+        for kind, path, filename, what in (("cert", p["tls_cert"], CERT_FILE, "TLS certificate"), ("key", p["tls_key"], KEY_FILE, "TLS key")):
+            data = dc.read_file(path, what)
+            secret = secret_name(name, kind, data)
+            secrets.append((secret, filename))
+            secret_data[secret] = data
+    if node in (None, local_node):
+        dc.ensure_image(client, p["image"], "never", check_mode)
+    env = registry_env(p.get("env"), tls=bool(secrets), cert_target=SECRET_DIR + CERT_FILE, key_target=SECRET_DIR + KEY_FILE)
+    mounts = [bind(os.path.abspath(p["storage_path"]), STORAGE_TARGET)] if p.get("storage_path") else []
+    desired = desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=container_port(env),
+                              publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
+    current = current_service(service.attrs["Spec"]) if service is not None else None
+    diffs = differences(desired, current)
+    scheme = "https" if secrets or env.get("REGISTRY_HTTP_TLS_CERTIFICATE") else "http"
+    url = f"{scheme}://127.0.0.1:{p['published_port']}"
+    result.update(url=url, differences=diffs, secrets=[s[0] for s in secrets],
+                  diff={"before": dict(current or {}, state="present" if service is not None else "absent"), "after": dict(desired, state="present")})
+
+    if p["node_labels"]:
+        missing = ensure_node_labels(client, node, p["node_labels"], check_mode) if node else dict(p["node_labels"])
+        if missing:
+            result["actions"].append("node labelled")
+    if p.get("storage_path") and node in (None, local_node) and not os.path.isdir(mounts[0]["source"]):
+        result["actions"].append("storage created")
+        if not check_mode:
+            os.makedirs(mounts[0]["source"], mode=0o755)
+    new_secrets = [s for s, _f in secrets if s not in owned]
+    if new_secrets:
+        result["actions"].append("secrets created")
+    if diffs:
+        result["actions"].append("service updated" if service is not None else "service created")
+    stale = [s for n, s in owned.items() if n not in secret_data]
+    if stale:
+        result["actions"].append("old secrets removed")
+    result["changed"] = bool(result["actions"])
+    if check_mode:
+        if service is not None:
+            result["service"] = {"id": service.id, "name": name}
+        return result
+
+    ids = {n: s.id for n, s in owned.items()}
+    for secret in new_secrets:
+        try:
+            ids[secret] = client.secrets.create(name=secret, data=secret_data[secret], labels={SERVICE_LABEL: name}).id
+        except dc.APIError as exc:
+            raise dc.DeployError(f"cannot create secret {secret}: {exc.explanation or exc}") from None
+    if diffs:
+        service_id = _apply_service(client, service, name, desired, ids)
+    else:
+        service_id = service.id
+    if p["wait"]:
+        _wait_converged(client, name, desired, url, p["wait_timeout"])
+    if stale:
+        result["secrets_in_use"] = _remove_secrets(stale, p["wait_timeout"] if p["wait"] else 0)
+    result["service"] = {"id": service_id, "name": name}
+    return result
+
+
+def _apply_service(client, service, name, desired, secret_ids):
+    """Create the service, or update it in place, from the desired settings; returns its id."""
+    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, SecretReference, ServiceMode, TaskTemplate
+
+    mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
+    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f == KEY_FILE else 0o444) for s, f in desired["secrets"]]
+    container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
+    task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]))
+    published, target, mode = desired["ports"][0]
+    endpoint = EndpointSpec(ports={published: (target, "tcp", mode)})
+    try:
+        if service is None:
+            return client.api.create_service(task, name=name, mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint,
+                                             labels=desired["labels"])["ID"]
+        client.api.update_service(service.id, service.version, task_template=task, name=name, labels=desired["labels"],
+                                  mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint)
+        return service.id
+    except dc.APIError as exc:
+        raise dc.DeployError(f"cannot {'create' if service is None else 'update'} service {name}: {exc.explanation or exc}") from None
+
+
+def _remove_secrets(secrets, timeout):
+    """Remove secrets, retrying while tasks that are shutting down still hold them; those still in use after `timeout` stay."""
+    deadline = time.monotonic() + timeout
+    pending = list(secrets)
+    while pending:
+        still = []
+        for secret in pending:
+            try:
+                secret.remove()
+            except dc.NotFound:
+                pass
+            except dc.APIError:
+                still.append(secret)
+        pending = still
+        if not pending or time.monotonic() >= deadline:
+            return [s.name for s in pending]
+        time.sleep(0.5)
+    return []

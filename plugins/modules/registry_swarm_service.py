@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_swarm_service
+short_description: Run a container registry as a Docker Swarm service
+description:
+  - Makes sure the engine is a swarm manager (initialising a single-node swarm when O(init_swarm) is set), labels
+    the node that holds the registry storage, and runs the registry image as a replicated service with a placement
+    constraint, a storage bind mount, C(REGISTRY_*) environment and a published port.
+  - The TLS certificate and key become docker secrets with content-versioned names (C(<name>-cert-<sha256[:12]>),
+    C(<name>-key-<sha256[:12]>)). A rotated certificate creates new secrets, updates the service to use them, waits
+    until it converged, then removes the old secrets.
+  - The service is created and updated through the Docker API without resolving the image against a registry, so
+    an image loaded locally is enough.
+  - The service is updated only when what was asked differs from its specification.
+version_added: "0.1.0"
+author:
+  - airgap.registry contributors
+requirements:
+  - docker (Python SDK) >= 7.0
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description: Name of the service; also the prefix of its secrets.
+    type: str
+    default: registry
+  image:
+    description: Registry image; must already be present on the nodes.
+    type: str
+    default: registry:2.8.3
+  state:
+    description: V(present) creates or updates the service; V(absent) removes it and its versioned secrets.
+    type: str
+    choices: [present, absent]
+    default: present
+  init_swarm:
+    description: Initialise a single-node swarm when the engine is not part of one; otherwise such an engine is an error.
+    type: bool
+    default: false
+  advertise_addr:
+    description: Address advertised when initialising the swarm (for example V(127.0.0.1) or the host's fleet address).
+    type: str
+  node:
+    description: Node (id or hostname) that gets O(node_labels); default the local node.
+    type: str
+  node_labels:
+    description: Labels added to O(node) so the placement constraint pins the registry to it.
+    type: dict
+    default: {registry: "true"}
+  constraints:
+    description: Placement constraints of the service.
+    type: list
+    elements: str
+    default: ["node.labels.registry==true"]
+  tls_cert:
+    description: Host path of the server certificate (PEM); becomes a secret mounted at C(/run/secrets/tls.crt).
+    type: path
+  tls_key:
+    description: Host path of the server private key (PEM); becomes a secret mounted at C(/run/secrets/tls.key).
+    type: path
+  storage_path:
+    description: Host directory bind-mounted at C(/var/lib/registry); created when the service runs on the local node.
+    type: path
+  env:
+    description: Extra environment of the registry, normally C(REGISTRY_*) settings.
+    type: dict
+  published_port:
+    description: Port published for the registry.
+    type: int
+    default: 5000
+  publish_mode:
+    description: V(ingress) publishes through the routing mesh on every node; V(host) publishes on the node running the task.
+    type: str
+    choices: [ingress, host]
+    default: ingress
+  replicas:
+    description: Number of replicas.
+    type: int
+    default: 1
+  wait:
+    description: Wait until the tasks run the current specification and C(/v2/) answers 200 or 401 on 127.0.0.1.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for convergence.
+    type: int
+    default: 120
+  docker_host:
+    description: Docker engine address of a manager; default from C(DOCKER_HOST) or the local socket.
+    type: str
+notes:
+  - Secrets are immutable in Swarm, hence the content-versioned names.
+seealso:
+  - module: airgap.registry.registry_container
+  - module: airgap.registry.registry_tls
+"""
+
+EXAMPLES = r"""
+- name: Registry service over TLS on a single-node swarm, published in host mode
+  airgap.registry.registry_swarm_service:
+    name: registry
+    init_swarm: true
+    advertise_addr: 127.0.0.1
+    tls_cert: /etc/registry/tls.crt
+    tls_key: /etc/registry/tls.key
+    storage_path: /srv/registry
+    published_port: 5000
+    publish_mode: host
+
+- name: Remove the service and its secrets
+  airgap.registry.registry_swarm_service:
+    name: registry
+    state: absent
+"""
+
+RETURN = r"""
+service:
+  description: The service (empty when absent, or in check mode before it exists).
+  returned: success
+  type: dict
+  sample: {id: 9xk2m1q0l3c7v8b5n4z6, name: registry}
+secrets:
+  description: Names of the secrets the service uses.
+  returned: success
+  type: list
+  elements: str
+  sample: [registry-cert-3b1f0c9a2d4e, registry-key-77aa01c2e9f0]
+url:
+  description: Base URL of the registry as reached on the manager.
+  returned: when state is present
+  type: str
+  sample: https://127.0.0.1:5000
+actions:
+  description: What was done (or would be done in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [secrets created, service updated, old secrets removed]
+differences:
+  description: The compared settings that differed from the service specification.
+  returned: when state is present
+  type: list
+  elements: str
+  sample: [env, secrets]
+secrets_in_use:
+  description: Old secrets that could not be removed yet because tasks still held them.
+  returned: when old secrets were removed
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.airgap.registry.plugins.module_utils.docker_common import DeployError, DockerException, docker_client, docker_sdk_missing  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_deploy import deploy_service  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", default="registry"),
+            image=dict(type="str", default="registry:2.8.3"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            init_swarm=dict(type="bool", default=False),
+            advertise_addr=dict(type="str"),
+            node=dict(type="str"),
+            node_labels=dict(type="dict", default={"registry": "true"}),
+            constraints=dict(type="list", elements="str", default=["node.labels.registry==true"]),
+            tls_cert=dict(type="path"),
+            tls_key=dict(type="path", no_log=False),
+            storage_path=dict(type="path"),
+            env=dict(type="dict"),
+            published_port=dict(type="int", default=5000),
+            publish_mode=dict(type="str", default="ingress", choices=["ingress", "host"]),
+            replicas=dict(type="int", default=1),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=120),
+            docker_host=dict(type="str"),
+        ),
+        required_together=[("tls_cert", "tls_key")],
+        supports_check_mode=True,
+    )
+    docker_sdk_missing(module)
+    params = module.params
+    if not 0 < params["published_port"] < 65536:
+        module.fail_json(msg=f"published_port must be between 1 and 65535, got {params['published_port']}")
+    if params["replicas"] < 0:
+        module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
+    params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}
+    try:
+        client = docker_client(params["docker_host"])
+        result = deploy_service(client, params, module.check_mode)
+    except DeployError as exc:
+        module.fail_json(msg=str(exc))
+    except DockerException as exc:
+        module.fail_json(msg=f"Docker engine error: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
