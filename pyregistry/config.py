@@ -1,0 +1,158 @@
+"""Distribution's config.yml, with `REGISTRY_*` environment overrides, reduced to what pyregistry serves.
+
+An environment variable `REGISTRY_A_B_C=value` sets the config path a.b.c (keys lower-cased), as registry:2 does.
+Keys pyregistry does not use (log.level, health.*, storage.cache, ...) are accepted and ignored.
+"""
+import os
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used."""
+
+
+def parse_duration(value):
+    """A Go duration ('168h', '1h30m', '500ms') or a number of seconds -> seconds (float)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    if not text or DURATION_RE.sub("", text):
+        raise ConfigError(f"invalid duration: {value!r}")
+    return sum(float(num) * DURATION_UNITS[unit] for num, unit in DURATION_RE.findall(text))
+
+
+def _env_value(text):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if re.fullmatch(r"-?\d+", text.strip()):
+        return int(text)
+    return text
+
+
+def apply_env(raw, environ):
+    """Overlay `REGISTRY_*` variables on the raw config mapping (in place) and return it."""
+    for name in sorted(environ):
+        if not name.startswith("REGISTRY_") or name == "REGISTRY_":
+            continue
+        keys = [k.lower() for k in name[len("REGISTRY_"):].split("_") if k]
+        node = raw
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = _env_value(environ[name])
+    return raw
+
+
+def _get(raw, dotted, default=None):
+    node = raw
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node or node[key] is None:
+            return default
+        node = node[key]
+    return node
+
+
+def _bool(value):
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def parse_addr(addr):
+    """':5000' / '0.0.0.0:5000' / '[::1]:5000' -> (host, port); an empty host means every interface."""
+    text = str(addr).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"http.addr must be HOST:PORT, got {addr!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass
+class Config:
+    """What pyregistry serves, resolved from config.yml + environment."""
+
+    host: str = "0.0.0.0"
+    port: int = 5000
+    rootdirectory: str = "/var/lib/registry"
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    tls_minimum: str = "tls1.2"
+    headers: dict = field(default_factory=dict)
+    relativeurls: bool = False
+    public_host: str | None = None
+    htpasswd_path: str | None = None
+    htpasswd_realm: str = "basic-realm"
+    delete_enabled: bool = False
+    readonly: bool = False
+    purge_enabled: bool = True
+    purge_age: float = 168 * 3600.0
+    purge_interval: float = 24 * 3600.0
+    purge_dryrun: bool = False
+    accesslog: bool = True
+    workers: int = 1
+    raw: dict = field(default_factory=dict)
+
+
+def from_mapping(raw, environ=None):
+    """Build a Config from a parsed config.yml mapping plus `environ` (defaults to os.environ)."""
+    raw = apply_env(dict(raw or {}), os.environ if environ is None else environ)
+    host, port = parse_addr(_get(raw, "http.addr", ":5000"))
+    headers = {}
+    for name, values in (_get(raw, "http.headers", {}) or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values) if isinstance(values, list) else str(values)
+    purge = _get(raw, "storage.maintenance.uploadpurging", {}) or {}
+    if not isinstance(purge, dict):
+        purge = {}
+    cfg = Config(
+        host=host,
+        port=port,
+        rootdirectory=str(_get(raw, "storage.filesystem.rootdirectory", "/var/lib/registry")),
+        tls_certificate=_get(raw, "http.tls.certificate"),
+        tls_key=_get(raw, "http.tls.key"),
+        tls_minimum=str(_get(raw, "http.tls.minimumtls", "tls1.2")).lower(),
+        headers=headers,
+        relativeurls=_bool(_get(raw, "http.relativeurls", False)),
+        public_host=(str(_get(raw, "http.host")).rstrip("/") if _get(raw, "http.host") else None),
+        htpasswd_path=_get(raw, "auth.htpasswd.path"),
+        htpasswd_realm=str(_get(raw, "auth.htpasswd.realm", "basic-realm")),
+        delete_enabled=_bool(_get(raw, "storage.delete.enabled", False)),
+        readonly=_bool(_get(raw, "storage.maintenance.readonly.enabled", False)),
+        purge_enabled=_bool(purge.get("enabled", True)),
+        purge_age=parse_duration(purge.get("age", "168h")),
+        purge_interval=parse_duration(purge.get("interval", "24h")),
+        purge_dryrun=_bool(purge.get("dryrun", False)),
+        accesslog=not _bool(_get(raw, "log.accesslog.disabled", False)),
+        workers=int(_get(raw, "pyregistry.workers", 1)),
+        raw=raw,
+    )
+    if bool(cfg.tls_certificate) != bool(cfg.tls_key):
+        raise ConfigError("http.tls needs both certificate and key")
+    if cfg.tls_minimum not in ("tls1.2", "tls1.3"):
+        raise ConfigError(f"http.tls.minimumtls must be tls1.2 or tls1.3, got {cfg.tls_minimum!r}")
+    if cfg.workers < 1:
+        raise ConfigError("pyregistry.workers must be >= 1")
+    return cfg
+
+
+def load(path, environ=None):
+    """Read config.yml at `path` (may be None: defaults + environment only)."""
+    raw = {}
+    if path:
+        try:
+            with open(path) as fh:
+                raw = yaml.safe_load(fh) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must hold a mapping")
+    return from_mapping(raw, environ)

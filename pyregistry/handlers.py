@@ -1,0 +1,347 @@
+"""HTTP handlers of the Distribution API: base, blobs, uploads, manifests, tags, catalog, referrers."""
+import asyncio
+import errno
+import json
+import re
+
+from aiohttp import web
+
+from pyregistry import manifests
+from pyregistry.errors import RegistryError
+from pyregistry.storage import check_digest, check_reference
+
+FLUSH_BYTES = 4 * 1024 * 1024
+CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?$")
+DEFAULT_CATALOG_ENTRIES = 100
+
+
+def _empty(status, headers):
+    return web.Response(status=status, headers={**headers, "Content-Length": "0"})
+
+
+def _json(payload, status=200, headers=None, content_type="application/json"):
+    body = json.dumps(payload).encode()
+    return web.Response(status=status, body=body, headers={"Content-Type": content_type, **(headers or {})})
+
+
+def _range_header(size):
+    return f"0-{max(size - 1, 0)}"
+
+
+def _page_size(request, default):
+    raw = request.query.get("n")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": raw[:50]})
+    return int(raw)
+
+
+def _paginate(items, request, default, path):
+    """Apply `last` and `n` to sorted `items`; returns (page, headers with a Link to the next page)."""
+    last = request.query.get("last")
+    if last:
+        items = [item for item in items if item > last] if "/" not in last else [i for i in items if i.split("/") > last.split("/")]
+    n = _page_size(request, default)
+    if n is None or len(items) <= n:
+        return items, {}
+    page = items[:n]
+    headers = {"Link": f'<{path}?last={page[-1] if page else ""}&n={n}>; rel="next"'} if page else {}
+    return page, headers
+
+
+def _accepted_types(request):
+    accepted = set()
+    for value in request.headers.getall("Accept", []):
+        for part in value.split(","):
+            media = part.split(";")[0].strip()
+            if media:
+                accepted.add(media)
+    return accepted
+
+
+class BlobResponse(web.StreamResponse):
+    """A blob body (or a byte range of it) sent with sendfile from an already open file."""
+
+    def __init__(self, fobj, offset, count, status, headers):
+        super().__init__(status=status, headers=headers)
+        self._fobj = fobj
+        self._offset = offset
+        self._count = count
+        self.content_length = count
+
+    async def prepare(self, request):
+        try:
+            writer = await super().prepare(request)
+            if self._count and request.method != "HEAD":
+                transport = request.transport
+                if transport is None:
+                    raise ConnectionResetError("connection lost")
+                try:
+                    await request._loop.sendfile(transport, self._fobj, self._offset, self._count)
+                except NotImplementedError:
+                    self._fobj.seek(self._offset)
+                    remaining = self._count
+                    while remaining > 0:
+                        chunk = await request._loop.run_in_executor(None, self._fobj.read, min(remaining, FLUSH_BYTES))
+                        if not chunk:
+                            break
+                        await writer.write(chunk)
+                        remaining -= len(chunk)
+                await super().write_eof()
+            return writer
+        finally:
+            self._fobj.close()
+
+
+class Handlers:
+    """Request handlers bound to one Storage, Config and Metrics."""
+
+    def __init__(self, storage, config, metrics):
+        self.storage = storage
+        self.config = config
+        self.metrics = metrics
+
+    # ---- helpers -----------------------------------------------------------------------------------------
+    def url(self, request, path):
+        """An absolute (or, with http.relativeurls, relative) URL for a Location header."""
+        if self.config.relativeurls:
+            return path
+        if self.config.public_host:
+            return self.config.public_host + path
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() or request.scheme
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.headers.get("Host") or request.host
+        return f"{proto}://{host}{path}"
+
+    async def run(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+    async def receive(self, request, writer):
+        """Stream the request body into an UploadWriter, hashing off the event loop; returns the bytes received."""
+        loop = asyncio.get_running_loop()
+        pending = None
+        parts, buffered, total = [], 0, 0
+        try:
+            async for chunk in request.content.iter_any():
+                parts.append(chunk)
+                buffered += len(chunk)
+                if buffered >= FLUSH_BYTES:
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, writer.write, b"".join(parts))
+                    total += buffered
+                    parts, buffered = [], 0
+            if pending is not None:
+                await pending
+            if parts:
+                await loop.run_in_executor(None, writer.write, b"".join(parts))
+                total += buffered
+        except BaseException:
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending])
+            writer.abort()
+            raise
+        finally:
+            writer.close()
+        self.metrics.add("bytes_received", total)
+        return total
+
+    def _upload_headers(self, request, name, upload_id, size):
+        return {
+            "Location": self.url(request, f"/v2/{name}/blobs/uploads/{upload_id}"),
+            "Docker-Upload-UUID": upload_id,
+            "Range": _range_header(size),
+        }
+
+    def _blob_created(self, request, name, digest):
+        return _empty(201, {"Location": self.url(request, f"/v2/{name}/blobs/{digest}"), "Docker-Content-Digest": digest})
+
+    # ---- base, catalog, tags -----------------------------------------------------------------------------
+    async def base(self, request):
+        return _json({})
+
+    async def catalog(self, request):
+        repos = await self.run(self.storage.catalog)
+        page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, "/v2/_catalog")
+        return _json({"repositories": page}, headers=headers)
+
+    async def tags_list(self, request, name):
+        tags = await self.run(self.storage.tags, name)
+        if tags is None:
+            raise RegistryError("NAME_UNKNOWN", detail={"name": name})
+        page, headers = _paginate(tags, request, None, f"/v2/{name}/tags/list")
+        return _json({"name": name, "tags": page}, headers=headers)
+
+    # ---- blobs -------------------------------------------------------------------------------------------
+    async def blob(self, request, name, digest):
+        check_digest(digest)
+        if request.method == "DELETE":
+            await self.run(self.storage.delete_blob, name, digest)
+            return _empty(202, {"Docker-Content-Digest": digest})
+        stat = self.storage.blob_stat(name, digest)
+        if stat is None:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+        path, size = stat
+        headers = {
+            "Docker-Content-Digest": digest,
+            "ETag": f'"{digest}"',
+            "Content-Type": "application/octet-stream",
+            "Cache-Control": "max-age=31536000",
+            "Accept-Ranges": "bytes",
+        }
+        if request.headers.get("If-None-Match", "").strip() in (f'"{digest}"', digest):
+            return web.Response(status=304, headers=headers)
+        offset, count, status = 0, size, 200
+        if "Range" in request.headers:
+            try:
+                rng = request.http_range
+            except ValueError:
+                rng = None
+            start, stop = (rng.start, rng.stop) if rng else (None, None)
+            if rng is None or (start is not None and start >= size and start >= 0):
+                raise RegistryError("RANGE_INVALID", detail={"size": size}, headers={"Content-Range": f"bytes */{size}"})
+            if start is not None:
+                if start < 0:
+                    start = max(size + start, 0)
+                stop = size if stop is None else min(stop, size)
+                offset, count, status = start, stop - start, 206
+                headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        try:
+            fobj = open(path, "rb")  # noqa: SIM115 - BlobResponse closes it
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest}) from None
+        return BlobResponse(fobj, offset, count, status, headers)
+
+    # ---- uploads -----------------------------------------------------------------------------------------
+    async def upload_start(self, request, name):
+        query = request.query
+        mount = query.get("mount")
+        if mount:
+            check_digest(mount)
+            if await self.run(self.storage.mount, name, query.get("from") or None, mount):
+                return self._blob_created(request, name, mount)
+        upload_id = await self.run(self.storage.start_upload, name)
+        digest = query.get("digest")
+        if digest is None:
+            return _empty(202, self._upload_headers(request, name, upload_id, 0))
+        try:
+            check_digest(digest)
+            await self.receive(request, self.storage.upload_writer(name, upload_id))
+            await self.run(self._commit, name, upload_id, digest, None)
+        except BaseException:
+            await self.run(self.storage._forget_upload, name, upload_id)
+            raise
+        return self._blob_created(request, name, digest)
+
+    def _commit(self, name, upload_id, digest, expected_size):
+        size = self.storage.commit_upload(name, upload_id, digest, expected_size)
+        self.metrics.add("blob_uploads")
+        return size
+
+    async def _append(self, request, name, upload_id):
+        """Append the body of a PATCH/PUT, honouring Content-Range; returns the new size."""
+        size = await self.run(self.storage.upload_size, name, upload_id)
+        content_range = request.headers.get("Content-Range")
+        expected = None
+        if content_range:
+            m = CONTENT_RANGE_RE.match(content_range.strip())
+            if not m or int(m.group(1)) != size or int(m.group(2)) < int(m.group(1)):
+                detail = {"expected_start": size, "Content-Range": content_range[:100]}
+                raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
+            expected = int(m.group(2)) - int(m.group(1)) + 1
+        writer = await self.run(self.storage.upload_writer, name, upload_id)
+        received = await self.receive(request, writer)
+        if expected is not None and received != expected:
+            await self.run(writer.abort)
+            detail = {"expected_bytes": expected, "received": received}
+            raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
+        return size + received
+
+    async def upload(self, request, name, upload_id):
+        method = request.method
+        if method == "GET":
+            size = await self.run(self.storage.upload_size, name, upload_id)
+            return _empty(204, self._upload_headers(request, name, upload_id, size))
+        if method == "DELETE":
+            await self.run(self.storage.cancel_upload, name, upload_id)
+            return _empty(204, {})
+        if method == "PATCH":
+            size = await self._append(request, name, upload_id)
+            return _empty(202, self._upload_headers(request, name, upload_id, size))
+        digest = request.query.get("digest")
+        if not digest:
+            raise RegistryError("DIGEST_INVALID", detail="digest query parameter required")
+        check_digest(digest)
+        await self._append(request, name, upload_id)
+        await self.run(self._commit, name, upload_id, digest, None)
+        return self._blob_created(request, name, digest)
+
+    # ---- manifests ---------------------------------------------------------------------------------------
+    async def manifest(self, request, name, reference):
+        check_reference(reference)
+        method = request.method
+        if method in ("GET", "HEAD"):
+            return await self._manifest_get(request, name, reference)
+        if method == "PUT":
+            return await self._manifest_put(request, name, reference)
+        await self.run(self.storage.delete_manifest, name, reference)
+        return _empty(202, {})
+
+    async def _manifest_get(self, request, name, reference):
+        digest, data, info = await self.run(self.storage.get_manifest, name, reference)
+        accepted = _accepted_types(request)
+        if accepted and "*/*" not in accepted and info.media_type not in accepted and info.media_type != manifests.DOCKER_MANIFEST:
+            digest, data, info = await self.run(self._fallback_child, name, info, accepted, reference)
+        headers = {"Docker-Content-Digest": digest, "ETag": f'"{digest}"', "Content-Type": info.media_type}
+        if request.headers.get("If-None-Match", "").strip() in (f'"{digest}"', digest):
+            return web.Response(status=304, headers=headers)
+        if request.method == "HEAD":
+            return web.Response(status=200, headers={**headers, "Content-Length": str(len(data))})
+        return web.Response(status=200, body=data, headers=headers)
+
+    def _fallback_child(self, name, info, accepted, reference):
+        """For a client that does not accept a manifest list: its linux/amd64 image, as Distribution serves it."""
+        if info.media_type == manifests.DOCKER_LIST:
+            for child, platform in info.children:
+                if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
+                    digest, data, child_info = self.storage.get_manifest(name, child)
+                    if child_info.media_type in accepted or child_info.media_type == manifests.DOCKER_MANIFEST:
+                        return digest, data, child_info
+        raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference, "reason": f"{info.media_type} not in the Accept header"})
+
+    async def _manifest_put(self, request, name, reference):
+        limit = manifests.MAX_MANIFEST_BYTES
+        if (request.content_length or 0) > limit:
+            raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": limit})
+        parts, total = [], 0
+        async for chunk in request.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": limit})
+            parts.append(chunk)
+        data = b"".join(parts)
+        digest, info = await self.run(self.storage.put_manifest, name, reference, data, request.headers.get("Content-Type"))
+        self.metrics.add("manifest_pushes")
+        headers = {"Location": self.url(request, f"/v2/{name}/manifests/{digest}"), "Docker-Content-Digest": digest}
+        if info.subject:
+            headers["OCI-Subject"] = info.subject
+        return _empty(201, headers)
+
+    # ---- referrers ---------------------------------------------------------------------------------------
+    async def referrers(self, request, name, digest):
+        check_digest(digest)
+        artifact_type = request.query.get("artifactType")
+        found = await self.run(self.storage.referrers, name, digest, artifact_type)
+        headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+        payload = {"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": found}
+        return _json(payload, headers=headers, content_type=manifests.OCI_INDEX)
+
+
+def storage_error(exc):
+    """Map an OSError from storage to a RegistryError with a clear message."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RegistryError("UNKNOWN", message="insufficient storage: no space left on device", status=507)
+    if exc.errno == errno.EROFS:
+        return RegistryError("UNAVAILABLE", message="storage is read-only")
+    return RegistryError("UNKNOWN", message=f"storage error: {exc.strerror or exc}")
+

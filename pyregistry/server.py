@@ -1,0 +1,110 @@
+"""Serving: TLS context, listening socket, worker processes, upload purging, clean shutdown on SIGTERM/SIGINT."""
+import asyncio
+import logging
+import os
+import signal
+import socket
+import ssl
+
+from aiohttp import web
+
+from pyregistry.routes import build_app
+
+log = logging.getLogger("pyregistry")
+
+
+def ssl_context(config):
+    """A server TLS context (minimum TLS 1.2, or 1.3 when configured) from the certificate/key files, or None."""
+    if not config.tls_certificate:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if config.tls_minimum == "tls1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.tls_certificate, config.tls_key)
+    return ctx
+
+
+def listen(config):
+    """The listening socket for http.addr."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def purge_loop(config, storage):
+    """Purge stale upload sessions at startup and then every interval."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            purged = await loop.run_in_executor(None, storage.purge_uploads, config.purge_age, config.purge_dryrun)
+            for name, upload_id in purged:
+                log.warning("upload purge%s: %s/%s", " (dry run)" if config.purge_dryrun else "", name, upload_id)
+        except OSError as exc:
+            log.warning("upload purge failed: %s", exc)
+        await asyncio.sleep(config.purge_interval)
+
+
+async def serve(config, sock, purge=True):
+    """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests and return."""
+    app = build_app(config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    await runner.setup()
+    site = web.SockSite(runner, sock, ssl_context=ssl_context(config))
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = []
+    if purge and config.purge_enabled and not config.readonly:
+        tasks.append(asyncio.ensure_future(purge_loop(config, app["storage"])))
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await runner.cleanup()
+
+
+def run(config):
+    """Run the server (forking `config.workers` processes sharing one socket); returns an exit code."""
+    ssl_context(config)  # fail early on unreadable certificate/key
+    sock = listen(config)
+    scheme = "https" if config.tls_certificate else "http"
+    log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.host, config.port, config.rootdirectory, config.workers)
+    if config.workers == 1:
+        asyncio.run(serve(config, sock))
+        return 0
+    children = []
+    for index in range(config.workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                asyncio.run(serve(config, sock, purge=index == 0))
+            finally:
+                os._exit(0)
+        children.append(pid)
+    sock.close()
+
+    def forward(signum, _frame):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for pid in children:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = code or os.waitstatus_to_exitcode(status)
+    return 0 if code < 0 else code

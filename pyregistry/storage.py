@@ -1,0 +1,397 @@
+"""Registry storage over the filesystem driver: blobs, uploads, manifests, tags, referrers, catalog.
+
+Everything a client can see becomes visible by one rename or one link write, after its digest and size were
+verified, so a crash leaves either the old state or the new one.
+"""
+import hashlib
+import os
+import re
+import threading
+import time
+import uuid as uuidlib
+from collections import OrderedDict
+from datetime import datetime, timezone
+
+from pyregistry import driver, manifests
+from pyregistry.errors import RegistryError
+from pyregistry.paths import Layout
+
+NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"^{NAME_COMPONENT}(?:/{NAME_COMPONENT})*$")
+TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+UUID_RE = re.compile(r"^[a-f0-9-]{36}$")
+MAX_NAME_LENGTH = 255
+HASH_READ_SIZE = 4 * 1024 * 1024
+
+
+def check_name(name):
+    """Raise NAME_INVALID unless `name` is a valid repository name."""
+    if len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name):
+        raise RegistryError("NAME_INVALID", detail={"name": name[:300]})
+
+
+def check_digest(digest, code="DIGEST_INVALID"):
+    """Raise `code` unless `digest` is a sha256 digest."""
+    if not manifests.DIGEST_RE.match(digest or ""):
+        raise RegistryError(code, detail={"digest": (digest or "")[:200]})
+
+
+def is_digest(reference):
+    return ":" in reference
+
+
+def check_reference(reference):
+    """A manifest reference is a tag or a digest."""
+    if is_digest(reference):
+        check_digest(reference)
+    elif not TAG_RE.match(reference):
+        raise RegistryError("TAG_INVALID", detail={"tag": reference[:200]})
+
+
+def _now_rfc3339():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(text):
+    """Distribution's startedat timestamp (nanoseconds allowed) -> epoch seconds, or None."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text.strip())
+    if not m:
+        return None
+    stamp = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    zone = m.group(3)
+    offset = 0 if zone == "Z" else (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    frac = float("0." + m.group(2)) if m.group(2) else 0.0
+    return stamp.replace(tzinfo=timezone.utc).timestamp() - offset + frac
+
+
+class UploadState:
+    """Incremental sha256 of an upload's data file, kept in memory between requests."""
+
+    def __init__(self, hasher, offset):
+        self.hasher = hasher
+        self.offset = offset
+        self.lock = threading.Lock()
+
+
+class UploadWriter:
+    """Appends request bytes to an upload's data file, hashing as it goes. Call write() off the event loop."""
+
+    def __init__(self, state, path):
+        self.state = state
+        self.path = path
+        self.start = state.offset
+        self.start_hasher = state.hasher.copy()
+        self.fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+
+    def write(self, chunk):
+        self.fh.write(chunk)
+        self.state.hasher.update(chunk)
+        self.state.offset += len(chunk)
+
+    def close(self):
+        if not self.fh.closed:
+            self.fh.close()
+
+    def abort(self):
+        """Roll the upload back to where this writer started (after a failed or rejected request body)."""
+        try:
+            self.close()
+        except OSError:
+            pass
+        try:
+            os.truncate(self.path, self.start)
+            self.state.hasher, self.state.offset = self.start_hasher, self.start
+        except OSError:
+            self.state.offset = -1
+
+
+class Storage:
+    """The registry's data model over a Distribution-compatible directory tree."""
+
+    def __init__(self, root, delete_enabled=False):
+        self.layout = Layout(root)
+        self.delete_enabled = delete_enabled
+        self._uploads = {}
+        self._uploads_lock = threading.Lock()
+        self._manifest_cache = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # ---- blobs -------------------------------------------------------------------------------------------
+    def _linked(self, link_path, digest):
+        content = driver.read(link_path)
+        return content is not None and content.decode(errors="replace").strip() == digest
+
+    def blob_in_repo(self, name, digest):
+        """True when the repository links `digest` as a layer/config (or as a manifest)."""
+        return self._linked(self.layout.layer_link(name, digest), digest) or self._linked(self.layout.revision_link(name, digest), digest)
+
+    def blob_stat(self, name, digest):
+        """(path, size) of a blob the repository holds, or None."""
+        if not self.blob_in_repo(name, digest):
+            return None
+        path = self.layout.blob_data(digest)
+        size = driver.size(path)
+        return None if size is None else (path, size)
+
+    def blob_exists(self, digest):
+        return driver.exists(self.layout.blob_data(digest))
+
+    def link_blob(self, name, digest):
+        driver.write_atomic(self.layout.layer_link(name, digest), digest.encode())
+
+    def delete_blob(self, name, digest):
+        """Unlink a blob from a repository (the data stays until garbage-collect)."""
+        if not self.delete_enabled:
+            raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
+        if not self._linked(self.layout.layer_link(name, digest), digest):
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+        driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
+
+    def mount(self, name, source, digest):
+        """Cross-repository mount: link an existing blob into `name`; False when it cannot."""
+        if source is not None:
+            check_name(source)
+            if not self.blob_in_repo(source, digest):
+                return False
+        if not self.blob_exists(digest):
+            return False
+        self.link_blob(name, digest)
+        return True
+
+    # ---- uploads -----------------------------------------------------------------------------------------
+    def start_upload(self, name):
+        """Create an upload session; returns its uuid."""
+        upload_id = str(uuidlib.uuid4())
+        directory = self.layout.upload(name, upload_id)
+        os.makedirs(directory)
+        try:
+            driver.write_atomic(self.layout.upload_startedat(name, upload_id), _now_rfc3339().encode())
+            open(self.layout.upload_data(name, upload_id), "wb").close()
+        except OSError:
+            driver.remove_tree(directory)
+            raise
+        with self._uploads_lock:
+            self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), 0)
+        return upload_id
+
+    def upload_size(self, name, upload_id):
+        """Bytes received so far, or raise BLOB_UPLOAD_UNKNOWN."""
+        if not UUID_RE.match(upload_id):
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:100]})
+        size = driver.size(self.layout.upload_data(name, upload_id))
+        if size is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
+        return size
+
+    def upload_state(self, name, upload_id):
+        """The upload's hash state, re-hashed from disk when memory does not match the data file."""
+        size = self.upload_size(name, upload_id)
+        with self._uploads_lock:
+            state = self._uploads.get((name, upload_id))
+            if state is None:
+                state = self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), -1)
+        if state.offset != size:
+            hasher = hashlib.sha256()
+            offset = 0
+            with open(self.layout.upload_data(name, upload_id), "rb") as fh:
+                while chunk := fh.read(HASH_READ_SIZE):
+                    hasher.update(chunk)
+                    offset += len(chunk)
+            state.hasher, state.offset = hasher, offset
+        return state
+
+    def upload_writer(self, name, upload_id):
+        state = self.upload_state(name, upload_id)
+        return UploadWriter(state, self.layout.upload_data(name, upload_id))
+
+    def cancel_upload(self, name, upload_id):
+        """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none."""
+        self.upload_size(name, upload_id)
+        self._forget_upload(name, upload_id)
+
+    def _forget_upload(self, name, upload_id):
+        with self._uploads_lock:
+            self._uploads.pop((name, upload_id), None)
+        driver.remove_tree(self.layout.upload(name, upload_id))
+
+    def commit_upload(self, name, upload_id, digest, expected_size=None):
+        """Verify the upload against `digest` (and size), then move it into place and link it; returns the size."""
+        check_digest(digest)
+        state = self.upload_state(name, upload_id)
+        actual = "sha256:" + state.hasher.hexdigest()
+        if actual != digest:
+            self._forget_upload(name, upload_id)
+            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+        if expected_size is not None and expected_size != state.offset:
+            self._forget_upload(name, upload_id)
+            raise RegistryError("SIZE_INVALID", detail={"expected": expected_size, "actual": state.offset})
+        target = self.layout.blob_data(digest)
+        if driver.size(target) != state.offset:
+            driver.move(self.layout.upload_data(name, upload_id), target)
+        self.link_blob(name, digest)
+        self._forget_upload(name, upload_id)
+        return state.offset
+
+    def list_uploads(self):
+        """(name, uuid, started_epoch) of every upload session on disk."""
+        found = []
+        for name in self._walk_repositories(uploads=True):
+            for upload_id in driver.list_dir(self.layout.uploads(name)):
+                raw = driver.read(self.layout.upload_startedat(name, upload_id))
+                started = parse_rfc3339(raw.decode(errors="replace")) if raw else None
+                if started is None:
+                    started = driver.mtime(self.layout.upload(name, upload_id)) or time.time()
+                found.append((name, upload_id, started))
+        return found
+
+    def purge_uploads(self, age, dryrun=False, now=None):
+        """Remove upload sessions started more than `age` seconds ago; returns the (name, uuid) purged."""
+        now = time.time() if now is None else now
+        purged = []
+        for name, upload_id, started in self.list_uploads():
+            if now - started > age:
+                purged.append((name, upload_id))
+                if not dryrun:
+                    self._forget_upload(name, upload_id)
+        return purged
+
+    # ---- manifests ---------------------------------------------------------------------------------------
+    def manifest_info(self, digest, data=None):
+        """Parsed info of a stored manifest (cached: manifests are immutable), or None."""
+        with self._cache_lock:
+            info = self._manifest_cache.get(digest)
+            if info is not None:
+                self._manifest_cache.move_to_end(digest)
+                return info
+        if data is None:
+            data = driver.read(self.layout.blob_data(digest))
+            if data is None:
+                return None
+        try:
+            info = manifests.parse(data)
+        except RegistryError:
+            return None
+        with self._cache_lock:
+            self._manifest_cache[digest] = info
+            while len(self._manifest_cache) > 4096:
+                self._manifest_cache.popitem(last=False)
+        return info
+
+    def resolve(self, name, reference):
+        """Tag or digest -> digest of a manifest the repository holds, or raise MANIFEST_UNKNOWN."""
+        if is_digest(reference):
+            if self._linked(self.layout.revision_link(name, reference), reference):
+                return reference
+        else:
+            link = driver.read(self.layout.tag_current_link(name, reference))
+            if link is not None:
+                digest = link.decode(errors="replace").strip()
+                if manifests.DIGEST_RE.match(digest) and self._linked(self.layout.revision_link(name, digest), digest):
+                    return digest
+        raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference})
+
+    def get_manifest(self, name, reference):
+        """(digest, bytes, ManifestInfo) for a tag or digest, or raise MANIFEST_UNKNOWN."""
+        digest = self.resolve(name, reference)
+        data = driver.read(self.layout.blob_data(digest))
+        if data is None:
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference})
+        info = self.manifest_info(digest, data)
+        if info is None:
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference, "reason": "stored manifest unreadable"})
+        return digest, data, info
+
+    def put_manifest(self, name, reference, data, content_type):
+        """Validate and store a manifest under its digest (and tag); returns (digest, ManifestInfo)."""
+        if len(data) > manifests.MAX_MANIFEST_BYTES:
+            raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": manifests.MAX_MANIFEST_BYTES})
+        info = manifests.parse(data, content_type)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if is_digest(reference) and reference != digest:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
+        for blob in info.blobs:
+            if not (manifests.DIGEST_RE.match(blob) and self.blob_stat(name, blob)):
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": blob})
+        for child, _platform in info.children:
+            if not (manifests.DIGEST_RE.match(child) and self._linked(self.layout.revision_link(name, child), child)):
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", message="manifest references a child manifest unknown to the repository", detail={"digest": child})
+        target = self.layout.blob_data(digest)
+        if driver.size(target) != len(data):
+            driver.write_atomic(target, data)
+        driver.write_atomic(self.layout.revision_link(name, digest), digest.encode())
+        if not is_digest(reference):
+            driver.write_atomic(self.layout.tag_index_link(name, reference, digest), digest.encode())
+            driver.write_atomic(self.layout.tag_current_link(name, reference), digest.encode())
+        self.manifest_info(digest, data)
+        return digest, info
+
+    def delete_manifest(self, name, reference):
+        """Delete a tag, or a manifest revision by digest together with the tags that point at it."""
+        if not self.delete_enabled:
+            raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
+        if not is_digest(reference):
+            if not driver.exists(self.layout.tag_current_link(name, reference)):
+                raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "tag": reference})
+            driver.remove_tree(self.layout.tag(name, reference))
+            return
+        digest = self.resolve(name, reference)
+        for tag in self.tags(name) or []:
+            link = driver.read(self.layout.tag_current_link(name, tag))
+            if link is not None and link.decode(errors="replace").strip() == digest:
+                driver.remove_tree(self.layout.tag(name, tag))
+        driver.remove_tree(os.path.dirname(self.layout.revision_link(name, digest)))
+
+    # ---- tags, catalog, referrers ------------------------------------------------------------------------
+    def tags(self, name):
+        """Sorted tags of a repository, or None when the repository has no tags directory."""
+        path = self.layout.tags(name)
+        if not os.path.isdir(path):
+            return None
+        return driver.list_dir(path)
+
+    def tag_digest(self, name, tag):
+        link = driver.read(self.layout.tag_current_link(name, tag))
+        return link.decode(errors="replace").strip() if link is not None else None
+
+    def revisions(self, name):
+        """Digests of every manifest revision linked in a repository."""
+        return ["sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
+
+    def _walk_repositories(self, uploads=False):
+        """Repository names, in Distribution's order (path components compared one by one)."""
+        marker = "_uploads" if uploads else "_manifests"
+        found = []
+
+        def walk(directory, prefix):
+            entries = driver.list_dir(directory)
+            if marker in entries and prefix:
+                found.append(prefix)
+            for entry in entries:
+                if entry.startswith("_"):
+                    continue
+                path = os.path.join(directory, entry)
+                if os.path.isdir(path):
+                    walk(path, f"{prefix}/{entry}" if prefix else entry)
+
+        walk(self.layout.repositories, "")
+        return sorted(found, key=lambda n: n.split("/"))
+
+    def catalog(self):
+        return self._walk_repositories()
+
+    def referrers(self, name, subject, artifact_type=None):
+        """Descriptors of the repository's manifests whose subject is `subject`."""
+        found = []
+        for digest in self.revisions(name):
+            info = self.manifest_info(digest)
+            if info is None or info.subject != subject:
+                continue
+            if artifact_type and info.artifact_type != artifact_type:
+                continue
+            desc = {"mediaType": info.media_type, "digest": digest, "size": info.size}
+            if info.artifact_type:
+                desc["artifactType"] = info.artifact_type
+            if info.annotations:
+                desc["annotations"] = info.annotations
+            found.append(desc)
+        return found
