@@ -22,6 +22,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
     OCI_INDEX,
     OCI_MANIFEST,
 )
+from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, parse_ref
 
 try:
     import zstandard
@@ -56,20 +57,11 @@ def archive_filename(image):
 
 def split_image(image):
     """(registry or None, repository, tag or None, digest or None) by Docker's rule for the registry part."""
-    name, _sep, digest = image.partition("@")
-    registry = None
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, name = first, rest
-    tag = None
-    last_slash = name.rfind("/")
-    if ":" in name[last_slash + 1:]:
-        name, _sep, tag = name.rpartition(":")
-    if not name or not re.match(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", name):
-        raise ArchiveError(f"invalid image reference {image!r}")
-    if digest and not re.match(r"^sha256:[0-9a-f]{64}$", digest):
-        raise ArchiveError(f"invalid digest in image reference {image!r}")
-    return registry, name, tag, digest or None
+    try:
+        ref = parse_ref(image)
+    except RetagError as exc:
+        raise ArchiveError(str(exc)) from None
+    return ref.registry, ref.path, ref.tag, ref.digest
 
 
 def repo_tag(image):
