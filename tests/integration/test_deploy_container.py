@@ -66,7 +66,7 @@ def docker_cli(*args, config_dir=None, check=True, stdin=None):
     env = dict(os.environ)
     if config_dir:
         env["DOCKER_CONFIG"] = str(config_dir)
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, input=stdin, timeout=180)
+    proc = subprocess.run(["docker", *args], check=False, capture_output=True, text=True, env=env, input=stdin, timeout=180)
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr}")
     return proc
