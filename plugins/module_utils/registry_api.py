@@ -533,3 +533,43 @@ class RegistryClient:
             else:
                 offset = known
                 chunk_size = chunk_size or size
+
+    def upload_stream(self, repo, stream, progress=None):
+        """Upload a blob whose digest is not known ahead (one streamed PATCH, chunked encoding); returns (digest, size)."""
+        scope = f"repository:{repo}:pull,push"
+        what = f"upload to {repo}"
+        location = self._start_upload(repo, scope)
+        hasher = hashlib.sha256()
+        size = 0
+        path = self._path(location)
+        hdrs = {"User-Agent": self.user_agent, "Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"}
+        auth = self._auth_header(scope)
+        if auth:
+            hdrs["Authorization"] = auth
+        conn = self._conn()
+        self._local.fresh = False
+        try:
+            conn.putrequest("PATCH", path, skip_accept_encoding=True)
+            for key, value in hdrs.items():
+                conn.putheader(key, value)
+            conn.endheaders()
+            for block in iter(lambda: stream.read(SEND_BLOCK), b""):
+                hasher.update(block)
+                size += len(block)
+                conn.send(b"%x\r\n%s\r\n" % (len(block), block))
+                if progress:
+                    progress(len(block))
+            conn.send(b"0\r\n\r\n")
+            raw = conn.getresponse()
+            resp = _Response(raw.status, raw.headers, raw.read())
+            if raw.will_close:
+                self._drop_conn()
+        except CONNECTION_ERRORS + (OSError, http.client.HTTPException) as exc:
+            self._drop_conn()
+            raise RegistryError(f"{what}: {exc.__class__.__name__}: {exc}") from None
+        if resp.status != 202:
+            raise error_from_body(resp.status, resp.body, what)
+        digest = "sha256:" + hasher.hexdigest()
+        location = resp.header("Location") or location
+        self.request("PUT", self._with_query(location, digest=digest), scope=scope, body=b"", ok=(201, 204), what=f"{what} ({digest})")
+        return digest, size

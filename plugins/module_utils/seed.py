@@ -1,0 +1,478 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Seed a registry from image tarballs: plan (what is there already), then push blobs and manifests.
+
+`direct` transport: straight from the tarball to the registry API.  Per target (image x tag): skip it when the
+registry's manifest for the tag has the same config; otherwise every blob is pushed once per run (HEAD first,
+mounted from a repository that has it, else uploaded, in parallel), mounted into the other repositories that
+need it, then the manifest is put.  `engine` transport lives in seed_engine.
+"""
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import (
+    DOCKER_CONFIG,
+    DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_MANIFEST,
+    ImageArchiveError,
+    read_archive,
+)
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
+from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, parse_ref, retag
+from ansible_collections.airgap.registry.plugins.module_utils.seed_compress import CompressError, convert
+
+TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tzst")
+LAYER_TYPES = {
+    ("docker", "none"): "application/vnd.docker.image.rootfs.diff.tar",
+    ("docker", "gzip"): "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    ("oci", "none"): "application/vnd.oci.image.layer.v1.tar",
+    ("oci", "gzip"): "application/vnd.oci.image.layer.v1.tar+gzip",
+    ("oci", "zstd"): "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+DEFAULTS = {
+    "transport": "direct", "layers": "preserve", "hub_library": False, "rename": None, "username": None, "password": None,
+    "ca_file": None, "validate_certs": True, "scheme": None, "parallel": 4, "retries": 4, "chunk_size": None, "check_mode": False,
+}
+
+
+class SeedError(Exception):
+    """The seed cannot go on; the message names the tarball, image or registry and the problem."""
+
+
+class NullProgress:
+    """Progress sink (the CLI draws bars; the module stays quiet)."""
+
+    def blob_start(self, key, label, total):
+        """A blob transfer begins (total may be None when unknown)."""
+
+    def blob_advance(self, key, n):
+        """n more bytes of a blob were sent."""
+
+    def blob_done(self, key, how):
+        """A blob is settled: how is pushed, skipped or mounted."""
+
+    def target_done(self, result):
+        """One target is settled (its result dict)."""
+
+
+def compression_of_media_type(media_type):
+    media_type = media_type or ""
+    if media_type.endswith("gzip"):
+        return "gzip"
+    if media_type.endswith("zstd"):
+        return "zstd"
+    return "none"
+
+
+def expand_sources(src):
+    """Tarball paths from files, directories (their *.tar, *.tar.gz, *.tgz, *.tar.zst files) and globs."""
+    if isinstance(src, str):
+        src = [src]
+    out = []
+    for given in src or []:
+        item = os.path.expanduser(str(given))
+        if os.path.isdir(item):
+            found = sorted(os.path.join(item, n) for n in os.listdir(item)
+                           if n.endswith(TARBALL_SUFFIXES) and os.path.isfile(os.path.join(item, n)))
+        elif os.path.isfile(item):
+            found = [item]
+        elif glob.has_magic(item):
+            found = sorted(p for p in glob.glob(item) if os.path.isfile(p))
+            if not found:
+                raise SeedError(f"{item}: the pattern matches no file")
+        else:
+            raise SeedError(f"{item}: no such file or directory")
+        out.extend(found)
+    out = list(dict.fromkeys(os.path.abspath(p) for p in out))
+    if not out:
+        raise SeedError(f"no image tarballs found in {', '.join(map(str, src or [])) or 'src (empty)'}")
+    return out
+
+
+class Target:
+    """One image pushed under one name."""
+
+    def __init__(self, image, source, target):
+        self.image = image
+        self.source = source
+        self.target = target
+        ref = parse_ref(target)
+        self.repo = ref.path
+        self.tag = ref.tag
+        self.existing = None
+        self.push = True
+        self.keys = []
+        self.result = {"source": source, "archive": image.archive.path, "target": target, "config_digest": image.config_digest,
+                       "digest": None, "bytes_sent": 0, "blobs_pushed": 0, "blobs_mounted": 0, "blobs_skipped": 0, "changed": False}
+
+
+class BlobJob:
+    """One blob (config or layer) to get into the registry once per run."""
+
+    def __init__(self, key, image, layer, want, home):
+        self.key = key
+        self.image = image
+        self.layer = layer
+        self.want = want
+        self.home = home
+        self.desc = None
+        self.lock = threading.Lock()
+
+    @property
+    def label(self):
+        if self.layer is None:
+            return f"{self.home} config {self.image.config_digest[7:19]}"
+        return f"{self.home} layer {(self.layer.digest or self.layer.diff_id)[7:19]}"
+
+    @property
+    def converted(self):
+        return self.layer is not None and self.layer.compression != self.want
+
+    @property
+    def known_digest(self):
+        if self.desc:
+            return self.desc["digest"]
+        if self.layer is None:
+            return self.image.config_digest
+        return None if self.converted else self.layer.digest
+
+
+class Seeder:
+    """One seed run (direct transport)."""
+
+    def __init__(self, opts, progress=None):
+        self.opts = {**DEFAULTS, **{k: v for k, v in opts.items() if v is not None}}
+        if self.opts["layers"] not in ("preserve", "gzip", "zstd"):
+            raise SeedError(f"layers must be preserve, gzip or zstd, not {self.opts['layers']!r}")
+        if self.opts["transport"] not in ("direct", "engine"):
+            raise SeedError(f"transport must be direct or engine, not {self.opts['transport']!r}")
+        if int(self.opts["parallel"]) < 1:
+            raise SeedError("parallel must be at least 1")
+        self.progress = progress or NullProgress()
+        self.client = None
+        self.archives = []
+        self.targets = []
+        self.jobs = {}
+        self.present = {}
+        self.warnings = []
+        self._abort = threading.Event()
+        self._stats_lock = threading.Lock()
+
+    # --- planning ------------------------------------------------------------------------------------------------
+    def load(self):
+        """Read every tarball and name every target; nothing is pushed before all of them parse."""
+        for path in expand_sources(self.opts["src"]):
+            try:
+                self.archives.append(read_archive(path))
+            except ImageArchiveError as exc:
+                raise SeedError(str(exc)) from None
+        by_target = {}
+        for archive in self.archives:
+            for image in archive.images:
+                if not image.refs:
+                    self.warnings.append(f"{archive.path}: image {image.config_digest} has no tag; skipped")
+                for ref in image.refs:
+                    try:
+                        name = retag(ref, self.opts["registry"], hub_library=self.opts["hub_library"], rename=self.opts["rename"])
+                    except RetagError as exc:
+                        raise SeedError(f"{archive.path}: {exc}") from None
+                    other = by_target.get(name)
+                    if other is not None:
+                        if other.image.config_digest != image.config_digest:
+                            raise SeedError(f"{name} would receive two different images: {other.source} from {other.image.archive.path} "
+                                            f"and {ref} from {archive.path}")
+                        continue
+                    target = Target(image, ref, name)
+                    by_target[name] = target
+                    self.targets.append(target)
+        return self.targets
+
+    def connect(self):
+        opts = self.opts
+        self.client = RegistryClient(opts["registry"], username=opts["username"], password=opts["password"], ca_file=opts["ca_file"],
+                                     validate_certs=opts["validate_certs"], scheme=opts["scheme"], retries=opts["retries"])
+        self.client.ping()
+        return self.client
+
+    def _check_target(self, target):
+        head = self.client.head_manifest(target.repo, target.tag)
+        if head is None:
+            return
+        body, _media_type, digest = self.client.get_manifest(target.repo, head["digest"] or target.tag)
+        target.existing = digest
+        try:
+            manifest = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(manifest, dict) or (manifest.get("config") or {}).get("digest") != target.image.config_digest:
+            return
+        target.push = False
+        target.result["digest"] = digest
+        layers = manifest.get("layers") or []
+        if len(layers) == len(target.image.layers):
+            with self._stats_lock:
+                for layer, desc in zip(target.image.layers, layers):  # noqa: B905 - lengths checked; Python 3.8
+                    self.present.setdefault((layer.diff_id, compression_of_media_type(desc.get("mediaType"))),
+                                            ({"mediaType": desc.get("mediaType"), "digest": desc.get("digest"), "size": desc.get("size")},
+                                             target.repo))
+
+    def plan(self):
+        """Compare every target with the registry, then list the blobs the targets to push need."""
+        self._parallel(self._check_target, self.targets)
+        for target in self.targets:
+            if not target.push:
+                continue
+            image = target.image
+            keys = [("config", image.config_digest)]
+            for layer in image.layers:
+                want = layer.compression if self.opts["layers"] == "preserve" else self.opts["layers"]
+                keys.append(("layer", layer.digest, want))
+                if keys[-1] not in self.jobs:
+                    self.jobs[keys[-1]] = BlobJob(keys[-1], image, layer, want, target)
+            if keys[0] not in self.jobs:
+                self.jobs[keys[0]] = BlobJob(keys[0], image, None, None, target)
+            target.keys = keys
+
+    # --- blobs ---------------------------------------------------------------------------------------------------
+    def _count(self, target, field, n=1):
+        with self._stats_lock:
+            target.result[field] += n
+
+    def _open(self, job, offset=0, live=None):
+        """A reader of the blob's source bytes as stored in the tarball, from `offset`."""
+        if job.layer is None:
+            return io.BytesIO(job.image.config[offset:])
+        if live is not None and offset == 0 and not live.get("used"):
+            live["used"] = True
+            return _NoClose(live["stream"])
+        return job.image.archive.open_member(job.layer.member, offset)
+
+    def _upload(self, job, repo, live=None):
+        """Upload a blob to `repo` from its source; returns its descriptor."""
+        client = self.client
+        key = (job.key, repo)
+        if not job.converted:
+            digest = job.known_digest
+            size = len(job.image.config) if job.layer is None else job.layer.size
+            self.progress.blob_start(key, job.label, size)
+            sent = client.upload_blob(repo, digest, size, lambda off: self._open(job, off, live), chunk_size=self.opts["chunk_size"],
+                                      progress=lambda n: self.progress.blob_advance(key, n))
+            return {"digest": digest, "size": size}, sent
+        self.progress.blob_start(key, job.label, None)
+        attempt = 0
+        while True:
+            source = self._open(job, 0, live)
+            reader = convert(source, job.layer.compression, job.want)
+            try:
+                digest, size = client.upload_stream(repo, reader, progress=lambda n: self.progress.blob_advance(key, n))
+                return {"digest": digest, "size": size}, size
+            except RegistryError as exc:
+                attempt += 1
+                if exc.status is not None and exc.status < 500 or attempt > self.opts["retries"]:
+                    raise
+                time.sleep(min(0.25 * 2 ** attempt, 8))
+            finally:
+                reader.close()
+
+    def _media_type(self, job, fmt):
+        if job.layer is None:
+            return OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG
+        if not job.converted and job.layer.media_type:
+            return job.layer.media_type
+        return LAYER_TYPES[(fmt, job.want)]
+
+    def _settle(self, job, live=None):
+        """Get one blob into its home repository: there already, mounted from a repository that has it, or uploaded."""
+        if self._abort.is_set():
+            return
+        target = job.home
+        repo = target.repo
+        try:
+            learned = None if job.layer is None else self.present.get((job.layer.diff_id, job.want))
+            digest = job.known_digest or (learned[0]["digest"] if learned else None)
+            if digest:
+                size = self.client.blob_size(repo, digest)
+                if size is not None:
+                    job.desc = {"digest": digest, "size": size}
+                    self._count(target, "blobs_skipped")
+                    self.progress.blob_done((job.key, repo), "skipped")
+                    return
+                if learned and not self.opts["check_mode"] and self.client.mount_blob(repo, digest, from_repo=learned[1]):
+                    job.desc = {"digest": digest, "size": learned[0]["size"]}
+                    self._count(target, "blobs_mounted")
+                    self.progress.blob_done((job.key, repo), "mounted")
+                    return
+            if self.opts["check_mode"]:
+                self._count(target, "blobs_pushed")
+                return
+            job.desc, sent = self._upload(job, repo, live)
+            self._count(target, "blobs_pushed")
+            self._count(target, "bytes_sent", sent)
+            self.progress.blob_done((job.key, repo), "pushed")
+        except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
+            self._abort.set()
+            where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
+            raise SeedError(f"{target.target}: {where}: {exc}") from None
+
+    def _settle_streamed(self, archive, jobs):
+        """Settle the blobs of a compressed tarball: lookups first, then uploads in one pass through the tar."""
+        pending = []
+        for job in jobs:
+            if job.converted or job.known_digest is None:
+                pending.append(job)
+            else:
+                self._settle_lookup_only(job, pending)
+        by_member = {}
+        for job in pending:
+            by_member.setdefault(job.layer.member, []).append(job)
+        if not by_member or self._abort.is_set():
+            return
+        try:
+            for member, stream in archive.stream_members(list(by_member)):
+                for i, job in enumerate(by_member[member]):
+                    self._settle(job, live={"stream": stream} if i == 0 else None)
+                if self._abort.is_set():
+                    return
+        except ImageArchiveError as exc:
+            self._abort.set()
+            raise SeedError(str(exc)) from None
+
+    def _settle_lookup_only(self, job, pending):
+        """HEAD a blob in its home repository; queue it for upload when missing."""
+        size = self.client.blob_size(job.home.repo, job.known_digest)
+        if size is None:
+            pending.append(job)
+            return
+        job.desc = {"digest": job.known_digest, "size": size}
+        self._count(job.home, "blobs_skipped")
+        self.progress.blob_done((job.key, job.home.repo), "skipped")
+
+    def push_blobs(self):
+        streamed = {}
+        tasks = []
+        for job in self.jobs.values():
+            if job.layer is not None and not job.image.archive.seekable:
+                streamed.setdefault(job.image.archive.path, (job.image.archive, []))[1].append(job)
+            else:
+                tasks.append((self._settle, (job,)))
+        tasks += [(self._settle_streamed, (archive, jobs)) for archive, jobs in streamed.values()]
+        self._parallel(lambda task: task[0](*task[1]), tasks)
+
+    # --- manifests -----------------------------------------------------------------------------------------------
+    def _manifest(self, target):
+        """(body, media type) of the manifest to put for `target`."""
+        image = target.image
+        jobs = [self.jobs[k] for k in target.keys]
+        layer_jobs = jobs[1:]
+        if image.source_manifest and not any(j.converted for j in layer_jobs):
+            return image.source_manifest
+        fmt = "oci" if any(j.want == "zstd" for j in layer_jobs) or (image.source_manifest and image.source_manifest[1] == OCI_MANIFEST) else "docker"
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
+            "config": {"mediaType": self._media_type(jobs[0], fmt), "digest": image.config_digest, "size": len(image.config)},
+            "layers": [{"mediaType": self._media_type(j, fmt), "digest": j.desc["digest"], "size": j.desc["size"]} for j in layer_jobs],
+        }
+        return json.dumps(doc, indent=3).encode(), doc["mediaType"]
+
+    def _finish_target(self, target):
+        """Mount the blobs pushed to other repositories this run, then put the manifest."""
+        if self._abort.is_set():
+            return
+        try:
+            for key in target.keys:
+                job = self.jobs[key]
+                if job.home is target or job.home.repo == target.repo:
+                    continue
+                if self.opts["check_mode"]:
+                    self._count(target, "blobs_mounted")
+                    continue
+                if self.client.mount_blob(target.repo, job.desc["digest"], from_repo=job.home.repo):
+                    self._count(target, "blobs_mounted")
+                    continue
+                desc, sent = self._upload(job, target.repo)
+                if desc["digest"] != job.desc["digest"]:
+                    raise SeedError(f"{target.target}: recompressing {job.label} gave {desc['digest']}, not {job.desc['digest']}")
+                self._count(target, "blobs_pushed")
+                self._count(target, "bytes_sent", sent)
+            target.result["changed"] = True
+            if self.opts["check_mode"]:
+                return
+            body, media_type = self._manifest(target)
+            target.result["digest"] = self.client.put_manifest(target.repo, target.tag, body, media_type)
+        except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
+            self._abort.set()
+            raise SeedError(f"{target.target}: {exc}") from None
+        finally:
+            self.progress.target_done(target.result)
+
+    # --- run -----------------------------------------------------------------------------------------------------
+    def _parallel(self, fn, items):
+        """Run fn over items on `parallel` threads; re-raise the first error after all have stopped."""
+        items = list(items)
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=min(int(self.opts["parallel"]), len(items))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            first = next((e for e in errors if isinstance(e, SeedError)), errors[0])
+            if isinstance(first, RegistryError):
+                raise SeedError(str(first)) from None
+            raise first
+
+    def run(self):
+        """Seed; returns {changed, images: [...], warnings}."""
+        self.load()
+        if self.opts["transport"] == "engine":
+            from ansible_collections.airgap.registry.plugins.module_utils.seed_engine import seed_with_engine
+            try:
+                self.connect()
+            except RegistryError as exc:
+                raise SeedError(str(exc)) from None
+            return seed_with_engine(self)
+        if self.targets:
+            try:
+                self.connect()
+                self.plan()
+            except RegistryError as exc:
+                raise SeedError(str(exc)) from None
+            self.push_blobs()
+            self._parallel(self._finish_target, [t for t in self.targets if t.push])
+        images = [t.result for t in self.targets]
+        return {"changed": any(r["changed"] for r in images), "images": images, "warnings": self.warnings,
+                "diff": diff_of(self.targets)}
+
+
+class _NoClose:
+    """The live member stream of a compressed tar: its owner (the tar pass) closes it, not the upload."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, n=-1):
+        return self._stream.read(n)
+
+    def close(self):
+        """The tar pass moves on to the next member by itself."""
+
+
+def diff_of(targets):
+    """before/after of the targets' manifest digests (existing digest, or None; after: pushed or unchanged)."""
+    before = {t.target: t.existing for t in targets}
+    after = {t.target: t.result["digest"] or ("(new)" if t.push else t.existing) for t in targets}
+    return {"before": before, "after": after}
+
+
+def seed(opts, progress=None):
+    """Run one seed with `opts` (the module's options plus check_mode); see Seeder."""
+    return Seeder(opts, progress).run()
+
