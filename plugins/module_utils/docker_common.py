@@ -12,7 +12,7 @@ import traceback
 
 try:
     import docker
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound  # noqa: F401 pylint: disable=unused-import
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:

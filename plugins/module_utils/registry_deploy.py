@@ -541,10 +541,9 @@ def _remove_secrets(secrets, timeout):
         for secret in pending:
             try:
                 secret.remove()
-            except dc.NotFound:
-                pass
-            except dc.APIError:
-                still.append(secret)
+            except dc.APIError as exc:
+                if not isinstance(exc, dc.NotFound):
+                    still.append(secret)
         pending = still
         if not pending or time.monotonic() >= deadline:
             return [s.name for s in pending]

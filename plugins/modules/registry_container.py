@@ -18,14 +18,18 @@ description:
   - Never pulls from a registry unless O(pull) asks for it; a missing image is a clear error naming it.
 version_added: "0.1.0"
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 requirements:
   - docker (Python SDK) >= 7.0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: Reports the actions and differences it would apply; creates, writes and starts nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+    details: Shows image id, environment, mounts, ports, restart policy, content-hash labels and state before and after.
 options:
   name:
     description: Name of the container.
@@ -186,7 +190,7 @@ def main():
             tls_cert=dict(type="path"),
             tls_key=dict(type="path", no_log=False),
             htpasswd_path=dict(type="path"),
-            htpasswd_realm=dict(type="str", default="Registry Realm"),
+            htpasswd_realm=dict(type="str", default="Registry Realm", no_log=False),
             env=dict(type="dict"),
             config=dict(type="dict"),
             config_path=dict(type="path"),
