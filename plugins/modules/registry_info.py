@@ -102,7 +102,7 @@ catalog:
   elements: str
   sample: [nginx, registry, tools/busyish]
 tags:
-  description: Tags of each repository.
+  description: Tags of each repository, sorted.
   returned: always
   type: dict
   sample: {"nginx": ["1.25"], "registry": ["2.8.3"], "tools/busyish": ["2.0"]}
@@ -154,7 +154,7 @@ def inventory(client, repositories=None, expect=()):
             futures = [(args, pool.submit(fn, *args)) for args in calls]
             return {args: future.result() for args, future in futures}
         tag_lists = run_all(client.tags, [(repo,) for repo in queried])
-        tags = {repo: tag_lists[(repo,)] for repo in queried if repo in repos or tag_lists[(repo,)]}
+        tags = {repo: sorted(tag_lists[(repo,)]) for repo in queried if repo in repos or tag_lists[(repo,)]}
         heads = run_all(client.head_manifest, [(repo, tag) for repo, repo_tags in tags.items() for tag in repo_tags])
         found = run_all(client.head_manifest, [(repo, digest) for _entry, repo, _tag, digest in wanted if digest])
     digests = {f"{repo}:{tag}": (head or {}).get("digest") for (repo, tag), head in heads.items()}

@@ -1,0 +1,74 @@
+"""registry_info against a real Distribution registry seeded by `docker push`."""
+import re
+import subprocess
+
+import pytest
+
+from tests.helpers.ansible import run_module
+
+pytestmark = [pytest.mark.docker, pytest.mark.distribution]
+
+SAMPLES = ["abox:1.0.1", "tools/busyish:2.0", "nginx:1.25"]
+
+
+def failed(result):
+    """Whether a task failed: `failed`, or (callbacks that drop that key) the `msg` these modules set only on failure."""
+    return bool(result.get("failed") or "msg" in result)
+
+
+def docker_push(image, target):
+    """`docker tag` + `docker push`; returns the manifest digest docker reports; the target tag is removed again."""
+    subprocess.run(["docker", "tag", image, target], check=True)
+    try:
+        out = subprocess.run(["docker", "push", target], check=True, capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["docker", "rmi", target], check=False, capture_output=True)
+    return re.search(r"digest: (sha256:[0-9a-f]{64})", out).group(1)
+
+
+@pytest.fixture
+def seeded(start_registry, sample_images):
+    """A Distribution registry holding the three samples, pushed by docker; (registry, {repo:tag: digest})."""
+    reg = start_registry("distribution")
+    digests = {image: docker_push(image, f"{reg.host}/{image}") for image in SAMPLES}
+    return reg, digests
+
+
+def test_lists_catalog_tags_and_digests_docker_reported(seeded):
+    reg, pushed = seeded
+    pushed["abox:latest"] = docker_push("abox:1.0.1", f"{reg.host}/abox:latest")
+    result, run = run_module("airgap.registry.registry_info", {"registry": reg.host, "expect": [*SAMPLES, "abox", f"{reg.host}/nginx:1.25"]})
+    assert not failed(result), result
+    assert result["changed"] is False
+    assert result["catalog"] == ["abox", "nginx", "tools/busyish"]
+    assert result["tags"] == {"abox": ["1.0.1", "latest"], "nginx": ["1.25"], "tools/busyish": ["2.0"]}
+    assert result["digests"] == pushed
+    assert result["missing"] == []
+
+
+def test_expect_fails_listing_exactly_what_is_missing(seeded):
+    reg, pushed = seeded
+    abox_digest = pushed["abox:1.0.1"]
+    expect = ["abox:1.0.1", "abox:2.0", "nginx:1.25", "ghost/app:1", f"abox@{abox_digest}", "nginx@sha256:" + "0" * 64]
+    result, run = run_module("airgap.registry.registry_info", {"registry": reg.host, "expect": expect})
+    assert failed(result)
+    assert result["missing"] == ["abox:2.0", "ghost/app:1", "nginx@sha256:" + "0" * 64]
+    assert result["msg"] == f"missing from {reg.host}: abox:2.0, ghost/app:1, nginx@sha256:{'0' * 64}"
+    assert result["catalog"] == ["abox", "nginx", "tools/busyish"], "the listing is returned with the failure"
+
+
+def test_repositories_limit_and_check_mode(seeded):
+    reg, pushed = seeded
+    result, run = run_module("airgap.registry.registry_info", {"registry": reg.host, "repositories": ["tools/busyish", "nope"]}, check=True)
+    assert not failed(result), result
+    assert result["changed"] is False
+    assert result["catalog"] == ["tools/busyish"]
+    assert result["tags"] == {"tools/busyish": ["2.0"], "nope": []}
+    assert result["digests"] == {"tools/busyish:2.0": pushed["tools/busyish:2.0"]}
+
+
+def test_unreachable_registry_is_a_clear_failure(port):
+    result, run = run_module("airgap.registry.registry_info", {"registry": f"127.0.0.1:{port}", "scheme": "http", "timeout": 5})
+    assert failed(result)
+    assert result["msg"].startswith(f"registry 127.0.0.1:{port}: ")
+    assert "ConnectionRefusedError" in result["msg"] or "refused" in result["msg"].lower()
