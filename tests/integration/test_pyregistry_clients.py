@@ -1,0 +1,157 @@
+"""Real clients against pyregistry: docker login/push/pull over HTTP and HTTPS+htpasswd, skopeo both directions, curl."""
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.helpers.registries import free_port
+from tests.integration.test_pyregistry_support import req
+
+pytestmark = pytest.mark.docker
+
+
+def run(*cmd, env=None, stdin=None):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300, env=env, input=stdin)
+
+
+def make_ca_and_cert(directory):
+    """A CA and a server certificate for 127.0.0.1, written as PEM files; returns (ca, cert, key) paths."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyreg test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1)).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(directory, n) for n in ("ca.crt", "server.crt", "server.key")]
+    with open(paths[0], "wb") as fh:
+        fh.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as fh:
+        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def docker_env(tmp_path):
+    """Environment for docker CLI calls with a private DOCKER_CONFIG (logins stay out of the shared config)."""
+    conf = tmp_path / "docker-config"
+    conf.mkdir()
+    return {**os.environ, "DOCKER_CONFIG": str(conf)}
+
+
+@pytest.fixture
+def engine_tags():
+    """Image references tagged in the engine by a test; removed at teardown."""
+    tags = []
+    yield tags
+    for tag in tags:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def test_docker_push_pull_http(pyregistry_server, sample_images, docker_client, engine_tags, docker_env):
+    for source, repo in [("abox:1.0.1", "pyreg-abox:1.0.1"), ("nginx:1.25", "pyreg-lib/nginx:1.25"), ("tools/busyish:2.0", "pyreg-tools/busyish:2.0")]:
+        target = f"{pyregistry_server.host}/{repo}"
+        engine_tags.append(target)
+        run("docker", "tag", source, target)
+        out = run("docker", "push", target, env=docker_env).stdout
+        assert "digest: sha256:" in out
+        run("docker", "rmi", target)
+        run("docker", "pull", target, env=docker_env)
+        assert docker_client.images.get(target).id == docker_client.images.get(source).id
+    # nginx shares its base layer with abox: docker mounted it across repositories instead of re-uploading
+    catalog = req(pyregistry_server.url, "GET", "/v2/_catalog").json()["repositories"]
+    assert catalog == ["pyreg-abox", "pyreg-lib/nginx", "pyreg-tools/busyish"]
+
+
+@pytest.fixture
+def pki(tmp_path):
+    """(ca, cert, key, htpasswd path) in a temp dir."""
+    return (*make_ca_and_cert(str(tmp_path)), tmp_path / "htpasswd")
+
+
+@pytest.mark.usefixtures("sample_images")
+def test_docker_https_htpasswd_login_push_pull(start_registry, docker_client, engine_tags, docker_env, pki):
+    ca, cert, key, htpasswd = pki
+    run("htpasswd", "-Bbc", str(htpasswd), "alice", "s3cret-pw")
+    port = free_port()
+    certs_d = f"/etc/docker/certs.d/127.0.0.1:{port}"
+    os.makedirs(certs_d, exist_ok=True)
+    shutil.copy(ca, os.path.join(certs_d, "ca.crt"))
+    try:
+        reg = start_registry("pyregistry", port=port, cafile=ca, config={
+            "http": {"addr": f"127.0.0.1:{port}", "tls": {"certificate": cert, "key": key}},
+            "auth": {"htpasswd": {"realm": "pyreg-realm", "path": str(htpasswd)}},
+        })
+        assert reg.url.startswith("https://")
+        anon = req(reg.url, "GET", "/v2/", cafile=ca)
+        assert anon.status == 401 and anon.headers["WWW-Authenticate"] == 'Basic realm="pyreg-realm"'
+        assert anon.error_codes() == ["UNAUTHORIZED"]
+        bad = subprocess.run(["docker", "login", "-u", "alice", "--password-stdin", reg.host], input="wrong", capture_output=True,
+                             text=True, env=docker_env, check=False, timeout=120)
+        assert bad.returncode != 0
+        run("docker", "login", "-u", "alice", "--password-stdin", reg.host, stdin="s3cret-pw", env=docker_env)
+        target = f"{reg.host}/pyreg-secure/abox:1.0.1"
+        engine_tags.append(target)
+        run("docker", "tag", "abox:1.0.1", target)
+        run("docker", "push", target, env=docker_env)
+        run("docker", "rmi", target)
+        run("docker", "pull", target, env=docker_env)
+        assert docker_client.images.get(target).id == docker_client.images.get("abox:1.0.1").id
+        curl = run("curl", "-s", "--cacert", ca, "-u", "alice:s3cret-pw", f"{reg.url}/v2/_catalog").stdout
+        assert json.loads(curl) == {"repositories": ["pyreg-secure/abox"]}
+        tls = run("openssl", "s_client", "-connect", reg.host, "-tls1_2", "-CAfile", ca, stdin="").stdout
+        assert "Verify return code: 0 (ok)" in tls
+        # the htpasswd file is re-read when it changes: a user added now logs in without a restart
+        time.sleep(0.01)
+        run("htpasswd", "-Bb", str(htpasswd), "bob", "bob-pw")
+        assert req(reg.url, "GET", "/v2/", headers={"Authorization": "Basic Ym9iOmJvYi1wdw=="}, cafile=ca).status == 200
+        run("htpasswd", "-D", str(htpasswd), "alice")
+        curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "-u", "alice:s3cret-pw", f"{reg.url}/v2/"],
+                              capture_output=True, text=True, check=False)
+        assert curl.stdout == "401"
+        assert "s3cret-pw" not in reg.log()
+    finally:
+        shutil.rmtree(certs_d, ignore_errors=True)
+
+
+def test_skopeo_both_directions_inspect_list_tags(pyregistry_server, sample_tarballs, tmp_path):
+    host = pyregistry_server.host
+    run("skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{sample_tarballs / 'nginx_1.25.tar'}", f"docker://{host}/pyreg/nginx:1.25")
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/pyreg/nginx:1.25", f"oci-archive:{tmp_path / 'nginx-oci.tar'}")
+    run("skopeo", "copy", "--dest-tls-verify=false", f"oci-archive:{tmp_path / 'nginx-oci.tar'}", f"docker://{host}/pyreg/nginx:oci")
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/pyreg/nginx:oci", f"docker-archive:{tmp_path / 'back.tar'}:pyreg/nginx:back")
+    assert (tmp_path / "back.tar").stat().st_size > 0
+    inspect = json.loads(run("skopeo", "inspect", "--tls-verify=false", f"docker://{host}/pyreg/nginx:oci").stdout)
+    assert inspect["Name"] == f"{host}/pyreg/nginx" and len(inspect["Layers"]) >= 2
+    raw = run("skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{host}/pyreg/nginx:oci").stdout
+    assert json.loads(raw)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    tags = json.loads(run("skopeo", "list-tags", "--tls-verify=false", f"docker://{host}/pyreg/nginx").stdout)
+    assert tags["Tags"] == ["1.25", "oci"]
+
+
+def test_curl_error_paths(pyregistry_server):
+    url = pyregistry_server.url
+    out = run("curl", "-s", "-i", f"{url}/v2/pyreg/none/manifests/latest").stdout
+    assert out.startswith("HTTP/1.1 404") and "Docker-Distribution-API-Version: registry/2.0" in out and '"MANIFEST_UNKNOWN"' in out
+    out = run("curl", "-s", "-i", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json",
+              "--data-binary", "{}", f"{url}/v2/pyreg/none/manifests/latest").stdout
+    assert out.startswith("HTTP/1.1 400") and '"MANIFEST_INVALID"' in out
+    out = run("curl", "-s", "-i", f"{url}/v2/pyreg/none/blobs/sha256:{'0' * 64}").stdout
+    assert out.startswith("HTTP/1.1 404") and '"BLOB_UNKNOWN"' in out
