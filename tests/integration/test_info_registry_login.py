@@ -1,0 +1,124 @@
+"""registry_login against a Distribution registry with htpasswd auth; the real docker CLI uses what it writes."""
+import base64
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from tests.helpers.ansible import run_module
+from tests.integration.test_info_registry_info import failed
+
+pytestmark = [pytest.mark.docker, pytest.mark.distribution]
+
+USER = "seeder"
+PASSWORD = "S3cret-pass-7f3a"
+MODULE = "airgap.registry.registry_login"
+
+
+@pytest.fixture
+def auth_registry(start_registry, tmp_path):
+    """A Distribution registry that wants USER/PASSWORD (htpasswd file made by `htpasswd -Bbn`)."""
+    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
+    path = tmp_path / "htpasswd"
+    path.write_text(line + "\n")
+    return start_registry("distribution", config={"auth": {"htpasswd": {"realm": "r", "path": str(path)}}})
+
+
+def docker_push(config_dir, reg, sample_images):
+    """`docker --config DIR push` of abox:1.0.1 to the registry; the CompletedProcess (the target tag is removed)."""
+    target = f"{reg.host}/info-login/abox:1.0.1"
+    subprocess.run(["docker", "tag", "abox:1.0.1", target], check=True)
+    try:
+        return subprocess.run(["docker", "--config", str(config_dir), "push", target], check=False, capture_output=True, text=True)
+    finally:
+        subprocess.run(["docker", "rmi", target], check=False, capture_output=True)
+
+
+def test_login_merges_config_and_docker_cli_pushes_with_it(auth_registry, sample_images, tmp_path):
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    config_path = config_dir / "config.json"
+    config_path.write_text(json.dumps({"auths": {"other.example:5000": {"auth": "eDp5"}}, "psFormat": "table {{.ID}}"}))
+    denied = docker_push(config_dir, auth_registry, sample_images)
+    assert denied.returncode != 0, "the registry must refuse an anonymous push"
+
+    args = {"registry": auth_registry.host, "username": USER, "password": PASSWORD, "config_path": str(config_path)}
+    result, run = run_module(MODULE, args, diff=True)
+    assert not failed(result), result
+    assert result["changed"] is True and result["verified"] is True
+    assert result["registry"] == auth_registry.host and result["username"] == USER
+    assert result["diff"] == {"before": {}, "after": {"registry": auth_registry.host, "username": USER, "password": "changed"}}
+    assert PASSWORD not in run.stdout and base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() not in run.stdout
+    config = json.loads(config_path.read_text())
+    assert config["psFormat"] == "table {{.ID}}"
+    assert config["auths"] == {"other.example:5000": {"auth": "eDp5"},
+                               auth_registry.host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}
+    assert stat.S_IMODE(os.stat(config_path).st_mode) == 0o600
+
+    pushed = docker_push(config_dir, auth_registry, sample_images)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "digest: sha256:" in pushed.stdout
+
+    again, _ = run_module(MODULE, args)
+    assert again["changed"] is False and again["verified"] is False
+    reauth, _ = run_module(MODULE, {**args, "reauthorize": True})
+    assert reauth["changed"] is False and reauth["verified"] is True
+
+
+def test_wrong_password_fails_clearly_and_writes_nothing(auth_registry, tmp_path):
+    config_path = tmp_path / "docker" / "config.json"
+    wrong = "Wr0ng-pass-91c2"
+    result, run = run_module(MODULE, {"registry": auth_registry.host, "username": USER, "password": wrong, "config_path": str(config_path)})
+    assert failed(result)
+    assert result["msg"].startswith(f"login to {auth_registry.host} as {USER} failed: the registry refused the credentials")
+    assert wrong not in run.stdout and wrong not in run.stderr
+    assert not config_path.exists()
+
+
+def test_check_mode_verifies_but_writes_nothing(auth_registry, tmp_path):
+    config_path = tmp_path / "config.json"
+    args = {"registry": auth_registry.host, "username": USER, "password": PASSWORD, "config_path": str(config_path)}
+    result, _ = run_module(MODULE, args, check=True, diff=True)
+    assert result["changed"] is True and result["verified"] is True
+    assert not config_path.exists()
+    bad, _ = run_module(MODULE, {**args, "password": "nope-nope"}, check=True)
+    assert failed(bad) and "refused the credentials" in bad["msg"]
+
+
+def test_logout_removes_only_that_entry(auth_registry, sample_images, tmp_path):
+    config_dir = tmp_path / "docker"
+    config_path = config_dir / "config.json"
+    args = {"registry": auth_registry.host, "username": USER, "password": PASSWORD, "config_path": str(config_path)}
+    run_module(MODULE, args)
+    data = json.loads(config_path.read_text())
+    data["auths"]["keep.example"] = {"auth": "a2VlcDptZQ=="}
+    config_path.write_text(json.dumps(data))
+    check, _ = run_module(MODULE, {"registry": auth_registry.host, "state": "absent", "config_path": str(config_path)}, check=True, diff=True)
+    assert check["changed"] is True
+    assert check["diff"] == {"before": {"registry": auth_registry.host, "username": USER}, "after": {}}
+    assert auth_registry.host in json.loads(config_path.read_text())["auths"], "check mode must not write"
+    out, _ = run_module(MODULE, {"registry": f"http://{auth_registry.host}", "state": "absent", "config_path": str(config_path)})
+    assert out["changed"] is True and out["username"] == USER
+    assert json.loads(config_path.read_text())["auths"] == {"keep.example": {"auth": "a2VlcDptZQ=="}}
+    assert docker_push(config_dir, auth_registry, sample_images).returncode != 0
+    again, _ = run_module(MODULE, {"registry": auth_registry.host, "state": "absent", "config_path": str(config_path)})
+    assert again["changed"] is False
+
+
+def test_registry_info_with_credentials(auth_registry):
+    result, _ = run_module("airgap.registry.registry_info", {"registry": auth_registry.host, "username": USER, "password": PASSWORD})
+    assert not failed(result), result
+    assert result["catalog"] == []
+    anonymous, run = run_module("airgap.registry.registry_info", {"registry": auth_registry.host})
+    assert failed(anonymous)
+    assert "HTTP 401 UNAUTHORIZED" in anonymous["msg"]
+
+
+def test_credential_helper_config_is_refused(auth_registry, tmp_path):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps({"credsStore": "desktop"}))
+    result, _ = run_module(MODULE, {"registry": auth_registry.host, "username": USER, "password": PASSWORD, "config_path": str(config_path)})
+    assert failed(result) and "docker-credential-desktop" in result["msg"]
+    assert json.loads(config_path.read_text()) == {"credsStore": "desktop"}
