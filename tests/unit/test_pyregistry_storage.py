@@ -1,0 +1,179 @@
+"""pyregistry storage, layout, manifests and htpasswd, on a temp directory (no server)."""
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import bcrypt
+import pytest
+
+from pyregistry import manifests
+from pyregistry.auth import Htpasswd, parse_basic
+from pyregistry.errors import CODES, OCI_CODES, RegistryError
+from pyregistry.gc import collect
+from pyregistry.paths import Layout
+from pyregistry.storage import Storage, check_name, check_reference, parse_rfc3339
+
+
+def digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def upload(store, name, data):
+    upload_id = store.start_upload(name)
+    writer = store.upload_writer(name, upload_id)
+    writer.write(data)
+    writer.close()
+    store.commit_upload(name, upload_id, digest(data))
+    return digest(data)
+
+
+def test_layout_is_distributions(tmp_path):
+    layout = Layout(str(tmp_path))
+    d = "sha256:" + "ab" * 32
+    base = f"{tmp_path}/docker/registry/v2"
+    assert layout.blob_data(d) == f"{base}/blobs/sha256/ab/{'ab' * 32}/data"
+    assert layout.layer_link("a/b", d) == f"{base}/repositories/a/b/_layers/sha256/{'ab' * 32}/link"
+    assert layout.revision_link("a", d) == f"{base}/repositories/a/_manifests/revisions/sha256/{'ab' * 32}/link"
+    assert layout.tag_current_link("a", "v1") == f"{base}/repositories/a/_manifests/tags/v1/current/link"
+    assert layout.tag_index_link("a", "v1", d) == f"{base}/repositories/a/_manifests/tags/v1/index/sha256/{'ab' * 32}/link"
+    assert layout.upload_data("a", "u") == f"{base}/repositories/a/_uploads/u/data"
+    assert layout.upload_startedat("a", "u") == f"{base}/repositories/a/_uploads/u/startedat"
+
+
+@pytest.mark.parametrize("name", ["..", "a/../b", "/abs", "A", "a//b", "a/", "_x", "a" * 256, "a/.b", "a/b.", "%2e%2e"])
+def test_bad_names(name):
+    with pytest.raises(RegistryError) as exc:
+        check_name(name)
+    assert exc.value.code == "NAME_INVALID" and exc.value.status == 400
+
+
+@pytest.mark.parametrize("name", ["a", "library/nginx", "a-b_c.d/e__f", "x" * 255, "a---b"])
+def test_good_names(name):
+    check_name(name)
+
+
+def test_references():
+    check_reference("v1.0-rc_1")
+    check_reference("sha256:" + "0" * 64)
+    for bad in ("-x", ".x", "t" * 129, "sha256:xyz", "a/b"):
+        with pytest.raises(RegistryError):
+            check_reference(bad)
+
+
+def test_error_codes_and_body():
+    assert len(OCI_CODES) == 14
+    assert CODES["UNSUPPORTED"][0] == 405 and CODES["UNAUTHORIZED"][0] == 401 and CODES["TOOMANYREQUESTS"][0] == 429
+    body = json.loads(RegistryError("BLOB_UNKNOWN", detail={"digest": "d"}).body())
+    assert body == {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to registry", "detail": {"digest": "d"}}]}
+
+
+def test_upload_commit_links_and_dedupes(tmp_path):
+    store = Storage(str(tmp_path))
+    d = upload(store, "a", b"hello")
+    assert store.blob_stat("a", d)[1] == 5
+    assert store.blob_stat("b", d) is None
+    assert upload(store, "b", b"hello") == d
+    assert open(store.layout.layer_link("b", d), "rb").read() == d.encode()
+    assert os.listdir(store.layout.uploads("a")) == []
+
+
+def test_wrong_digest_leaves_nothing(tmp_path):
+    store = Storage(str(tmp_path))
+    upload_id = store.start_upload("a")
+    writer = store.upload_writer("a", upload_id)
+    writer.write(b"bytes")
+    writer.close()
+    with pytest.raises(RegistryError) as exc:
+        store.commit_upload("a", upload_id, digest(b"other"))
+    assert exc.value.code == "DIGEST_INVALID"
+    assert not os.path.exists(store.layout.blobs)
+    assert os.listdir(store.layout.uploads("a")) == []
+
+
+def test_hash_state_rebuilt_from_disk(tmp_path):
+    store = Storage(str(tmp_path))
+    upload_id = store.start_upload("a")
+    writer = store.upload_writer("a", upload_id)
+    writer.write(b"first ")
+    writer.close()
+    other = Storage(str(tmp_path))  # another process: no in-memory state
+    writer = other.upload_writer("a", upload_id)
+    writer.write(b"second")
+    writer.close()
+    assert other.commit_upload("a", upload_id, digest(b"first second")) == 12
+
+
+def test_writer_abort_rolls_back(tmp_path):
+    store = Storage(str(tmp_path))
+    upload_id = store.start_upload("a")
+    writer = store.upload_writer("a", upload_id)
+    writer.write(b"keep")
+    writer.close()
+    writer = store.upload_writer("a", upload_id)
+    writer.write(b"drop")
+    writer.abort()
+    assert store.upload_size("a", upload_id) == 4
+    assert store.commit_upload("a", upload_id, digest(b"keep")) == 4
+
+
+def test_manifest_parse_types():
+    cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "1" * 64, "size": 1}
+    info = manifests.parse(json.dumps({"schemaVersion": 2, "config": cfg, "layers": []}).encode())
+    assert info.media_type == manifests.OCI_MANIFEST and info.blobs == [cfg["digest"]]
+    index = manifests.parse(json.dumps({"schemaVersion": 2, "manifests": []}).encode())
+    assert index.media_type == manifests.OCI_INDEX
+    with pytest.raises(RegistryError) as exc:
+        manifests.parse(json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": []}).encode(), manifests.OCI_MANIFEST)
+    assert exc.value.code == "MANIFEST_INVALID" and "does not match" in exc.value.detail
+    with pytest.raises(RegistryError):
+        manifests.parse(json.dumps({"schemaVersion": 1}).encode())
+    foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": "sha256:" + "2" * 64, "size": 1, "urls": ["https://x"]}
+    info = manifests.parse(json.dumps({"schemaVersion": 2, "mediaType": manifests.DOCKER_MANIFEST, "config": cfg, "layers": [foreign]}).encode())
+    assert info.blobs == [cfg["digest"]]
+
+
+def test_purge_uploads_by_startedat(tmp_path):
+    store = Storage(str(tmp_path))
+    old = store.start_upload("a")
+    with open(store.layout.upload_startedat("a", old), "w") as fh:
+        fh.write("2020-01-02T03:04:05.123456789Z")  # Distribution writes nanoseconds
+    fresh = store.start_upload("a")
+    assert store.purge_uploads(3600, dryrun=True) == [("a", old)]
+    assert os.path.exists(store.layout.upload("a", old))
+    assert store.purge_uploads(3600) == [("a", old)]
+    assert os.listdir(store.layout.uploads("a")) == [fresh]
+    assert parse_rfc3339("2020-01-02T03:04:05+01:00") == parse_rfc3339("2020-01-02T02:04:05Z")
+
+
+def test_htpasswd_bcrypt_variants_and_reload(tmp_path):
+    path = tmp_path / "htpasswd"
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    path.write_text(f"u2b:{hashed}\nu2y:{hashed.replace('$2b$', '$2y$')}\nu2a:{hashed.replace('$2b$', '$2a$')}\nplain:{{SHA}}xyz\n")
+    auth = Htpasswd(str(path), "realm")
+    assert all(auth.check(u, "pw") for u in ("u2b", "u2y", "u2a"))
+    assert not auth.check("u2b", "wrong") and not auth.check("plain", "xyz") and not auth.check("nobody", "pw")
+    time.sleep(0.01)
+    subprocess.run(["htpasswd", "-Bb", str(path), "new", "newpw"], check=True, capture_output=True)
+    assert auth.check("new", "newpw")
+    path.write_text("")
+    assert not auth.check("u2b", "pw")  # cached success forgotten when the file changes
+    assert auth.challenge() == 'Basic realm="realm"'
+    assert parse_basic("Basic dTpwdw==") == ("u", "pw")
+    assert parse_basic("Bearer x") is None and parse_basic("Basic !!!") is None
+
+
+def test_gc_unit_keeps_referenced(tmp_path):
+    store = Storage(str(tmp_path), delete_enabled=True)
+    layer = upload(store, "r", b"layer")
+    config = upload(store, "r", b"{}")
+    garbage = upload(store, "r", b"garbage")
+    doc = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST,
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 5}]}).encode()
+    store.put_manifest("r", "t", doc, manifests.OCI_MANIFEST)
+    report = collect(str(tmp_path), grace=0)
+    assert report.blobs == [garbage]
+    assert store.blob_stat("r", layer) and store.blob_stat("r", config) and not store.blob_exists(garbage)
+    assert not os.path.exists(store.layout.layer_link("r", garbage))
