@@ -21,14 +21,16 @@ description:
     format is left alone unless O(force=true).
   - Every tarball is written to a temporary file in O(dest) and renamed into place, so a failure leaves no partial file.
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 requirements:
   - docker (Python SDK, for O(source=engine) only)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Resolves every image and reports which tarballs would be written; writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows, per tarball path, the image digest it held before and would hold after.
 options:

@@ -15,12 +15,14 @@ description:
     C(curl /v2/_catalog | jq) check as an assertion.
   - Read-only; never reports a change.
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the registry exactly as in a normal run.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   registry:

@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - The seed's C(docker login REGISTRY -u USER -p PASSWORD) without a Docker daemon. The credentials are checked
     against the registry's C(/v2/) endpoint (Basic auth and the Bearer token flow), then written as the
-    C(auths) entry C({"auth": base64(user:password)}) of the Docker client config file, which the C(docker) CLI,
+    C(auths) entry C({"auth":"<base64 of USER:PASSWORD>"}) of the Docker client config file, which the C(docker) CLI,
     skopeo and the Docker SDK read.
   - The file is merged, never replaced; every other key and registry entry is kept. It is written atomically
     (temporary file, then rename) with mode V(0600).
@@ -19,12 +19,14 @@ description:
   - When the config file names a credential helper (C(credsStore), or C(credHelpers) for this registry), the
     C(docker) CLI would ignore the C(auths) entry, so the task fails instead of writing one.
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Verifies the credentials against the registry and reports whether the file would change; writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the registry and user name before and after, and whether the password changes; never the password.
 options:
