@@ -260,3 +260,28 @@ def test_unreadable_cert_fails_clearly_and_creates_nothing(docker_client, deploy
     assert not container_exists(docker_client, name)
     res, _ = run_module(MODULE, {"name": name, "published_port": port, "tls_cert": missing})
     assert res.get("failed") and "tls_cert" in res["msg"] and "tls_key" in res["msg"], res
+
+
+@pytest.fixture
+def distribution3_image(docker_client, tmp_path):
+    """A local image laid out like Distribution 3.x (config at /etc/distribution/config.yml, version label), built offline."""
+    tag = "dep-registry3:3.0.0"
+    (tmp_path / "Dockerfile").write_text('FROM registry:2.8.3\nLABEL org.opencontainers.image.version="3.0.0"\n'
+                                         'CMD ["serve", "/etc/distribution/config.yml"]\n')
+    docker_client.images.build(path=str(tmp_path), tag=tag, pull=False, rm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def test_distribution3_image_reads_generated_config_from_etc_distribution(docker_client, distribution3_image, deployed, tmp_path):
+    port = free_port()
+    name = f"dep-v3-{port}"
+    deployed["containers"].append(name)
+    config = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": "/var/lib/registry"}}, "http": {"addr": ":5000"}}
+    args = {"name": name, "image": distribution3_image, "published_port": port, "bind_address": "127.0.0.1", "config": config,
+            "config_path": str(tmp_path / "config.yml")}
+    res, _ = run_module(MODULE, args)
+    assert res["changed"] and not res.get("failed"), res
+    mounts = docker_client.containers.get(name).attrs["HostConfig"]["Mounts"]
+    assert [m["Target"] for m in mounts] == ["/etc/distribution/config.yml"]
+    assert wait_http(f"http://127.0.0.1:{port}/v2/") == 200
