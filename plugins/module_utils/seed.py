@@ -37,6 +37,7 @@ LAYER_TYPES = {
     ("oci", "gzip"): "application/vnd.oci.image.layer.v1.tar+gzip",
     ("oci", "zstd"): "application/vnd.oci.image.layer.v1.tar+zstd",
 }
+STORAGE_HINT = " (the registry could not store the blob: is its disk full? see its log)"
 DEFAULTS = {
     "transport": "direct", "layers": "preserve", "hub_library": False, "rename": None, "username": None, "password": None,
     "ca_file": None, "validate_certs": True, "scheme": None, "parallel": 4, "retries": 4, "chunk_size": None, "check_mode": False,
@@ -320,7 +321,8 @@ class Seeder:
         except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
             self._abort.set()
             where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
-            raise SeedError(f"{target.target}: {where}: {exc}") from None
+            hint = STORAGE_HINT if isinstance(exc, RegistryError) and (exc.status or 0) >= 500 else ""
+            raise SeedError(f"{target.target}: {where}: {exc}{hint}") from None
 
     def _settle_streamed(self, archive, jobs):
         """Settle the blobs of a compressed tarball: lookups first, then uploads in one pass through the tar."""
