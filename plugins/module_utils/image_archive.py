@@ -149,6 +149,12 @@ class _Limited:
             self._on_close()
             self._on_close = None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 class _ProcessStream:
     """stdout of a decompressor process as a readable stream."""
