@@ -1,11 +1,22 @@
 """registry_login against a Distribution registry with htpasswd auth; the real docker CLI uses what it writes."""
 import base64
+import datetime
+import http.server
 import json
 import os
 import stat
 import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
 
 from tests.helpers.ansible import run_module
 from tests.integration.test_info_registry_info import failed
@@ -122,3 +133,96 @@ def test_credential_helper_config_is_refused(auth_registry, tmp_path):
     result, _ = run_module(MODULE, {"registry": auth_registry.host, "username": USER, "password": PASSWORD, "config_path": str(config_path)})
     assert failed(result) and "docker-credential-desktop" in result["msg"]
     assert json.loads(config_path.read_text()) == {"credsStore": "desktop"}
+
+
+class TokenServer:
+    """A Docker token service (the Bearer flow): checks Basic credentials, issues ES256 JWTs with an x5c chain."""
+
+    def __init__(self, tmp_path):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "info token signer")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                     .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                     .not_valid_after(now + datetime.timedelta(days=1))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.bundle = tmp_path / "token-signer.pem"
+        self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server API
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                server.requests.append(query)
+                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+                    return
+                body = json.dumps({"token": server.token(query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def token(self, scopes):
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        access = []
+        for scope in scopes:
+            kind, rest = scope.split(":", 1)
+            name, actions = rest.rsplit(":", 1)
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()]}
+        claims = {"iss": "info-issuer", "sub": USER, "aud": "info-registry", "exp": now + 300, "nbf": now - 10, "iat": now,
+                  "jti": uuid.uuid4().hex, "access": access}
+        signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+        r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return signing_input + "." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def token_registry(start_registry, tmp_path):
+    """A Distribution registry with token auth (Bearer flow) backed by TokenServer; (registry, token server)."""
+    tokens = TokenServer(tmp_path)
+    config = {"auth": {"token": {"realm": tokens.realm, "service": "info-registry", "issuer": "info-issuer", "rootcertbundle": str(tokens.bundle)}}}
+    yield start_registry("distribution", config=config), tokens
+    tokens.close()
+
+
+def test_bearer_token_login_and_docker_push(token_registry, sample_images, tmp_path):
+    reg, tokens = token_registry
+    config_dir = tmp_path / "docker"
+    args = {"registry": reg.host, "username": USER, "password": PASSWORD, "config_path": str(config_dir / "config.json")}
+    wrong, run = run_module(MODULE, {**args, "password": "Wr0ng-token-pass"})
+    assert failed(wrong) and "refused the credentials" in wrong["msg"] and "token service" in wrong["msg"]
+    assert "Wr0ng-token-pass" not in run.stdout
+    result, _ = run_module(MODULE, args)
+    assert not failed(result), result
+    assert result["changed"] is True and result["verified"] is True
+    assert tokens.requests, "the login went through the token service"
+    pushed = docker_push(config_dir, reg, sample_images)
+    assert pushed.returncode == 0, pushed.stderr
+    scopes = [scope for q in tokens.requests for scope in q.get("scope", [])]
+    assert any(s.startswith("repository:info-login/abox:") and "push" in s for s in scopes), scopes
+    info, _ = run_module("airgap.registry.registry_info", {"registry": reg.host, "username": USER, "password": PASSWORD,
+                                                           "repositories": ["info-login/abox"], "expect": ["info-login/abox:1.0.1"]})
+    assert not failed(info), info
+    assert info["tags"] == {"info-login/abox": ["1.0.1"]}
