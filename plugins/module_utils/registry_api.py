@@ -230,7 +230,8 @@ class RegistryClient:
         if kind == "bearer":
             self._auth_kind = "bearer"
             self._challenge = params
-            self._tokens[scope] = self._fetch_token(params, params.get("scope") or scope)
+            wanted = list(dict.fromkeys((scope or "").split() + (params.get("scope") or "").split()))
+            self._tokens[scope] = self._fetch_token(params, " ".join(wanted))
             return True
         return False
 
