@@ -57,7 +57,7 @@ class NullProgress:
     def blob_advance(self, key, n):
         """n more bytes of a blob were sent."""
 
-    def blob_done(self, key, how):
+    def blob_done(self, key, how, label):
         """A blob is settled: how is pushed, skipped or mounted."""
 
     def target_done(self, result):
@@ -130,8 +130,8 @@ class BlobJob:
     @property
     def label(self):
         if self.layer is None:
-            return f"{self.home} config {self.image.config_digest[7:19]}"
-        return f"{self.home} layer {(self.layer.digest or self.layer.diff_id)[7:19]}"
+            return f"{self.home.repo} config {self.image.config_digest[7:19]}"
+        return f"{self.home.repo} layer {(self.layer.digest or self.layer.diff_id)[7:19]}"
 
     @property
     def converted(self):
@@ -304,12 +304,12 @@ class Seeder:
                 if size is not None:
                     job.desc = {"digest": digest, "size": size}
                     self._count(target, "blobs_skipped")
-                    self.progress.blob_done((job.key, repo), "skipped")
+                    self.progress.blob_done((job.key, repo), "skipped", job.label)
                     return
                 if learned and not self.opts["check_mode"] and self.client.mount_blob(repo, digest, from_repo=learned[1]):
                     job.desc = {"digest": digest, "size": learned[0]["size"]}
                     self._count(target, "blobs_mounted")
-                    self.progress.blob_done((job.key, repo), "mounted")
+                    self.progress.blob_done((job.key, repo), "mounted", job.label)
                     return
             if self.opts["check_mode"]:
                 self._count(target, "blobs_pushed")
@@ -317,7 +317,7 @@ class Seeder:
             job.desc, sent = self._upload(job, repo, live)
             self._count(target, "blobs_pushed")
             self._count(target, "bytes_sent", sent)
-            self.progress.blob_done((job.key, repo), "pushed")
+            self.progress.blob_done((job.key, repo), "pushed", job.label)
         except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
             self._abort.set()
             where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
@@ -355,7 +355,7 @@ class Seeder:
             return
         job.desc = {"digest": job.known_digest, "size": size}
         self._count(job.home, "blobs_skipped")
-        self.progress.blob_done((job.key, job.home.repo), "skipped")
+        self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
 
     def push_blobs(self):
         streamed = {}

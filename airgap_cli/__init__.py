@@ -1,0 +1,1 @@
+"""airgap.registry command line tools (`airgap-seed`)."""
