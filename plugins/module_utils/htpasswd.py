@@ -74,10 +74,11 @@ def is_bcrypt(hashed):
 class HtpasswdChange:
     """The changes needed to make `path` hold the requested users in the requested state."""
 
-    def __init__(self, path, users, state, update_password, cost):
+    def __init__(self, path, users, state, update_password, cost, *, check_mode=False):
+        """`check_mode` tolerates a missing directory (an earlier task of the same check run would create it)."""
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
+        if not os.path.isdir(directory) and not check_mode:
             raise HtpasswdError(f"directory {directory} does not exist")
         self.file, self.exists = load(path)
         self.before = sorted(self.file.users())

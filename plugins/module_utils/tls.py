@@ -240,7 +240,8 @@ def cert_summary(cert):
 class TLSPlan:
     """What must be (re)generated for the requested CA and server certificate, and why."""
 
-    def __init__(self, params):
+    def __init__(self, params, check_mode=False):
+        """`check_mode` tolerates missing directories (an earlier task of the same check run would create them)."""
         self.p = params
         self.sans = normalize_sans(params["subject_alt_names"])
         self.common_name = params.get("common_name") or str(self.sans[0][1])
@@ -254,7 +255,7 @@ class TLSPlan:
             raise TLSError("renew_before must be at least 0 and less than valid_days")
         for name in ("ca_cert", "ca_key", "cert", "key"):
             directory = os.path.dirname(os.path.abspath(params[name]))
-            if not os.path.isdir(directory):
+            if not os.path.isdir(directory) and not check_mode:
                 raise TLSError(f"{name}: directory {directory} does not exist")
         self._plan_ca()
         self._plan_server()

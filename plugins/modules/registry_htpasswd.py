@@ -187,7 +187,7 @@ def main():
         module.fail_json(msg=f"bcrypt_cost must be between 4 and 31, got {p['bcrypt_cost']}")
     try:
         users = requested_users(p["users"], p["name"], p["password"], p["state"])
-        change = HtpasswdChange(p["path"], users, p["state"], p["update_password"], p["bcrypt_cost"])
+        change = HtpasswdChange(p["path"], users, p["state"], p["update_password"], p["bcrypt_cost"], check_mode=module.check_mode)
         if change.changed and not module.check_mode:
             change.write()
     except (HtpasswdError, OSError) as exc:

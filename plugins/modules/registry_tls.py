@@ -197,7 +197,7 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_ERROR))
     p = module.params
     try:
-        plan = TLSPlan(p)
+        plan = TLSPlan(p, check_mode=module.check_mode)
         before = cert_summary(plan.cert)
         if plan.changed and not module.check_mode:
             plan.apply()

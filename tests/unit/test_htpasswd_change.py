@@ -104,3 +104,8 @@ def test_malformed_file_is_an_error(tmp_path):
 def test_missing_directory_is_an_error(tmp_path):
     with pytest.raises(HtpasswdError, match="does not exist"):
         HtpasswdChange(str(tmp_path / "nope" / "htpasswd"), [("a", "b")], "present", "always", COST)
+
+
+def test_check_mode_tolerates_a_missing_directory(tmp_path):
+    change = HtpasswdChange(str(tmp_path / "later" / "htpasswd"), [("a", "b")], "present", "always", COST, check_mode=True)
+    assert change.added == ["a"]

@@ -192,3 +192,8 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         tls.atomic_write(str(target), "not bytes", 0o600)
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f"]
+
+
+def test_check_mode_tolerates_a_missing_directory(tmp_path):
+    plan = TLSPlan(params(tmp_path, cert=str(tmp_path / "later" / "reg.crt"), key=str(tmp_path / "later" / "reg.key")), check_mode=True)
+    assert plan.generated == ["ca", "key", "cert"]

@@ -1,0 +1,180 @@
+"""The registry role, bundled backend, on localhost: converge, idempotence, check mode, restart handler, TLS + users, teardown."""
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.helpers.ansible import run_playbook
+from tests.helpers.registries import free_port, wait_http
+
+# The bundled backend runs any server that reads a Distribution config.yml; Debian's docker-registry stands in for
+# pyregistry here so these tests exercise the service machinery on their own.
+COMMAND = ["docker-registry", "serve"]
+
+
+def play(role_vars):
+    return [{"name": "registry", "hosts": "localhost", "gather_facts": False,
+             "roles": [{"role": "airgap.registry.registry", "vars": role_vars}]}]
+
+
+@pytest.fixture
+def bundled(tmp_path):
+    """Role variables for one bundled registry in tmp_path; torn down with registry_state=absent (and the pid file as a fallback)."""
+    role_vars = {
+        "registry_name": f"tls-role-{uuid.uuid4().hex[:8]}",
+        "registry_port": free_port(),
+        "registry_config_dir": str(tmp_path / "etc"),
+        "registry_storage_dir": str(tmp_path / "storage"),
+        "registry_pid_file": str(tmp_path / "run" / "registry.pid"),
+        "registry_log_file": str(tmp_path / "run" / "registry.log"),
+        "registry_bundled_command": COMMAND,
+    }
+    yield role_vars
+    if os.path.exists(role_vars["registry_config_dir"]):
+        run_playbook(play({**role_vars, "registry_state": "absent"}))
+    pid = read_pid(role_vars)
+    if pid:
+        os.killpg(pid, signal.SIGKILL)
+
+
+def read_pid(role_vars):
+    try:
+        with open(role_vars["registry_pid_file"]) as fh:
+            pid = int(fh.read())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def server_pids(role_vars):
+    """Pids of the server processes started with this instance's config.yml."""
+    config = os.path.join(role_vars["registry_config_dir"], "config.yml")
+    out = subprocess.run(["pgrep", "-f", f"serve {config}"], capture_output=True, text=True, check=False).stdout
+    return sorted(int(p) for p in out.split())
+
+
+def task(res, name):
+    """The result of the role's task `name`."""
+    return res.result(f"airgap.registry.registry : {name}")
+
+
+def url(role_vars, scheme="http", host="127.0.0.1"):
+    return f"{scheme}://{host}:{role_vars['registry_port']}/v2/"
+
+
+def test_converge_idempotence_check_mode_and_restart_handler(bundled):
+    res = run_playbook(play(bundled))
+    assert not res.failed, res.stdout[-3000:]
+    assert res.changed > 0
+    assert wait_http(url(bundled), timeout=5) == 200
+    pid = read_pid(bundled)
+    assert pid and len(server_pids(bundled)) == 1
+    assert os.path.isdir(bundled["registry_storage_dir"])
+
+    again = run_playbook(play(bundled))
+    assert not again.failed and again.changed == 0, [t for t, r in again.tasks() if r.get("changed")]
+    check = run_playbook(play(bundled), check=True, diff=True)
+    assert not check.failed and check.changed == 0
+    assert read_pid(bundled) == pid
+
+    headers = {**bundled, "registry_config": {"http": {"headers": {"X-Airgap-Test": ["tls-role"]}}}}
+    preview = run_playbook(play(headers), check=True, diff=True)
+    assert preview.changed > 0
+    assert "X-Airgap-Test" in str(task(preview, "Render config.yml").get("diff"))
+    assert read_pid(bundled) == pid
+    with urllib.request.urlopen(url(bundled), timeout=5) as resp:
+        assert resp.headers.get("X-Airgap-Test") is None
+
+    changed = run_playbook(play(headers))
+    assert not changed.failed, changed.stdout[-3000:]
+    assert task(changed, "Restart registry (supervisor)")["changed"] is True
+    new_pid = read_pid(bundled)
+    assert new_pid and new_pid != pid and len(server_pids(bundled)) == 1
+    with urllib.request.urlopen(url(bundled), timeout=5) as resp:
+        assert resp.headers.get("X-Airgap-Test") == "tls-role"
+    assert run_playbook(play(headers)).changed == 0
+
+
+def test_supervisor_restarts_a_crashed_server(bundled):
+    assert not run_playbook(play(bundled)).failed
+    (first,) = server_pids(bundled)
+    os.kill(first, signal.SIGKILL)
+    wait_http(url(bundled), timeout=20)
+    assert server_pids(bundled) not in ([], [first])
+    assert run_playbook(play(bundled)).changed == 0
+
+
+def test_tls_and_users(bundled):
+    role_vars = {**bundled, "registry_tls": True, "registry_htpasswd_users": [{"name": "alice", "password": "Wonder-land1"}]}
+    res = run_playbook(play(role_vars))
+    assert not res.failed, res.stdout[-3000:]
+    assert "Wonder-land1" not in res.stdout
+    ca = os.path.join(bundled["registry_config_dir"], "tls", "ca.crt")
+    assert subprocess.run(["openssl", "verify", "-CAfile", ca, os.path.join(bundled["registry_config_dir"], "tls", "registry.crt")],
+                          capture_output=True, check=False).returncode == 0
+
+    def status(user, password, host="localhost"):
+        return subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "-u", f"{user}:{password}",
+                               url(bundled, "https", host)], capture_output=True, text=True, check=False).stdout
+
+    assert status("alice", "Wonder-land1") == "200"
+    assert status("alice", "Wonder-land1", "127.0.0.1") == "200"
+    assert status("alice", "wrong") == "401"
+    assert run_playbook(play(role_vars)).changed == 0
+
+    more = {**role_vars, "registry_htpasswd_users": [{"name": "alice", "password": "Wonder-land1"}, {"name": "bob", "password": "b0b"}]}
+    res = run_playbook(play(more))
+    assert task(res, "Restart registry (supervisor)")["changed"] is True
+    assert status("bob", "b0b") == "200"
+
+
+def test_absent_stops_the_daemon_and_keeps_storage(bundled):
+    assert not run_playbook(play(bundled)).failed
+    pid = read_pid(bundled)
+    assert pid
+    res = run_playbook(play({**bundled, "registry_state": "absent"}))
+    assert not res.failed and res.changed > 0
+    assert read_pid(bundled) is None and server_pids(bundled) == []
+    assert not os.path.exists(bundled["registry_config_dir"])
+    assert os.path.isdir(bundled["registry_storage_dir"])
+    assert run_playbook(play({**bundled, "registry_state": "absent"})).changed == 0
+
+
+def test_check_mode_on_a_fresh_host_writes_nothing(bundled):
+    res = run_playbook(play({**bundled, "registry_tls": True, "registry_htpasswd_users": [{"name": "a", "password": "b"}]}), check=True)
+    assert not res.failed, res.stdout[-3000:]
+    assert res.changed > 0
+    assert not os.path.exists(bundled["registry_config_dir"])
+    assert not os.path.exists(bundled["registry_storage_dir"])
+    assert read_pid(bundled) is None
+
+
+def test_port_in_use_fails_clearly(bundled):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", bundled["registry_port"]))
+        busy.listen()
+        res = run_playbook(play(bundled))
+    assert res.failed
+    assert "already in use" in task(res, "Start the registry daemon")["stderr"]
+    assert read_pid(bundled) is None
+
+
+@pytest.mark.parametrize(("extra", "name", "message"), [
+    ({"registry_htpasswd_users": [{"name": "alice"}]}, "Check the port and the users", "needs a name and a password"),
+    ({"registry_port": 70000}, "Check the port and the users", "registry_port must be 1-65535"),
+    ({"registry_tls": True, "registry_tls_generate": False}, "Fail when a given TLS file is missing", "does not exist"),
+    ({"registry_bundled_command": ["/usr/bin/python3", "-I", "-m", "pyregistry", "serve"], "registry_pyregistry_python": "/usr/bin/python3",
+      "registry_bundled_env": {}}, "Fail when pyregistry cannot run", "cannot import pyregistry"),
+    ({"registry_backend": "kubernetes"}, None, "registry_backend"),
+])
+def test_bad_input_fails_clearly(bundled, extra, name, message):
+    res = run_playbook(play({**bundled, **extra}))
+    assert res.failed
+    text = task(res, name)["msg"] if name else res.stdout
+    assert message in text
+    assert read_pid(bundled) is None
