@@ -78,11 +78,11 @@ def test_engine_save_of_an_unknown_image_fails_and_leaves_nothing(sample_images,
     assert os.listdir(tmp_path) == ["abox_1.0.1.tar"], "the images before the bad one are complete, nothing partial"
 
 
-@pytest.fixture
-def pushed_unique(unique_image, start_registry):
-    """unique_image pushed to a fresh Distribution registry, then removed from the engine."""
+@pytest.fixture(params=["distribution", "pyregistry"])
+def pushed_unique(request, unique_image, start_registry):
+    """unique_image pushed to a fresh registry (Distribution, then the bundled one), then removed from the engine."""
     name, source_id = unique_image
-    reg = start_registry("distribution")
+    reg = start_registry(request.param)
     repo = name.split(":")[0]
     docker_push(name, f"{reg.host}/{repo}:1")
     subprocess.run(["docker", "rmi", name], check=True, capture_output=True)

@@ -1,4 +1,4 @@
-"""registry_info against a real Distribution registry seeded by `docker push`."""
+"""registry_info against real registries (Distribution and the bundled pyregistry) seeded by `docker push`."""
 import re
 import subprocess
 
@@ -26,10 +26,10 @@ def docker_push(image, target):
     return re.search(r"digest: (sha256:[0-9a-f]{64})", out).group(1)
 
 
-@pytest.fixture
-def seeded(start_registry, sample_images):
-    """A Distribution registry holding the three samples, pushed by docker; (registry, {repo:tag: digest})."""
-    reg = start_registry("distribution")
+@pytest.fixture(params=["distribution", "pyregistry"])
+def seeded(request, start_registry, sample_images):
+    """A registry (Distribution, then the bundled one) holding the three samples, pushed by docker; (registry, {repo:tag: digest})."""
+    reg = start_registry(request.param)
     digests = {image: docker_push(image, f"{reg.host}/{image}") for image in SAMPLES}
     return reg, digests
 
