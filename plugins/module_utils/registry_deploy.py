@@ -419,6 +419,13 @@ def _wait_converged(client, name, desired, url, timeout):
             running += 1
         return running == desired["replicas"]
 
+    if desired["replicas"] == 0:
+        deadline = time.monotonic() + timeout
+        while not converged():
+            if time.monotonic() >= deadline:
+                raise dc.DeployError(f"service {name} did not scale to 0 within {timeout}s")
+            time.sleep(0.5)
+        return
     try:
         dc.wait_v2(url, timeout, until=converged)
     except dc.DeployError as exc:
@@ -443,7 +450,7 @@ def deploy_service(client, p, check_mode):
         if owned:
             result["actions"].append("secrets removed")
             if not check_mode:
-                _remove_secrets(list(owned.values()), p["wait_timeout"])
+                result["secrets_in_use"] = _remove_secrets(list(owned.values()), p["wait_timeout"])
         result["changed"] = bool(result["actions"])
         result["diff"] = {"before": {"state": "present" if service is not None else "absent", "secrets": sorted(owned)},
                           "after": {"state": "absent", "secrets": []}}

@@ -120,6 +120,13 @@ def test_plain_service_env_update_and_replicas(swarm, services, tmp_path):
     assert env == ["REGISTRY_STORAGE_DELETE_ENABLED=true"]
     assert wait_http(f"http://127.0.0.1:{port}/v2/") == 200
 
+    scaled = {**args, "env": {"REGISTRY_STORAGE_DELETE_ENABLED": "true"}, "replicas": 0}
+    res, _ = run_module(MODULE, scaled)
+    assert res["changed"] and res["differences"] == ["replicas"], res
+    assert not [t for t in swarm.services.get(name).tasks(filters={"desired-state": "running"})]
+    res, _ = run_module(MODULE, scaled)
+    assert res["changed"] is False, res
+
 
 def test_missing_image_and_unreadable_cert_fail_clearly_leaving_nothing(swarm, services, tmp_path):
     port = free_port()
