@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import host_platform
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import DOCKER_MANIFEST_LIST, RegistryClient
 from tests.helpers.ansible import run_module
 from tests.integration.test_info_registry_info import docker_push, failed
 
@@ -139,3 +141,27 @@ def test_registry_source_errors(pushed_unique, tmp_path):
     engine_oci, _ = run_module(MODULE, {"images": ["abox:1.0.1"], "dest": str(dest), "format": "oci-archive"})
     assert failed(engine_oci) and "needs source=registry" in engine_oci["msg"]
     assert not dest.exists() or os.listdir(dest) == []
+
+
+def test_registry_manifest_list_resolves_to_the_host_platform(pushed_unique, tmp_path):
+    reg, repo, source_id = pushed_unique
+    client = RegistryClient(reg.host, scheme="http")
+    head = client.head_manifest(repo, "1")
+    other = "s390x" if host_platform() != "linux/s390x" else "riscv64"
+    os_name, arch = host_platform().split("/")
+    listing = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST_LIST, "manifests": [
+        {"mediaType": head["media_type"], "digest": head["digest"], "size": head["size"], "platform": {"os": "linux", "architecture": other}},
+        {"mediaType": head["media_type"], "digest": head["digest"], "size": head["size"], "platform": {"os": os_name, "architecture": arch}},
+    ]}
+    client.put_manifest(repo, "multi", json.dumps(listing).encode(), DOCKER_MANIFEST_LIST)
+    dest = tmp_path / "bundle"
+    args = {"source": "registry", "registry": reg.host, "images": [f"{repo}:multi"], "dest": str(dest)}
+    result, _ = run_module(MODULE, args)
+    assert not failed(result), result
+    assert result["files"][0]["digest"] == source_id
+    assert f"Loaded image: {repo}:multi" in docker_load(result["files"][0]["path"])
+    assert image_id(f"{repo}:multi") == source_id
+    subprocess.run(["docker", "rmi", f"{repo}:multi"], check=False, capture_output=True)
+    wrong, _ = run_module(MODULE, {**args, "platform": "windows/arm64", "force": True})
+    assert failed(wrong)
+    assert f"no image for platform windows/arm64 (available: linux/{arch}, linux/{other})" in wrong["msg"]

@@ -226,3 +226,12 @@ def test_bearer_token_login_and_docker_push(token_registry, sample_images, tmp_p
                                                            "repositories": ["info-login/abox"], "expect": ["info-login/abox:1.0.1"]})
     assert not failed(info), info
     assert info["tags"] == {"info-login/abox": ["1.0.1"]}
+
+
+def test_default_config_path_follows_docker_config(auth_registry, tmp_path):
+    config_dir = tmp_path / "from-env"
+    result, _ = run_module(MODULE, {"registry": auth_registry.host, "username": USER, "password": PASSWORD}, env={"DOCKER_CONFIG": str(config_dir)})
+    assert not failed(result), result
+    assert result["config_path"] == str(config_dir / "config.json")
+    assert json.loads((config_dir / "config.json").read_text())["auths"][auth_registry.host]["auth"] == base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert stat.S_IMODE(os.stat(config_dir).st_mode) == 0o700
