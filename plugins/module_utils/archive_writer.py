@@ -371,7 +371,15 @@ def write_oci_archive(fh, client, image, ref):
 
 def write_engine_archive(fh, api, image):
     """`docker save IMAGE` streamed from the engine (docker SDK APIClient.get_image)."""
-    for chunk in api.get_image(image, chunk_size=CHUNK):
+    chunks = None
+    while True:
+        try:
+            chunks = chunks or iter(api.get_image(image, chunk_size=CHUNK))
+            chunk = next(chunks, None)
+        except Exception as exc:  # noqa: BLE001 - the SDK's APIError, DockerException, requests errors: all engine-side
+            raise ArchiveError(f"docker save {image} failed: {exc}") from None
+        if chunk is None:
+            return
         fh.write(chunk)
 
 

@@ -187,9 +187,9 @@ def engine_api(module):
     """The docker SDK low-level client for the engine, or a failed task."""
     if not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"))
+    host, timeout = module.params["docker_host"], module.params["timeout"]
     try:
-        kwargs = {"base_url": module.params["docker_host"]} if module.params["docker_host"] else {}
-        client = docker.APIClient(timeout=module.params["timeout"], **kwargs) if kwargs else docker.from_env(timeout=module.params["timeout"]).api
+        client = docker.APIClient(base_url=host, timeout=timeout) if host else docker.from_env(timeout=timeout).api
         client.ping()
     except Exception as exc:  # noqa: BLE001 - DockerException, connection errors
         module.fail_json(msg=f"cannot reach the Docker engine: {exc}")
@@ -243,9 +243,9 @@ def main():
         try:
             result, held = saver.save(image)
         except (ArchiveError, RegistryError) as exc:
-            module.fail_json(msg=f"image {image}: {exc}", files=files)
+            module.fail_json(msg=f"image {image}: {exc}", files=files, changed=any(f["changed"] for f in files))
         except OSError as exc:
-            module.fail_json(msg=f"image {image}: cannot write into {dest}: {exc}", files=files)
+            module.fail_json(msg=f"image {image}: cannot write into {dest}: {exc}", files=files, changed=any(f["changed"] for f in files))
         files.append(result)
         if result["changed"]:
             before[result["path"]] = held

@@ -311,3 +311,24 @@ def test_saver_bad_input_leaves_nothing_behind(registry, tmp_path):
     with pytest.raises(aw.ArchiveError, match="does not match"):
         saver.save("tools/app:1.0")
     assert os.listdir(tmp_path) == []
+
+
+class FakeEngine:
+    def __init__(self, chunks, fail_after=None):
+        self.chunks = chunks
+        self.fail_after = fail_after
+
+    def get_image(self, image, chunk_size):
+        for i, chunk in enumerate(self.chunks):
+            if i == self.fail_after:
+                raise RuntimeError("engine went away")
+            yield chunk
+
+
+def test_engine_archive_streams_and_engine_errors_are_archive_errors(tmp_path):
+    path = tmp_path / "x.tar"
+    aw.write_atomically(str(path), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"]), "x:1"))
+    assert path.read_bytes() == b"abcd"
+    with pytest.raises(aw.ArchiveError, match="docker save y:1 failed: engine went away"):
+        aw.write_atomically(str(tmp_path / "y.tar"), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"], fail_after=1), "y:1"))
+    assert sorted(os.listdir(tmp_path)) == ["x.tar"], "the failed tarball left nothing behind"
