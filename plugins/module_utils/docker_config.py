@@ -105,12 +105,11 @@ def with_credentials(config, registry, username, password):
 
 
 def without_credentials(config, registry):
-    """A copy of `config` without any `auths` entry for `registry`."""
+    """A copy of `config` without any `auths` entry for `registry` (equal to `config` when it has none)."""
+    keys = _matching_keys(config, registry)
     new = dict(config)
-    auths = dict(new.get("auths") or {})
-    for key in _matching_keys(config, registry):
-        auths.pop(key)
-    new["auths"] = auths
+    if keys:
+        new["auths"] = {key: value for key, value in config["auths"].items() if key not in keys}
     return new
 
 

@@ -116,6 +116,9 @@ def test_logout_removes_only_that_entry(auth_registry, sample_images, tmp_path):
     assert docker_push(config_dir, auth_registry, sample_images).returncode != 0
     again, _ = run_module(MODULE, {"registry": auth_registry.host, "state": "absent", "config_path": str(config_path)})
     assert again["changed"] is False
+    nothing, _ = run_module(MODULE, {"registry": auth_registry.host, "state": "absent", "config_path": str(tmp_path / "none.json")})
+    assert nothing["changed"] is False and nothing["username"] is None
+    assert not (tmp_path / "none.json").exists()
 
 
 def test_registry_info_with_credentials(auth_registry):

@@ -65,7 +65,8 @@ def encode(user, password):
 def test_without_credentials_removes_every_alias_only():
     config = {"auths": {"r:1": {"auth": encode("a", "b")}, "https://r:1": {"auth": encode("a", "b")}, "s:2": {}}, "x": 1}
     assert without_credentials(config, "r:1") == {"auths": {"s:2": {}}, "x": 1}
-    assert without_credentials({}, "r:1") == {"auths": {}}
+    assert without_credentials({}, "r:1") == {}, "logging out of nothing changes nothing"
+    assert without_credentials({"auths": {"s:2": {}}}, "r:1") == {"auths": {"s:2": {}}}
 
 
 def test_credential_helper_detection():
