@@ -17,6 +17,7 @@ from pyregistry.storage import Storage, check_name
 
 API_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+READ_BUFSIZE = 1 << 20  # request body reads of 1 MiB: fewer transport pauses on large uploads
 log = logging.getLogger("pyregistry")
 
 # (regex over the path after /v2/, handler name, allowed methods)
@@ -120,7 +121,7 @@ def build_app(config, metrics=None):
     async def metrics_view(request):
         return web.Response(text=metrics.render(), content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
-    app = web.Application(middlewares=[middleware], client_max_size=1024**4, handler_args={"max_field_size": 65536})
+    app = web.Application(middlewares=[middleware], client_max_size=1024**4, handler_args={"max_field_size": 65536, "read_bufsize": READ_BUFSIZE})
     app["storage"] = storage
     app["metrics"] = metrics
     app.router.add_route("GET", "/debug/health", health)

@@ -65,12 +65,11 @@ def parse_rfc3339(text):
 
 
 class UploadState:
-    """Incremental sha256 of an upload's data file, kept in memory between requests."""
+    """Incremental sha256 of an upload's data file, kept in memory between requests (hasher None: not known here)."""
 
     def __init__(self, hasher, offset):
         self.hasher = hasher
         self.offset = offset
-        self.lock = threading.Lock()
 
 
 class UploadWriter:
@@ -80,12 +79,13 @@ class UploadWriter:
         self.state = state
         self.path = path
         self.start = state.offset
-        self.start_hasher = state.hasher.copy()
+        self.start_hasher = state.hasher.copy() if state.hasher is not None else None
         self.fh = open(path, "ab")  # noqa: SIM115 - closed in close()
 
     def write(self, chunk):
         self.fh.write(chunk)
-        self.state.hasher.update(chunk)
+        if self.state.hasher is not None:
+            self.state.hasher.update(chunk)
         self.state.offset += len(chunk)
 
     def close(self):
@@ -183,14 +183,18 @@ class Storage:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
         return size
 
-    def upload_state(self, name, upload_id):
-        """The upload's hash state, re-hashed from disk when memory does not match the data file."""
-        size = self.upload_size(name, upload_id)
+    def _state(self, name, upload_id):
         with self._uploads_lock:
             state = self._uploads.get((name, upload_id))
             if state is None:
-                state = self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), -1)
-        if state.offset != size:
+                state = self._uploads[(name, upload_id)] = UploadState(None, -1)
+        return state
+
+    def upload_state(self, name, upload_id):
+        """The upload's hash state, re-hashed from disk when memory does not match the data file."""
+        size = self.upload_size(name, upload_id)
+        state = self._state(name, upload_id)
+        if state.hasher is None or state.offset != size:
             hasher = hashlib.sha256()
             offset = 0
             with open(self.layout.upload_data(name, upload_id), "rb") as fh:
@@ -201,7 +205,12 @@ class Storage:
         return state
 
     def upload_writer(self, name, upload_id):
-        state = self.upload_state(name, upload_id)
+        """An UploadWriter appending to the upload. When this process did not see the earlier bytes (a restart, or
+        another worker process), hashing is deferred to the commit, which then hashes the whole file once."""
+        size = self.upload_size(name, upload_id)
+        state = self._state(name, upload_id)
+        if state.offset != size:
+            state.hasher, state.offset = None, size
         return UploadWriter(state, self.layout.upload_data(name, upload_id))
 
     def cancel_upload(self, name, upload_id):
