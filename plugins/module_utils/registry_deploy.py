@@ -54,7 +54,8 @@ def container_port(env=None, config=None):
     return int(match.group(1)) if match else DEFAULT_CONTAINER_PORT
 
 
-def registry_env(env=None, *, tls=False, htpasswd=False, htpasswd_realm="Registry Realm", cert_target=CERT_TARGET, key_target=KEY_TARGET):
+def registry_env(env=None, *, tls=False, htpasswd=False, htpasswd_realm="Registry Realm", cert_target=CERT_TARGET, key_target=KEY_TARGET,
+                 htpasswd_target=HTPASSWD_TARGET):
     """The REGISTRY_* environment for the asked TLS and htpasswd settings, merged over the user's `env`."""
     out = {}
     for key, value in (env or {}).items():
@@ -65,7 +66,7 @@ def registry_env(env=None, *, tls=False, htpasswd=False, htpasswd_realm="Registr
     if htpasswd:
         out["REGISTRY_AUTH"] = "htpasswd"
         out["REGISTRY_AUTH_HTPASSWD_REALM"] = htpasswd_realm
-        out["REGISTRY_AUTH_HTPASSWD_PATH"] = HTPASSWD_TARGET
+        out["REGISTRY_AUTH_HTPASSWD_PATH"] = htpasswd_target
     return out
 
 
@@ -352,6 +353,7 @@ def _create_container(client, p, desired, *, env, port):
 SERVICE_LABEL = LABEL_PREFIX + "service"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
+HTPASSWD_FILE = "htpasswd"
 
 
 def _find_service(client, name):
@@ -459,21 +461,26 @@ def deploy_service(client, p, check_mode):
     node = p.get("node") or local_node
     secrets = []
     secret_data = {}
+    files = []
     if p.get("tls_cert"):
-        for kind, path, filename, what in (("cert", p["tls_cert"], CERT_FILE, "TLS certificate"), ("key", p["tls_key"], KEY_FILE, "TLS key")):
-            data = dc.read_file(path, what)
-            secret = secret_name(name, kind, data)
-            secrets.append((secret, filename))
-            secret_data[secret] = data
+        files += [("cert", p["tls_cert"], CERT_FILE, "TLS certificate"), ("key", p["tls_key"], KEY_FILE, "TLS key")]
+    if p.get("htpasswd_path"):
+        files.append(("htpasswd", p["htpasswd_path"], HTPASSWD_FILE, "htpasswd file"))
+    for kind, path, filename, what in files:
+        data = dc.read_file(path, what)
+        secret = secret_name(name, kind, data)
+        secrets.append((secret, filename))
+        secret_data[secret] = data
     if node in (None, local_node):
         dc.ensure_image(client, p["image"], "never", check_mode)
-    env = registry_env(p.get("env"), tls=bool(secrets), cert_target=SECRET_DIR + CERT_FILE, key_target=SECRET_DIR + KEY_FILE)
+    env = registry_env(p.get("env"), tls=bool(p.get("tls_cert")), htpasswd=bool(p.get("htpasswd_path")), htpasswd_realm=p["htpasswd_realm"],
+                       cert_target=SECRET_DIR + CERT_FILE, key_target=SECRET_DIR + KEY_FILE, htpasswd_target=SECRET_DIR + HTPASSWD_FILE)
     mounts = [bind(os.path.abspath(p["storage_path"]), STORAGE_TARGET)] if p.get("storage_path") else []
     desired = desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=container_port(env),
                               publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
     current = current_service(service.attrs["Spec"]) if service is not None else None
     diffs = differences(desired, current)
-    scheme = "https" if secrets or env.get("REGISTRY_HTTP_TLS_CERTIFICATE") else "http"
+    scheme = "https" if env.get("REGISTRY_HTTP_TLS_CERTIFICATE") else "http"
     url = f"{scheme}://127.0.0.1:{p['published_port']}"
     result.update(url=url, differences=diffs, secrets=[s[0] for s in secrets],
                   diff={"before": dict(current or {}, state="present" if service is not None else "absent"), "after": dict(desired, state="present")})

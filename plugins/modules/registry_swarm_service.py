@@ -11,7 +11,7 @@ description:
   - Makes sure the engine is a swarm manager (initialising a single-node swarm when O(init_swarm) is set), labels
     the node that holds the registry storage, and runs the registry image as a replicated service with a placement
     constraint, a storage bind mount, C(REGISTRY_*) environment and a published port.
-  - The TLS certificate and key become docker secrets with content-versioned names (C(<name>-cert-<sha256[:12]>),
+  - The TLS certificate and key (and the htpasswd file) become docker secrets with content-versioned names (C(<name>-cert-<sha256[:12]>),
     C(<name>-key-<sha256[:12]>)). A rotated certificate creates new secrets, updates the service to use them, waits
     until it converged, then removes the old secrets.
   - The service is created and updated through the Docker API without resolving the image against a registry, so
@@ -70,6 +70,15 @@ options:
   tls_key:
     description: Host path of the server private key (PEM); becomes a secret mounted at C(/run/secrets/tls.key).
     type: path
+  htpasswd_path:
+    description:
+      - Host path of a bcrypt htpasswd file; becomes a secret C(<name>-htpasswd-<sha256[:12]>) mounted at C(/run/secrets/htpasswd)
+        and turns on htpasswd authentication. A changed file rolls the service like a rotated certificate.
+    type: path
+  htpasswd_realm:
+    description: Realm of the htpasswd authentication.
+    type: str
+    default: Registry Realm
   storage_path:
     description: Host directory bind-mounted at C(/var/lib/registry); created when the service runs on the local node.
     type: path
@@ -181,6 +190,8 @@ def main():
             constraints=dict(type="list", elements="str", default=["node.labels.registry==true"]),
             tls_cert=dict(type="path"),
             tls_key=dict(type="path", no_log=False),
+            htpasswd_path=dict(type="path"),
+            htpasswd_realm=dict(type="str", default="Registry Realm", no_log=False),
             storage_path=dict(type="path"),
             env=dict(type="dict"),
             published_port=dict(type="int", default=5000),

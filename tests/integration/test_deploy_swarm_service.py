@@ -141,3 +141,42 @@ def test_missing_image_and_unreadable_cert_fail_clearly_leaving_nothing(swarm, s
     res, _ = run_module(MODULE, {"name": name, "published_port": port, "publish_mode": "host", "tls_cert": cert, "tls_key": missing})
     assert res.get("failed") and missing in res["msg"] and "TLS key" in res["msg"], res
     assert service_names(swarm, name) == [] and secret_names(swarm, name) == []
+
+
+def basic_status(port, user, password):
+    import base64
+    import urllib.error
+    import urllib.request
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/", headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_htpasswd_secret_turns_on_auth_and_rolls_on_change(swarm, services, tmp_path):
+    port = free_port()
+    name = f"dep-auth-svc-{port}"
+    services.append(name)
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(subprocess.run(["htpasswd", "-Bbn", "alice", "first-pass"], capture_output=True, text=True, check=True).stdout)
+    args = {"name": name, "published_port": port, "publish_mode": "host", "htpasswd_path": str(htpasswd), "htpasswd_realm": "dep realm"}
+    res, _ = run_module(MODULE, args)
+    assert res["changed"] and not res.get("failed"), res
+    first = res["secrets"]
+    assert len(first) == 1 and first[0].startswith(f"{name}-htpasswd-")
+    assert wait_http(f"http://127.0.0.1:{port}/v2/", ok=(401,)) == 401
+    assert basic_status(port, "alice", "first-pass") == 200
+    assert basic_status(port, "alice", "wrong") == 401
+
+    htpasswd.write_text(subprocess.run(["htpasswd", "-Bbn", "alice", "second-pass"], capture_output=True, text=True, check=True).stdout)
+    res, _ = run_module(MODULE, args)
+    assert res["changed"] and res["differences"] == ["secrets"] and "old secrets removed" in res["actions"], res
+    assert secret_names(swarm, name) == res["secrets"] != first
+    assert basic_status(port, "alice", "second-pass") == 200
+    assert basic_status(port, "alice", "first-pass") == 401
+    res, _ = run_module(MODULE, args)
+    assert res["changed"] is False, res

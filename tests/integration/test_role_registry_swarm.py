@@ -1,4 +1,4 @@
-"""The registry_swarm role on a real single-node swarm: TLS via registry_tls, idempotent, pushes over TLS, removal."""
+"""The registry_swarm role on a real single-node swarm: TLS via registry_tls, htpasswd users, idempotent, login and push over TLS."""
 import os
 import shutil
 import subprocess
@@ -54,6 +54,7 @@ def test_role_runs_tls_service_idempotently_and_removes_it(docker_client, sample
         "registry_swarm_config_dir": str(config_dir), "registry_swarm_storage_dir": str(tmp_path / "storage"),
         "registry_swarm_tls": True, "registry_swarm_tls_subject_alt_names": ["localhost", "127.0.0.1"],
         "registry_swarm_trust_hosts": [f"127.0.0.1:{port}"], "registry_swarm_health_timeout": 90,
+        "registry_swarm_htpasswd_users": [{"name": "depuser", "password": "role-pass"}],
     }
 
     check = run_playbook(role_play(**role_vars), check=True)
@@ -66,7 +67,7 @@ def test_role_runs_tls_service_idempotently_and_removes_it(docker_client, sample
     assert service["changed"] and "service created" in service["actions"], service
     ca = config_dir / "tls" / "ca.crt"
     cert = config_dir / "tls" / "registry.crt"
-    assert wait_http(f"https://127.0.0.1:{port}/v2/", cafile=str(ca)) == 200
+    assert wait_http(f"https://127.0.0.1:{port}/v2/", cafile=str(ca), ok=(401,)) == 401
     assert served_fingerprint(port) == file_fingerprint(cert)
     assert os.path.isfile(f"/etc/docker/certs.d/127.0.0.1:{port}/ca.crt")
 
@@ -74,8 +75,12 @@ def test_role_runs_tls_service_idempotently_and_removes_it(docker_client, sample
     assert not second.failed and second.changed == 0, [(t, r.get("changed")) for t, r in second.tasks()]
 
     tag = f"127.0.0.1:{port}/abox:1.0.1"
+    cli_env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "dockercfg")}
+    login = subprocess.run(["docker", "login", "-u", "depuser", "--password-stdin", f"127.0.0.1:{port}"], input="role-pass",
+                           capture_output=True, text=True, env=cli_env, check=False)
+    assert login.returncode == 0, login.stderr
     subprocess.run(["docker", "tag", "abox:1.0.1", tag], check=True)
-    push = subprocess.run(["docker", "push", tag], capture_output=True, text=True, check=False)
+    push = subprocess.run(["docker", "push", tag], capture_output=True, text=True, env=cli_env, check=False)
     assert push.returncode == 0, push.stderr
     assert (tmp_path / "storage" / "docker" / "registry" / "v2" / "repositories" / "abox").is_dir()
 
