@@ -238,3 +238,23 @@ def test_default_config_path_follows_docker_config(auth_registry, tmp_path):
     assert result["config_path"] == str(config_dir / "config.json")
     assert json.loads((config_dir / "config.json").read_text())["auths"][auth_registry.host]["auth"] == base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert stat.S_IMODE(os.stat(config_dir).st_mode) == 0o700
+
+
+def test_tls_registry_needs_its_ca(start_registry, tmp_path):
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "htpasswd").write_text(line + "\n")
+    reg = start_registry("distribution", cafile=str(cert), config={
+        "http": {"tls": {"certificate": str(cert), "key": str(key)}},
+        "auth": {"htpasswd": {"realm": "r", "path": str(tmp_path / "htpasswd")}}})
+    args = {"registry": reg.host, "username": USER, "password": PASSWORD, "config_path": str(tmp_path / "docker" / "config.json")}
+    untrusted, _ = run_module(MODULE, args)
+    assert failed(untrusted) and "not trusted" in untrusted["msg"]
+    trusted, _ = run_module(MODULE, {**args, "ca_file": str(cert)})
+    assert not failed(trusted), trusted
+    assert trusted["changed"] is True and trusted["verified"] is True
+    info, _ = run_module("airgap.registry.registry_info", {"registry": f"https://{reg.host}", "username": USER, "password": PASSWORD, "ca_file": str(cert)})
+    assert not failed(info) and info["catalog"] == []
