@@ -341,3 +341,18 @@ def test_cli_config_error_is_clear(tmp_path):
     bad.write_text("http:\n  addr: nonsense\n")
     run = subprocess.run([sys.executable, "-m", "pyregistry", "serve", str(bad)], check=False, capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and "http.addr" in run.stderr
+
+
+def test_worker_processes_share_uploads_and_stop_together(start_registry):
+    reg = start_registry("pyregistry", config={"pyregistry": {"workers": 2}})
+    data = os.urandom(300_000)
+    loc = req(reg.url, "POST", "/v2/pyreg/workers/blobs/uploads/").headers["Location"]
+    for i in range(0, len(data), 50_000):  # one connection per chunk: chunks land on either worker
+        assert req(reg.url, "PATCH", loc, body=data[i:i + 50_000], headers={"Content-Range": f"{i}-{i + 49_999}"}).status == 202
+    assert req(reg.url, "PUT", f"{loc}?digest={digest_of(data)}").status == 201
+    assert req(reg.url, "GET", f"/v2/pyreg/workers/blobs/{digest_of(data)}").body == data
+    children = open(f"/proc/{reg.proc.pid}/task/{reg.proc.pid}/children").read().split()
+    assert len(children) == 2
+    reg.proc.send_signal(signal.SIGTERM)
+    assert reg.proc.wait(timeout=20) == 0
+    assert not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower() for pid in children)

@@ -65,6 +65,24 @@ def engine_tags():
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
 
 
+@pytest.mark.usefixtures("sample_images")
+def test_docker_login_push_pull_http_htpasswd(start_registry, docker_client, engine_tags, docker_env, pki):
+    htpasswd = pki[3]
+    run("htpasswd", "-Bbc", str(htpasswd), "carol", "http-pw")
+    reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "pyreg-http", "path": str(htpasswd)}}})
+    run("docker", "login", "-u", "carol", "--password-stdin", reg.host, stdin="http-pw", env=docker_env)
+    target = f"{reg.host}/pyreg-http/busyish:2.0"
+    engine_tags.append(target)
+    run("docker", "tag", "tools/busyish:2.0", target)
+    run("docker", "push", target, env=docker_env)
+    run("docker", "rmi", target)
+    run("docker", "pull", target, env=docker_env)
+    assert docker_client.images.get(target).id == docker_client.images.get("tools/busyish:2.0").id
+    anonymous = subprocess.run(["docker", "pull", target], capture_output=True, text=True, check=False, timeout=120,
+                               env={**docker_env, "DOCKER_CONFIG": str(htpasswd.parent / "empty-docker-config")})
+    assert anonymous.returncode != 0
+
+
 def test_docker_push_pull_http(pyregistry_server, sample_images, docker_client, engine_tags, docker_env):
     for source, repo in [("abox:1.0.1", "pyreg-abox:1.0.1"), ("nginx:1.25", "pyreg-lib/nginx:1.25"), ("tools/busyish:2.0", "pyreg-tools/busyish:2.0")]:
         target = f"{pyregistry_server.host}/{repo}"
