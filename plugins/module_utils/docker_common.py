@@ -9,6 +9,8 @@ import ssl
 import tempfile
 import time
 import traceback
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
 
 try:
     import docker
@@ -23,11 +25,6 @@ except ImportError:
         """Stand-in so `except` clauses work when the SDK is missing (the module fails before use)."""
 
     APIError = ImageNotFound = NotFound = DockerException
-
-from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
-
-LABEL_PREFIX = "airgap.registry."
 
 
 class DeployError(Exception):

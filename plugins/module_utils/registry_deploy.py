@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Desired state of the registry container / swarm service, read back from the engine, and what differs.
 
-Pure functions over plain dicts: the modules feed them module parameters and `docker inspect` data.
+The comparison is pure functions over plain dicts (module parameters, `docker inspect` data); `deploy_container` and
+`deploy_service` apply the difference through the docker SDK.
 """
 from __future__ import annotations
 

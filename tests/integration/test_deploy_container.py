@@ -285,3 +285,16 @@ def test_distribution3_image_reads_generated_config_from_etc_distribution(docker
     mounts = docker_client.containers.get(name).attrs["HostConfig"]["Mounts"]
     assert [m["Target"] for m in mounts] == ["/etc/distribution/config.yml"]
     assert wait_http(f"http://127.0.0.1:{port}/v2/") == 200
+
+
+def test_pull_missing_reports_the_failed_pull_and_unreachable_engine_fails_clearly(docker_client, deployed):
+    port = free_port()
+    name = f"dep-pull-{port}"
+    deployed["containers"].append(name)
+    image = f"127.0.0.1:{free_port()}/absent/registry:2"
+    res, _ = run_module(MODULE, {"name": name, "image": image, "pull": "missing", "published_port": port})
+    assert res.get("failed") and f"cannot pull image {image}" in res["msg"], res
+    assert not container_exists(docker_client, name)
+
+    res, _ = run_module(MODULE, {"name": name, "published_port": port, "docker_host": "unix:///nonexistent/docker.sock"})
+    assert res.get("failed") and "cannot reach the Docker engine at unix:///nonexistent/docker.sock" in res["msg"], res
