@@ -229,6 +229,14 @@ def test_bearer_token_login_and_docker_push(token_registry, sample_images, tmp_p
                                                            "repositories": ["info-login/abox"], "expect": ["info-login/abox:1.0.1"]})
     assert not failed(info), info
     assert info["tags"] == {"info-login/abox": ["1.0.1"]}
+    save_args = {"source": "registry", "registry": reg.host, "username": USER, "password": PASSWORD, "images": ["info-login/abox:1.0.1"],
+                 "dest": str(tmp_path / "bundle")}
+    saved, _ = run_module("airgap.registry.image_save", save_args)
+    assert not failed(saved), saved
+    source_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", "abox:1.0.1"], check=True, capture_output=True, text=True).stdout.strip()
+    assert saved["files"][0]["digest"] == source_id
+    denied, _ = run_module("airgap.registry.image_save", {**save_args, "password": "nope-nope", "force": True})
+    assert failed(denied) and "401" in denied["msg"]
 
 
 def test_default_config_path_follows_docker_config(auth_registry, tmp_path):
