@@ -91,7 +91,7 @@ def timed(cmd, **kw):
 
 
 def fresh_registry(work, name):
-    path = os.path.join(work, name)
+    path = os.path.join(work, "registry-" + name)
     os.makedirs(path)
     return RegistryProcess("distribution", path).start()
 

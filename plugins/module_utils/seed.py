@@ -26,7 +26,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.image_archive impo
     read_archive,
 )
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
-from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, parse_ref, retag
+from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, check_registry, parse_ref, retag
 from ansible_collections.airgap.registry.plugins.module_utils.seed_compress import CompressError, convert
 
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tzst")
@@ -107,7 +107,7 @@ class Target:
         self.target = target
         ref = parse_ref(target)
         self.repo = ref.path
-        self.tag = ref.tag
+        self.tag = ref.tag or ref.reference
         self.existing = None
         self.push = True
         self.keys = []
@@ -157,6 +157,10 @@ class Seeder:
             raise SeedError(f"transport must be direct or engine, not {self.opts['transport']!r}")
         if int(self.opts["parallel"]) < 1:
             raise SeedError("parallel must be at least 1")
+        try:
+            check_registry(self.opts["registry"])
+        except RetagError as exc:
+            raise SeedError(str(exc)) from None
         self.progress = progress or NullProgress()
         self.client = None
         self.archives = []
