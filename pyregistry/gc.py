@@ -91,7 +91,7 @@ def all_blobs(storage):
 def _newest_links(storage):
     """digest -> newest mtime of any repository's layer link to it."""
     newest = {}
-    for repo in storage.catalog() + storage._walk_repositories(uploads=True):
+    for repo in storage.catalog() + storage.repositories(uploads=True):
         layers = os.path.join(storage.layout.layers(repo), "sha256")
         for hexpart in driver.list_dir(layers):
             stamp = driver.mtime(os.path.join(layers, hexpart, "link"))
@@ -130,7 +130,7 @@ def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
     doomed = set(candidates)
     for digest in report.blobs:
         driver.remove_tree(storage.layout.blob_dir(digest))
-    for repo in set(storage.catalog() + storage._walk_repositories(uploads=True)):
+    for repo in set(storage.catalog() + storage.repositories(uploads=True)):
         layers = os.path.join(storage.layout.layers(repo), "sha256")
         for hexpart in driver.list_dir(layers):
             if "sha256:" + hexpart in doomed:

@@ -37,11 +37,12 @@ def _page_size(request, default):
     return int(raw)
 
 
-def _paginate(items, request, default, path):
-    """Apply `last` and `n` to sorted `items`; returns (page, headers with a Link to the next page)."""
+def _paginate(items, request, default, path, key=None):
+    """Apply `last` and `n` to `items` (sorted by `key`); returns (page, headers with a Link to the next page)."""
+    key = key or (lambda item: item)
     last = request.query.get("last")
     if last:
-        items = [item for item in items if item > last] if "/" not in last else [i for i in items if i.split("/") > last.split("/")]
+        items = [item for item in items if key(item) > key(last)]
     n = _page_size(request, default)
     if n is None or len(items) <= n:
         return items, {}
@@ -162,7 +163,7 @@ class Handlers:
 
     async def catalog(self, request):
         repos = await self.run(self.storage.catalog)
-        page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, "/v2/_catalog")
+        page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, "/v2/_catalog", key=lambda name: name.split("/"))
         return _json({"repositories": page}, headers=headers)
 
     async def tags_list(self, request, name):
@@ -229,7 +230,7 @@ class Handlers:
             await self.receive(request, self.storage.upload_writer(name, upload_id))
             await self.run(self._commit, name, upload_id, digest, None)
         except BaseException:
-            await self.run(self.storage._forget_upload, name, upload_id)
+            await self.run(self.storage.discard_upload, name, upload_id)
             raise
         return self._blob_created(request, name, digest)
 

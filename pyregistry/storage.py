@@ -216,9 +216,10 @@ class Storage:
     def cancel_upload(self, name, upload_id):
         """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none."""
         self.upload_size(name, upload_id)
-        self._forget_upload(name, upload_id)
+        self.discard_upload(name, upload_id)
 
-    def _forget_upload(self, name, upload_id):
+    def discard_upload(self, name, upload_id):
+        """Drop an upload session's state and directory (no error when already gone)."""
         with self._uploads_lock:
             self._uploads.pop((name, upload_id), None)
         driver.remove_tree(self.layout.upload(name, upload_id))
@@ -229,22 +230,22 @@ class Storage:
         state = self.upload_state(name, upload_id)
         actual = "sha256:" + state.hasher.hexdigest()
         if actual != digest:
-            self._forget_upload(name, upload_id)
+            self.discard_upload(name, upload_id)
             raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
         if expected_size is not None and expected_size != state.offset:
-            self._forget_upload(name, upload_id)
+            self.discard_upload(name, upload_id)
             raise RegistryError("SIZE_INVALID", detail={"expected": expected_size, "actual": state.offset})
         target = self.layout.blob_data(digest)
         if driver.size(target) != state.offset:
             driver.move(self.layout.upload_data(name, upload_id), target)
         self.link_blob(name, digest)
-        self._forget_upload(name, upload_id)
+        self.discard_upload(name, upload_id)
         return state.offset
 
     def list_uploads(self):
         """(name, uuid, started_epoch) of every upload session on disk."""
         found = []
-        for name in self._walk_repositories(uploads=True):
+        for name in self.repositories(uploads=True):
             for upload_id in driver.list_dir(self.layout.uploads(name)):
                 raw = driver.read(self.layout.upload_startedat(name, upload_id))
                 started = parse_rfc3339(raw.decode(errors="replace")) if raw else None
@@ -261,7 +262,7 @@ class Storage:
             if now - started > age:
                 purged.append((name, upload_id))
                 if not dryrun:
-                    self._forget_upload(name, upload_id)
+                    self.discard_upload(name, upload_id)
         return purged
 
     # ---- manifests ---------------------------------------------------------------------------------------
@@ -366,8 +367,8 @@ class Storage:
         """Digests of every manifest revision linked in a repository."""
         return ["sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
 
-    def _walk_repositories(self, uploads=False):
-        """Repository names, in Distribution's order (path components compared one by one)."""
+    def repositories(self, uploads=False):
+        """Repository names (with manifests, or with upload sessions), in Distribution's order: path components compared one by one."""
         marker = "_uploads" if uploads else "_manifests"
         found = []
 
@@ -386,7 +387,8 @@ class Storage:
         return sorted(found, key=lambda n: n.split("/"))
 
     def catalog(self):
-        return self._walk_repositories()
+        """Every repository with manifests, in Distribution's order."""
+        return self.repositories()
 
     def referrers(self, name, subject, artifact_type=None):
         """Descriptors of the repository's manifests whose subject is `subject`."""

@@ -237,6 +237,7 @@ def test_tags_and_catalog_pagination(pyregistry_server):
     assert catalog == ["pyreg/tags", "pyreg/tags/sub", "pyreg-z"]  # Distribution's path-component order
     first = req(url, "GET", "/v2/_catalog?n=1")
     assert first.json()["repositories"] == ["pyreg/tags"] and 'rel="next"' in first.headers["Link"]
+    assert req(url, "GET", "/v2/_catalog?n=5&last=pyreg/tags").json()["repositories"] == ["pyreg/tags/sub", "pyreg-z"]
 
 
 def test_deletes(pyregistry_server):
