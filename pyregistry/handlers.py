@@ -129,13 +129,13 @@ class Handlers:
                 if buffered >= FLUSH_BYTES:
                     if pending is not None:
                         await pending
-                    pending = loop.run_in_executor(None, writer.write, b"".join(parts))
+                    pending = loop.run_in_executor(None, writer.write, parts)
                     total += buffered
                     parts, buffered = [], 0
             if pending is not None:
                 await pending
             if parts:
-                await loop.run_in_executor(None, writer.write, b"".join(parts))
+                await loop.run_in_executor(None, writer.write, parts)
                 total += buffered
         except BaseException:
             if pending is not None and not pending.done():

@@ -23,7 +23,7 @@ def digest(data):
 def upload(store, name, data):
     upload_id = store.start_upload(name)
     writer = store.upload_writer(name, upload_id)
-    writer.write(data)
+    writer.write([data])
     writer.close()
     store.commit_upload(name, upload_id, digest(data))
     return digest(data)
@@ -83,7 +83,7 @@ def test_wrong_digest_leaves_nothing(tmp_path):
     store = Storage(str(tmp_path))
     upload_id = store.start_upload("a")
     writer = store.upload_writer("a", upload_id)
-    writer.write(b"bytes")
+    writer.write([b"bytes"])
     writer.close()
     with pytest.raises(RegistryError) as exc:
         store.commit_upload("a", upload_id, digest(b"other"))
@@ -96,11 +96,11 @@ def test_hash_state_rebuilt_from_disk(tmp_path):
     store = Storage(str(tmp_path))
     upload_id = store.start_upload("a")
     writer = store.upload_writer("a", upload_id)
-    writer.write(b"first ")
+    writer.write([b"first "])
     writer.close()
     other = Storage(str(tmp_path))  # another process: no in-memory state
     writer = other.upload_writer("a", upload_id)
-    writer.write(b"second")
+    writer.write([b"sec", b"ond"])
     writer.close()
     assert other.commit_upload("a", upload_id, digest(b"first second")) == 12
 
@@ -109,10 +109,10 @@ def test_writer_abort_rolls_back(tmp_path):
     store = Storage(str(tmp_path))
     upload_id = store.start_upload("a")
     writer = store.upload_writer("a", upload_id)
-    writer.write(b"keep")
+    writer.write([b"keep"])
     writer.close()
     writer = store.upload_writer("a", upload_id)
-    writer.write(b"drop")
+    writer.write([b"drop"])
     writer.abort()
     assert store.upload_size("a", upload_id) == 4
     assert store.commit_upload("a", upload_id, digest(b"keep")) == 4
