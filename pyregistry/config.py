@@ -3,6 +3,8 @@
 An environment variable `REGISTRY_A_B_C=value` sets the config path a.b.c (keys lower-cased), as registry:2 does.
 Keys pyregistry does not use (log.level, health.*, storage.cache, ...) are accepted and ignored.
 """
+from __future__ import annotations
+
 import os
 import re
 from dataclasses import dataclass, field

@@ -1,4 +1,6 @@
 """Manifest media types and parsing: what a manifest is, what it references, what it is a referrer of."""
+from __future__ import annotations
+
 import json
 import re
 from dataclasses import dataclass, field

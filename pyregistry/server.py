@@ -106,5 +106,5 @@ def run(config):
                 break
             except InterruptedError:
                 continue
-        code = code or os.waitstatus_to_exitcode(status)
-    return 0 if code < 0 else code
+        code = code or (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0)
+    return code
