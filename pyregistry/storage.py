@@ -366,8 +366,9 @@ class Storage:
         return link.decode(errors="replace").strip() if link is not None else None
 
     def revisions(self, name):
-        """Digests of every manifest revision linked in a repository."""
-        return ["sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
+        """Digests of every manifest revision linked in a repository (Distribution's deletes leave the directory, without link)."""
+        digests = ("sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart))
+        return [digest for digest in digests if self._linked(self.layout.revision_link(name, digest), digest)]
 
     def repositories(self, uploads=False):
         """Repository names (with manifests, or with upload sessions), in Distribution's order: path components compared one by one."""

@@ -3,10 +3,22 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from tests.integration.test_pyregistry_support import ALL_TYPES, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, push_image, put_manifest, req
+from tests.helpers.registries import REPO_ROOT
+from tests.integration.test_pyregistry_support import (
+    ALL_TYPES,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    digest_of,
+    image_manifest,
+    push_image,
+    put_manifest,
+    req,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
@@ -102,3 +114,25 @@ def test_docker_push_to_distribution_pull_from_pyregistry(start_registry, sample
         for image in docker_client.images.list(name="*/pyreg-dropin/nginx"):
             for tag in image.tags:
                 subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def test_garbage_collect_across_implementations(start_registry, sample_tarballs, tmp_path):
+    """Distribution's garbage-collect on a tree pyregistry wrote, and pyregistry's on one Distribution wrote, keep every image."""
+    for writer, collector in [("pyregistry", ["docker-registry", "garbage-collect"]),
+                              ("distribution", [sys.executable, "-m", "pyregistry", "garbage-collect", "--grace-period", "0s"])]:
+        shared = str(tmp_path / f"gc-{writer}")
+        os.makedirs(shared)
+        config = {"storage": {"filesystem": {"rootdirectory": shared}, "delete": {"enabled": True}}}
+        reg = start_registry(writer, config=config)
+        repos = fill(reg, sample_tarballs)
+        doomed, _ = image_manifest(reg.url, "pyreg/abox", [b"doomed-layer"])
+        assert put_manifest(reg.url, "pyreg/abox", "doomed", doomed, OCI_MANIFEST).status == 201
+        assert req(reg.url, "DELETE", f"/v2/pyreg/abox/manifests/{digest_of(doomed)}").status == 202
+        before = snapshot(reg.url, repos)
+        reg.stop()
+        env = {**os.environ, "PYTHONPATH": REPO_ROOT}
+        subprocess.run([*collector, reg.config_path], check=True, capture_output=True, env=env, timeout=300)
+        assert not os.path.exists(os.path.join(shared, "docker/registry/v2/blobs/sha256", digest_of(b"doomed-layer")[7:9], digest_of(b"doomed-layer")[7:]))
+        reg.start()
+        assert snapshot(reg.url, repos) == before
+        reg.stop()
