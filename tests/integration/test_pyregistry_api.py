@@ -315,6 +315,10 @@ def test_health_metrics_and_access_log(start_registry):
     time.sleep(0.2)
     lines = [line for line in reg.log().splitlines() if "pyreg-probe" in line]
     assert len(lines) == 1 and '"GET /v2/ HTTP/1.1" 200' in lines[0]
+    quiet = start_registry("pyregistry")  # the harness config sets log.accesslog.disabled: true
+    req(quiet.url, "GET", "/v2/", headers={"User-Agent": "pyreg-probe"})
+    time.sleep(0.2)
+    assert "pyreg-probe" not in quiet.log()
 
 
 def test_upload_purging(start_registry):
