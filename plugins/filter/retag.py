@@ -7,7 +7,7 @@ name: retag
 short_description: Name an image in a private registry, the way image_seed pushes it
 version_added: "0.1.0"
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 description:
   - Replaces the registry part of an image name when it has one, else prepends the target registry
     (the seed's C(docker tag $1 $REG/${1#*/}) with Docker's rule for what a registry part is, namely

@@ -485,7 +485,7 @@ def _norm(name):
 
 
 def _blob_path(digest):
-    algo, _, hexdigest = digest.partition(":")
+    algo, _sep, hexdigest = digest.partition(":")
     return f"blobs/{algo}/{hexdigest}"
 
 

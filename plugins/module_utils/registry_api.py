@@ -93,7 +93,7 @@ def _probe_context():
 
 def _parse_challenge(value):
     """Parse a WWW-Authenticate header into (scheme lowercased, {param: value})."""
-    scheme, _, rest = (value or "").strip().partition(" ")
+    scheme, _sep, rest = (value or "").strip().partition(" ")
     params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
     return scheme.lower(), params
 
@@ -399,7 +399,7 @@ class RegistryClient:
         """A streaming download of a blob (BlobStream), following redirects (no credentials to other hosts)."""
         scope = f"repository:{repo}:pull"
         url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
-        for _ in range(5):
+        for _redirect in range(5):
             parts = urlsplit(url)
             same_host = parts.netloc == self.host
             headers = {"User-Agent": self.user_agent}

@@ -61,7 +61,7 @@ def parse_ref(ref):
     if not isinstance(ref, str) or not ref.strip():
         raise RetagError(f"invalid image reference {ref!r}: empty")
     ref = ref.strip()
-    name, _, digest = ref.partition("@")
+    name, _sep, digest = ref.partition("@")
     if digest and not DIGEST.match(digest):
         raise RetagError(f"invalid image reference {ref!r}: bad digest {digest!r}")
     registry = None

@@ -481,4 +481,3 @@ def diff_of(targets):
 def seed(opts, progress=None):
     """Run one seed with `opts` (the module's options plus check_mode); see Seeder."""
     return Seeder(opts, progress).run()
-

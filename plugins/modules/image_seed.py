@@ -20,15 +20,17 @@ description:
   - With O(transport=engine) the tarballs are loaded into the Docker engine, tagged and pushed by it; the engine must trust
     the registry (TLS CA in C(certs.d), or C(insecure-registries); loopback registries are trusted over plain HTTP).
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 requirements:
   - docker (Python SDK), only for O(transport=engine)
   - zstandard (Python) or the zstd binary, only for zstd-compressed tarballs or O(layers=zstd)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the tarballs and asks the registry what it has; reports the images and blobs that would be pushed; pushes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows each target's manifest digest before and after (V(null) when absent, V((new)) in check mode).
 options:
