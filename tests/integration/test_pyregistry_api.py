@@ -1,6 +1,7 @@
 """pyregistry's HTTP API against the OCI Distribution spec and Distribution's behaviour, over real HTTP."""
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -356,8 +357,8 @@ def test_worker_processes_share_uploads_and_stop_together(start_registry):
         assert req(reg.url, "PATCH", loc, body=data[i:i + 50_000], headers={"Content-Range": f"{i}-{i + 49_999}"}).status == 202
     assert req(reg.url, "PUT", f"{loc}?digest={digest_of(data)}").status == 201
     assert req(reg.url, "GET", f"/v2/pyreg/workers/blobs/{digest_of(data)}").body == data
-    children = open(f"/proc/{reg.proc.pid}/task/{reg.proc.pid}/children").read().split()
+    children = pathlib.Path(f"/proc/{reg.proc.pid}/task/{reg.proc.pid}/children").read_text().split()
     assert len(children) == 2
     reg.proc.send_signal(signal.SIGTERM)
     assert reg.proc.wait(timeout=20) == 0
-    assert not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower() for pid in children)
+    assert not any(os.path.exists(f"/proc/{pid}") and "zombie" not in pathlib.Path(f"/proc/{pid}/status").read_text().lower() for pid in children)
