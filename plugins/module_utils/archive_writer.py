@@ -41,6 +41,8 @@ OCI_LAYER_TYPES = {
 }
 ARCHS = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm", "armv6l": "arm",
          "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
+DOCKER_HUB_API = "registry-1.docker.io"
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -439,7 +441,10 @@ class ImageSaver:
         elif registry:
             host = registry
         else:
-            raise ArchiveError(f"image {image} names no registry: set registry, or use a full name (HOST:PORT/repo:tag)")
+            raise ArchiveError(f"image {image} names no registry: set registry, or use a full name (HOST:PORT/repo:tag, docker.io/repo:tag)")
+        if re.sub(r"^https?://", "", host).rstrip("/") in DOCKER_HUB_NAMES:
+            host = DOCKER_HUB_API
+            repo = repo if "/" in repo else "library/" + repo
         return self._client(host), repo, digest or tag or "latest"
 
     def _engine_image_id(self, image):

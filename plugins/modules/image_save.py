@@ -68,6 +68,8 @@ options:
       - Registry (C(HOST:PORT) or C(https://HOST:PORT)) to read the images from with O(source=registry). Image names
         are then repositories in it (a registry part in a name must name this registry).
       - When omitted, each image name must carry its registry (C(HOST:PORT/repo:tag)).
+      - V(docker.io) (or a C(docker.io/) name) reads from Docker Hub's API host C(registry-1.docker.io), with
+        official images under C(library/).
     type: str
   username:
     description:

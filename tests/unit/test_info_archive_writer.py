@@ -332,3 +332,17 @@ def test_engine_archive_streams_and_engine_errors_are_archive_errors(tmp_path):
     with pytest.raises(aw.ArchiveError, match="docker save y:1 failed: engine went away"):
         aw.write_atomically(str(tmp_path / "y.tar"), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"], fail_after=1), "y:1"))
     assert sorted(os.listdir(tmp_path)) == ["x.tar"], "the failed tarball left nothing behind"
+
+
+@pytest.mark.parametrize(("image", "registry", "host", "repo", "reference"), [
+    ("docker.io/nginx:1.25", None, "registry-1.docker.io", "library/nginx", "1.25"),
+    ("docker.io/bitnami/redis", None, "registry-1.docker.io", "bitnami/redis", "latest"),
+    ("nginx@sha256:" + "0" * 64, "docker.io", "registry-1.docker.io", "library/nginx", "sha256:" + "0" * 64),
+    ("reg.local:5000/nginx:1.25", None, "reg.local:5000", "nginx", "1.25"),
+    ("nginx:1.25", "https://reg.local:5000", "https://reg.local:5000", "nginx", "1.25"),
+])
+def test_saver_locates_images_docker_hub_included(image, registry, host, repo, reference):
+    asked = []
+    saver = aw.ImageSaver("/nonexistent", source="registry", client_for=asked.append, registry=registry)
+    assert saver._locate(image)[1:] == (repo, reference)
+    assert asked == [host]
