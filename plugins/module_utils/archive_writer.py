@@ -310,8 +310,31 @@ def resolve_image(client, repo, reference, platform_name=None):
 
 
 # --- writing archives -------------------------------------------------------------------------------------------------
-def write_docker_archive(fh, client, image, ref):
-    """A `docker load` tarball: manifest.json, `<config hex>.json`, layers as uncompressed `<diff_id hex>/layer.tar`."""
+def _compressed_checked(chunks, diff_id, what):
+    """Pass compressed chunks through unchanged while checking that they decompress to `diff_id`."""
+    pending = []
+
+    def source():
+        for chunk in chunks:
+            pending.append(chunk)
+            yield chunk
+    hasher = hashlib.sha256()
+    for out in uncompressed_chunks(source()):
+        hasher.update(out)
+        yield from pending
+        del pending[:]
+    yield from pending
+    if "sha256:" + hasher.hexdigest() != diff_id:
+        raise ArchiveError(f"{what}: content does not match its diff_id {diff_id} (got sha256:{hasher.hexdigest()})")
+
+
+def write_docker_archive(fh, client, image, ref, layers="uncompressed"):
+    """A `docker load` tarball: manifest.json, `<config hex>.json`, layers as `<diff_id hex>/layer.tar`.
+
+    Layers are stored uncompressed (as `docker save` does), or with layers="preserve" as the registry holds them when
+    gzip or plain (docker load decompresses them); zstd layers are always stored uncompressed. Either way each layer is
+    checked against its diff_id.
+    """
     config = b"".join(blob_chunks(client, image.repo, image.config_digest))
     try:
         diff_ids = json.loads(config)["rootfs"]["diff_ids"]
@@ -325,8 +348,12 @@ def write_docker_archive(fh, client, image, ref):
         diff_id = diff_ids[index]
         path = diff_id.split(":", 1)[1] + "/layer.tar"
         if path not in paths:
-            chunks = uncompressed_chunks(blob_chunks(client, image.repo, desc["digest"]))
-            tar.add_stream(path, _verified(chunks, diff_id, f"layer {desc['digest']} of {image.repo}"))
+            what = f"layer {desc['digest']} of {image.repo}"
+            chunks = blob_chunks(client, image.repo, desc["digest"])
+            if layers == "preserve" and "zstd" not in (desc.get("mediaType") or ""):
+                tar.add_stream(path, _compressed_checked(chunks, diff_id, what))
+            else:
+                tar.add_stream(path, _verified(uncompressed_chunks(chunks), diff_id, what))
         paths.append(path)
     config_path = image.config_digest.split(":", 1)[1] + ".json"
     tar.add_bytes(config_path, config)
@@ -411,7 +438,7 @@ class ImageSaver:
     """
 
     def __init__(self, dest, source="engine", fmt="docker-archive", force=False, check_mode=False,  # noqa: PLR0917 - options
-                 engine_api=None, client_for=None, registry=None, platform_name=None):
+                 engine_api=None, client_for=None, registry=None, platform_name=None, layers="uncompressed"):
         if source == "engine" and fmt != "docker-archive":
             raise ArchiveError(f"format {fmt} needs source=registry (the engine saves docker-archive only)")
         self.dest = dest
@@ -423,6 +450,7 @@ class ImageSaver:
         self.client_for = client_for
         self.registry = registry
         self.platform_name = platform_name
+        self.layers = layers
         self._clients = {}
 
     def _client(self, host):
@@ -469,10 +497,11 @@ class ImageSaver:
             client, repo, reference = self._locate(image)
             remote = resolve_image(client, repo, reference, self.platform_name)
             digest = remote.config_digest
-            writer = write_docker_archive if self.fmt == "docker-archive" else write_oci_archive
-
             def write(fh):
-                writer(fh, client, remote, ref)
+                if self.fmt == "docker-archive":
+                    write_docker_archive(fh, client, remote, ref, self.layers)
+                else:
+                    write_oci_archive(fh, client, remote, ref)
         result = {"image": image, "path": path, "digest": digest, "format": self.fmt}
         found = archive_identity(path)
         result["changed"] = self.force or not holds_image(found, self.fmt, digest, ref)

@@ -58,6 +58,15 @@ options:
     type: str
     choices: [docker-archive, oci-archive]
     default: docker-archive
+  layers:
+    description:
+      - How O(format=docker-archive) tarballs from O(source=registry) store layers. V(uncompressed), as C(docker save)
+        does; V(preserve) keeps gzip layers compressed as the registry holds them (smaller tarballs, which
+        C(docker load) reads all the same). Every layer is checked against the image's diff_ids either way.
+      - Ignored for O(source=engine) and O(format=oci-archive), which keep the blobs as they are.
+    type: str
+    choices: [uncompressed, preserve]
+    default: uncompressed
   force:
     description:
       - Rewrite tarballs even when they already hold the same image.
@@ -205,6 +214,7 @@ def main():
             "dest": {"type": "path", "required": True},
             "source": {"type": "str", "choices": ["engine", "registry"], "default": "engine"},
             "format": {"type": "str", "choices": ["docker-archive", "oci-archive"], "default": "docker-archive"},
+            "layers": {"type": "str", "choices": ["uncompressed", "preserve"], "default": "uncompressed"},
             "force": {"type": "bool", "default": False},
             "registry": {"type": "str"},
             "username": {"type": "str"},
@@ -232,7 +242,7 @@ def main():
 
     saver = ImageSaver(dest, source=p["source"], fmt=p["format"], force=p["force"], check_mode=module.check_mode,
                        engine_api=engine_api(module) if p["source"] == "engine" else None,
-                       client_for=client_for, registry=p["registry"], platform_name=p["platform"])
+                       client_for=client_for, registry=p["registry"], platform_name=p["platform"], layers=p["layers"])
     if not module.check_mode and not os.path.isdir(dest):
         try:
             os.makedirs(dest)

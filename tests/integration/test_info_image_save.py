@@ -106,6 +106,16 @@ def test_registry_docker_archive_loads_as_the_same_image(pushed_unique, tmp_path
     assert again["changed"] is False
     forced, _ = run_module(MODULE, {**args, "force": True})
     assert forced["changed"] is True
+    subprocess.run(["docker", "rmi", f"{repo}:1"], check=True, capture_output=True)
+    preserved_dest = tmp_path / "preserved"
+    preserved, _ = run_module(MODULE, {**args, "dest": str(preserved_dest), "layers": "preserve"})
+    assert not failed(preserved), preserved
+    with tarfile.open(preserved["files"][0]["path"]) as tar:
+        layer_paths = json.load(tar.extractfile("manifest.json"))[0]["Layers"]
+        assert all(tar.extractfile(path).read(2) == b"\x1f\x8b" for path in layer_paths), "layers kept gzip-compressed"
+    assert os.path.getsize(preserved["files"][0]["path"]) < os.path.getsize(entry["path"])
+    assert f"Loaded image: {repo}:1" in docker_load(preserved["files"][0]["path"])
+    assert image_id(f"{repo}:1") == source_id
 
 
 def test_registry_oci_archive_is_read_by_skopeo_with_the_same_config(pushed_unique, tmp_path):

@@ -346,3 +346,19 @@ def test_saver_locates_images_docker_hub_included(image, registry, host, repo, r
     saver = aw.ImageSaver("/nonexistent", source="registry", client_for=asked.append, registry=registry)
     assert saver._locate(image)[1:] == (repo, reference)
     assert asked == [host]
+
+
+def test_docker_archive_preserve_keeps_gzip_layers_and_checks_them(registry):
+    image = aw.resolve_image(registry, "tools/app", "1.0")
+    tar = write(aw.write_docker_archive, registry, image, "tools/app:1.0", "preserve")
+    manifest = json.load(tar.extractfile("manifest.json"))[0]
+    stored = [tar.extractfile(path).read() for path in manifest["Layers"]]
+    assert stored[0] == registry.blobs[image.layers[0]["digest"]] and stored[0].startswith(aw.GZIP_MAGIC)
+    assert stored[1] == registry.layers[1], "a plain layer stays plain"
+    assert gzip.decompress(stored[0]) == registry.layers[0]
+    wrong = gzip.compress(layer_tar({"x": b"other"}), mtime=0)
+    registry.blobs[image.layers[0]["digest"]] = wrong
+    image.layers[0]["digest"] = sha(wrong)
+    registry.blobs[sha(wrong)] = wrong
+    with pytest.raises(aw.ArchiveError, match="does not match its diff_id"):
+        write(aw.write_docker_archive, registry, image, "tools/app:1.0", "preserve")
