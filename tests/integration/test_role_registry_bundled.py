@@ -9,11 +9,8 @@ import uuid
 import pytest
 
 from tests.helpers.ansible import run_playbook
-from tests.helpers.registries import free_port, wait_http
+from tests.helpers.registries import REPO_ROOT, free_port, wait_http
 
-# The bundled backend runs any server that reads a Distribution config.yml; Debian's docker-registry stands in for
-# pyregistry here so these tests exercise the service machinery on their own.
-COMMAND = ["docker-registry", "serve"]
 
 
 def play(role_vars):
@@ -31,7 +28,6 @@ def bundled(tmp_path):
         "registry_storage_dir": str(tmp_path / "storage"),
         "registry_pid_file": str(tmp_path / "run" / "registry.pid"),
         "registry_log_file": str(tmp_path / "run" / "registry.log"),
-        "registry_bundled_command": COMMAND,
     }
     yield role_vars
     if os.path.exists(role_vars["registry_config_dir"]):
@@ -54,7 +50,7 @@ def read_pid(role_vars):
 def server_pids(role_vars):
     """Pids of the server processes started with this instance's config.yml."""
     config = os.path.join(role_vars["registry_config_dir"], "config.yml")
-    out = subprocess.run(["pgrep", "-f", f"serve {config}"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(["pgrep", "-f", f"serve {config}$"], capture_output=True, text=True, check=False).stdout
     return sorted(int(p) for p in out.split())
 
 
@@ -168,8 +164,7 @@ def test_port_in_use_fails_clearly(bundled):
     ({"registry_htpasswd_users": [{"name": "alice"}]}, "Check the port and the users", "needs a name and a password"),
     ({"registry_port": 70000}, "Check the port and the users", "registry_port must be 1-65535"),
     ({"registry_tls": True, "registry_tls_generate": False}, "Fail when a given TLS file is missing", "does not exist"),
-    ({"registry_bundled_command": ["/usr/bin/python3", "-I", "-m", "pyregistry", "serve"], "registry_pyregistry_python": "/usr/bin/python3",
-      "registry_bundled_env": {}}, "Fail when pyregistry cannot run", "cannot import pyregistry"),
+    ({"registry_pyregistry_python": "/usr/bin/python3"}, "Fail when pyregistry cannot run", "cannot import pyregistry"),
     ({"registry_backend": "kubernetes"}, None, "registry_backend"),
 ])
 def test_bad_input_fails_clearly(bundled, extra, name, message):
@@ -178,3 +173,34 @@ def test_bad_input_fails_clearly(bundled, extra, name, message):
     text = task(res, name)["msg"] if name else res.stdout
     assert message in text
     assert read_pid(bundled) is None
+
+
+def test_bundled_command_is_replaceable(bundled):
+    """Any server that reads a Distribution config.yml can run under the supervisor (here Debian's docker-registry)."""
+    role_vars = {**bundled, "registry_bundled_command": ["docker-registry", "serve"]}
+    res = run_playbook(play(role_vars))
+    assert not res.failed, res.stdout[-3000:]
+    assert wait_http(url(bundled), timeout=5) == 200
+    (pid,) = server_pids(bundled)
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        assert fh.read().split(b"\0")[0] == b"docker-registry"
+    assert run_playbook(play(role_vars)).changed == 0
+
+
+def test_copy_install_runs_pyregistry_from_the_copied_sources(bundled, tmp_path):
+    dest = tmp_path / "opt-pyregistry"
+    role_vars = {**bundled, "registry_pyregistry_install": "copy", "registry_pyregistry_dest": str(dest)}
+    res = run_playbook(play(role_vars))
+    assert not res.failed, res.stdout[-3000:]
+    copied = sorted(p.name for p in (dest / "pyregistry").glob("*.py"))
+    shipped = sorted(p for p in os.listdir(os.path.join(REPO_ROOT, "pyregistry")) if p.endswith(".py"))
+    assert copied == shipped
+    (pid,) = server_pids(bundled)
+    with open(f"/proc/{pid}/environ", "rb") as fh:
+        assert f"PYTHONPATH={dest}".encode() in fh.read().split(b"\0")
+    assert wait_http(url(bundled), timeout=5) == 200
+    assert run_playbook(play(role_vars)).changed == 0
+
+    failing = run_playbook(play({**role_vars, "registry_pyregistry_python": "/usr/bin/python3"}))
+    assert failing.failed
+    assert "(aiohttp, PyYAML, bcrypt)" in task(failing, "Fail when pyregistry cannot run")["msg"]
