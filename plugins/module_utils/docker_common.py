@@ -10,7 +10,7 @@ import tempfile
 import time
 import traceback
 from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
+from urllib.request import HTTPSHandler, ProxyHandler, build_opener
 
 try:
     import docker
@@ -124,8 +124,11 @@ def v2_status(url, cafile=None, timeout=3):
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+    handlers = [ProxyHandler({})]  # the registry is probed directly, never through an http(s)_proxy
+    if context is not None:
+        handlers.append(HTTPSHandler(context=context))
     try:
-        with urlopen(url.rstrip("/") + "/v2/", timeout=timeout, context=context) as resp:
+        with build_opener(*handlers).open(url.rstrip("/") + "/v2/", timeout=timeout) as resp:
             return resp.status
     except HTTPError as exc:
         return exc.code

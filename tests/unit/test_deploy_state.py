@@ -136,3 +136,32 @@ def test_ensure_swarm_refuses_workers_and_inactive_engines_without_init():
 @pytest.mark.parametrize(("bind", "host"), [("0.0.0.0", "127.0.0.1"), ("", "127.0.0.1"), ("::", "[::1]"), ("10.0.0.5", "10.0.0.5"), ("fd00::1", "[fd00::1]")])
 def test_probe_host(bind, host):
     assert probe_host(bind) == host
+
+
+def test_v2_probe_goes_direct_even_with_a_proxy_set_and_waits_until_ready(monkeypatch):
+    import http.server
+    import threading
+
+    from ansible_collections.airgap.registry.plugins.module_utils.docker_common import v2_status, wait_v2
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(401 if self.path == "/v2/" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("no_proxy", "")
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        assert v2_status(url) == 401
+        assert wait_v2(url, 5) == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(DeployError, match="did not answer 200 or 401 within 1s"):
+        wait_v2(url, 1)
