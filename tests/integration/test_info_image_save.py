@@ -175,3 +175,26 @@ def test_registry_manifest_list_resolves_to_the_host_platform(pushed_unique, tmp
     wrong, _ = run_module(MODULE, {**args, "platform": "windows/arm64", "force": True})
     assert failed(wrong)
     assert f"no image for platform windows/arm64 (available: linux/{arch}, linux/{other})" in wrong["msg"]
+
+
+def test_saved_tarballs_seed_into_another_registry(pushed_unique, start_registry, tmp_path):
+    """The bundle -> seed path: every tarball image_save writes is read by image_seed and lands with the same config."""
+    reg, repo, source_id = pushed_unique
+    dest = tmp_path / "bundle"
+    for fmt, layers, suffix in (("docker-archive", "uncompressed", "plain"), ("docker-archive", "preserve", "gz"), ("oci-archive", "uncompressed", "oci")):
+        out = dest / suffix
+        saved, _ = run_module(MODULE, {"source": "registry", "registry": reg.host, "images": [f"{repo}:1"], "dest": str(out),
+                                       "format": fmt, "layers": layers})
+        assert not failed(saved), saved
+    target = start_registry("pyregistry")
+    for suffix in ("plain", "gz", "oci"):
+        seeded, _ = run_module("airgap.registry.image_seed", {"src": [str(dest / suffix)], "registry": target.host, "scheme": "http",
+                                                              "rename": {f"{repo}:1": f"{target.host}/{repo}-{suffix}:1"}})
+        assert not failed(seeded), seeded
+    client = RegistryClient(target.host, scheme="http")
+    for suffix in ("plain", "gz", "oci"):
+        body, _media_type, _digest = client.get_manifest(f"{repo}-{suffix}", "1")
+        assert json.loads(body)["config"]["digest"] == source_id, suffix
+    info, _ = run_module("airgap.registry.registry_info", {"registry": target.host, "scheme": "http",
+                                                           "expect": [f"{repo}-{suffix}:1" for suffix in ("plain", "gz", "oci")]})
+    assert not failed(info), info
