@@ -26,8 +26,10 @@ from ansible_collections.airgap.registry.plugins.module_utils.retag import Retag
 
 try:
     import zstandard
+    DECOMPRESS_ERRORS = (zlib.error, zstandard.ZstdError)
 except ImportError:
     zstandard = None
+    DECOMPRESS_ERRORS = (zlib.error,)
 
 CHUNK = 1024 * 1024
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -215,8 +217,8 @@ def _decompressor(head):
     return None
 
 
-def uncompressed_chunks(chunks):
-    """The uncompressed bytes of a gzip, zstd or plain tar stream (multi-member gzip included)."""
+def uncompressed_chunks(chunks, what="a compressed layer"):
+    """The uncompressed bytes of a gzip, zstd or plain tar stream (multi-member gzip included); `what` names it in errors."""
     chunks = iter(chunks)
     head = b""
     for chunk in chunks:
@@ -237,13 +239,16 @@ def uncompressed_chunks(chunks):
                     break
                 decomp = _decompressor(data)
                 if decomp is None:
-                    raise ArchiveError("unexpected data after the end of a compressed layer")
-            out = decomp.decompress(data)
+                    raise ArchiveError(f"{what}: unexpected data after the end of the compressed stream")
+            try:
+                out = decomp.decompress(data)
+            except DECOMPRESS_ERRORS as exc:
+                raise ArchiveError(f"{what}: compressed data is corrupt: {exc}") from None
             if out:
                 yield out
             data = decomp.unused_data if getattr(decomp, "eof", False) else b""
     if not getattr(decomp, "eof", True):
-        raise ArchiveError("a compressed layer ends early (truncated)")
+        raise ArchiveError(f"{what}: compressed data ends early (truncated)")
     tail = decomp.flush()
     if tail:
         yield tail
@@ -319,7 +324,7 @@ def _compressed_checked(chunks, diff_id, what):
             pending.append(chunk)
             yield chunk
     hasher = hashlib.sha256()
-    for out in uncompressed_chunks(source()):
+    for out in uncompressed_chunks(source(), what):
         hasher.update(out)
         yield from pending
         del pending[:]
@@ -353,7 +358,7 @@ def write_docker_archive(fh, client, image, ref, layers="uncompressed"):
             if layers == "preserve" and "zstd" not in (desc.get("mediaType") or ""):
                 tar.add_stream(path, _compressed_checked(chunks, diff_id, what))
             else:
-                tar.add_stream(path, _verified(uncompressed_chunks(chunks), diff_id, what))
+                tar.add_stream(path, _verified(uncompressed_chunks(chunks, what), diff_id, what))
         paths.append(path)
     config_path = image.config_digest.split(":", 1)[1] + ".json"
     tar.add_bytes(config_path, config)
