@@ -311,6 +311,9 @@ def resolve_image(client, repo, reference, platform_name=None):
         body, media_type, digest, manifest = _load_manifest(client, repo, entries[0]["digest"], what)
     if manifest.get("schemaVersion") != 2 or not isinstance(manifest.get("config"), dict):
         raise ArchiveError(f"{what}: unsupported manifest type {media_type or 'unknown'} (schema 2 / OCI image manifests only)")
+    descriptors = [manifest["config"], *(manifest.get("layers") or [])]
+    if not all(isinstance(d, dict) and re.match(r"^sha256:[0-9a-f]{64}$", str(d.get("digest"))) and isinstance(d.get("size"), int) for d in descriptors):
+        raise ArchiveError(f"{what}: the manifest has a config or layer without a valid sha256 digest and size")
     return RemoteImage(repo, body, media_type, digest, manifest)
 
 

@@ -375,3 +375,14 @@ def test_corrupt_gzip_layer_names_the_layer(registry):
     for layers in ("uncompressed", "preserve"):
         with pytest.raises(aw.ArchiveError, match=f"layer {digest} of bad/gz: compressed data is corrupt"):
             write(aw.write_docker_archive, registry, image, "bad/gz:1", layers)
+
+
+def test_manifest_with_a_broken_descriptor_is_refused(registry):
+    manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": {"digest": "sha256:" + "2" * 64, "size": 2},
+                "layers": [{"mediaType": "x", "digest": "md5:abc", "size": 1}]}
+    registry.add_manifest("bad/desc", "1", manifest, DOCKER_MANIFEST)
+    with pytest.raises(aw.ArchiveError, match="without a valid sha256 digest and size"):
+        aw.resolve_image(registry, "bad/desc", "1")
+    registry.add_manifest("bad/schema1", "1", {"schemaVersion": 1, "fsLayers": []}, "application/vnd.docker.distribution.manifest.v1+prettyjws")
+    with pytest.raises(aw.ArchiveError, match="unsupported manifest type"):
+        aw.resolve_image(registry, "bad/schema1", "1")
