@@ -15,17 +15,17 @@ description:
     reports no change.
   - The file is replaced atomically (temp file in the same directory, then rename).
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 requirements:
   - passlib (from libpass)
   - bcrypt
 attributes:
   check_mode:
     support: full
-    details: Reports which users would be added, updated or removed and writes nothing.
+    description: Reports which users would be added, updated or removed and writes nothing.
   diff_mode:
     support: full
-    details: Shows the user names before and after, never hashes or passwords.
+    description: Shows the user names before and after, never hashes or passwords.
 options:
   path:
     description:

@@ -17,16 +17,16 @@ description:
     then rename).
   - The CA certificate is what clients trust, for example in C(/etc/docker/certs.d/HOST:PORT/ca.crt).
 author:
-  - airgap.registry contributors
+  - airgap.registry contributors (@airgap-registry)
 requirements:
   - cryptography
 attributes:
   check_mode:
     support: full
-    details: Reports what would be (re)generated and writes nothing.
+    description: Reports what would be (re)generated and writes nothing.
   diff_mode:
     support: full
-    details: Shows the subject, SANs and expiry of the server certificate before and after; never key material.
+    description: Shows the subject, SANs and expiry of the server certificate before and after; never key material.
 options:
   ca_cert:
     description:
