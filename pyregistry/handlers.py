@@ -2,7 +2,10 @@
 import asyncio
 import errno
 import json
+import os
 import re
+import select
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -11,6 +14,9 @@ from pyregistry.errors import RegistryError
 from pyregistry.storage import check_digest, check_reference
 
 FLUSH_BYTES = 4 * 1024 * 1024
+THREADED_SENDFILE_MIN = 1024 * 1024
+SEND_STALL_SECONDS = 120
+SENDFILE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pyregistry-sendfile")
 CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?$")
 DEFAULT_CATALOG_ENTRIES = 100
 
@@ -61,8 +67,29 @@ def _accepted_types(request):
     return accepted
 
 
+def _sendfile_blocking(sock_fd, file_fd, offset, count):
+    """sendfile() the whole range from a worker thread, waiting for the (non-blocking) socket to drain as needed."""
+    poller = select.poll()
+    poller.register(sock_fd, select.POLLOUT)
+    while count > 0:
+        try:
+            sent = os.sendfile(sock_fd, file_fd, offset, count)
+        except BlockingIOError:
+            if not poller.poll(SEND_STALL_SECONDS * 1000):
+                raise TimeoutError("client stopped reading") from None
+            continue
+        if sent == 0:
+            raise ConnectionResetError("blob file shorter than expected")
+        offset += sent
+        count -= sent
+
+
 class BlobResponse(web.StreamResponse):
-    """A blob body (or a byte range of it) sent with sendfile from an already open file."""
+    """A blob body (or a byte range of it) sent with sendfile from an already open file.
+
+    Large plain-TCP bodies are sent by a thread of SENDFILE_POOL (reading paused on the connection meanwhile), so
+    concurrent downloads copy on every core; the rest goes through the event loop's sendfile.
+    """
 
     def __init__(self, fobj, offset, count, status, headers):
         super().__init__(status=status, headers=headers)
@@ -78,17 +105,19 @@ class BlobResponse(web.StreamResponse):
                 transport = request.transport
                 if transport is None:
                     raise ConnectionResetError("connection lost")
-                try:
+                await writer.drain()
+                sock = transport.get_extra_info("socket")
+                threaded = (self._count >= THREADED_SENDFILE_MIN and sock is not None and transport.get_extra_info("sslcontext") is None
+                            and transport.get_write_buffer_size() == 0)
+                if threaded:
+                    transport.pause_reading()
+                    try:
+                        await request._loop.run_in_executor(SENDFILE_POOL, _sendfile_blocking, sock.fileno(), self._fobj.fileno(), self._offset, self._count)
+                    finally:
+                        if not transport.is_closing():
+                            transport.resume_reading()
+                else:
                     await request._loop.sendfile(transport, self._fobj, self._offset, self._count)
-                except NotImplementedError:
-                    self._fobj.seek(self._offset)
-                    remaining = self._count
-                    while remaining > 0:
-                        chunk = await request._loop.run_in_executor(None, self._fobj.read, min(remaining, FLUSH_BYTES))
-                        if not chunk:
-                            break
-                        await writer.write(chunk)
-                        remaining -= len(chunk)
                 await super().write_eof()
             return writer
         finally:

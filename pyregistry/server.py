@@ -23,13 +23,20 @@ def ssl_context(config):
     return ctx
 
 
-def listen(config):
-    """The listening socket for http.addr."""
+def listen(config, reuse_port=False, backlog=1024):
+    """A socket bound to http.addr (listening unless backlog is None); SO_REUSEPORT lets each worker own one."""
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
-    sock.listen(1024)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((config.host, config.port))
+        if backlog is not None:
+            sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 
@@ -70,24 +77,26 @@ async def serve(config, sock, purge=True):
 
 
 def run(config):
-    """Run the server (forking `config.workers` processes sharing one socket); returns an exit code."""
+    """Run the server; with `config.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
+    kernel spreads connections across them. Returns an exit code."""
     ssl_context(config)  # fail early on unreadable certificate/key
-    sock = listen(config)
     scheme = "https" if config.tls_certificate else "http"
     log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.host, config.port, config.rootdirectory, config.workers)
     if config.workers == 1:
-        asyncio.run(serve(config, sock))
+        asyncio.run(serve(config, listen(config)))
         return 0
+    reserved = listen(config, reuse_port=True, backlog=None)  # bound, never listening: fails early when the port is taken
     children = []
     for index in range(config.workers):
         pid = os.fork()
         if pid == 0:
+            reserved.close()
             try:
-                asyncio.run(serve(config, sock, purge=index == 0))
+                asyncio.run(serve(config, listen(config, reuse_port=True), purge=index == 0))
             finally:
                 os._exit(0)
         children.append(pid)
-    sock.close()
+    reserved.close()
 
     def forward(signum, _frame):
         for pid in children:

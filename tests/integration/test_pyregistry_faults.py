@@ -149,3 +149,20 @@ def test_16_concurrent_pushers_same_image(pyregistry_server):
         assert req(url, "GET", f"/v2/pyreg/same/blobs/{digest}").body == data
     uploads = os.path.join(pyregistry_server.root, "docker/registry/v2/repositories/pyreg/same/_uploads")
     assert os.listdir(uploads) == []
+
+
+def test_client_dropping_mid_download_leaves_server_healthy(pyregistry_server):
+    url = pyregistry_server.url
+    data = os.urandom(1024 * 1024) * 64
+    digest = req(url, "POST", f"/v2/pyreg/drop/blobs/uploads/?digest={digest_of(data)}", body=data).headers["Docker-Content-Digest"]
+    for _ in range(8):
+        conn = http.client.HTTPConnection(pyregistry_server.host, timeout=30)
+        conn.request("GET", f"/v2/pyreg/drop/blobs/{digest}")
+        resp = conn.getresponse()
+        assert resp.status == 200 and len(resp.read(1024 * 1024)) == 1024 * 1024
+        conn.sock.close()
+        conn.close()
+    assert req(url, "GET", "/v2/").status == 200
+    got = req(url, "GET", f"/v2/pyreg/drop/blobs/{digest}", headers={"Range": "bytes=1048576-3145727"})
+    assert got.status == 206 and got.body == data[1048576:3145728]
+    assert hashlib.sha256(req(url, "GET", f"/v2/pyreg/drop/blobs/{digest}").body).hexdigest() == digest[7:]
