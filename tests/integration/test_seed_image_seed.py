@@ -44,11 +44,14 @@ def _blob(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _docker25_layout(work, image, nested, with_manifest_json=True):
-    """A Docker 25+ style save of `image`: OCI layout with uncompressed layers, manifest.json, optionally containerd's
-    nested index (image index -> platform manifests, only amd64's blobs present)."""
-    layout = work / ("d25-" + image.replace("/", "_").replace(":", "_") + ("-nested" if nested else "") + ("" if with_manifest_json else "-oci"))
-    _run("skopeo", "copy", "-q", "--dest-oci-accept-uncompressed-layers", f"docker-daemon:{image}", f"oci:{layout}:{image.split(':')[1]}")
+def _docker25_layout(work, image, nested, with_manifest_json=True, gzip_layers=False):
+    """A Docker 25+ style save of `image`: OCI layout with uncompressed layers (gzip ones, as the containerd image store
+    keeps them, with gzip_layers), manifest.json, optionally containerd's nested index (image index -> platform
+    manifests, only amd64's blobs present)."""
+    layout = work / ("d25-" + image.replace("/", "_").replace(":", "_") + ("-nested" if nested else "") + ("" if with_manifest_json else "-oci")
+                     + ("-gz" if gzip_layers else ""))
+    keep = [] if gzip_layers else ["--dest-oci-accept-uncompressed-layers"]
+    _run("skopeo", "copy", "-q", *keep, f"docker-daemon:{image}", f"oci:{layout}:{image.split(':')[1]}")
     index = json.loads((layout / "index.json").read_text())
     desc = index["manifests"][0]
     manifest = json.loads((layout / "blobs" / "sha256" / desc["digest"][7:]).read_text())
@@ -86,6 +89,7 @@ def tarballs(sample_images, tmp_path_factory):
     out["docker25"] = _docker25_layout(work, "abox:1.0.1", nested=False)
     out["docker25-nested"] = _docker25_layout(work, "nginx:1.25", nested=True)
     out["oci-nested"] = _docker25_layout(work, "tools/busyish:2.0", nested=True, with_manifest_json=False)
+    out["docker25-containerd-gzip"] = _docker25_layout(work, "nginx:1.25", nested=True, gzip_layers=True)
     with open(out["legacy"], "rb") as src, gzip.open(work / "legacy_all.tar.gz", "wb") as dst:
         shutil.copyfileobj(src, dst)
     out["legacy-gzip"] = str(work / "legacy_all.tar.gz")
@@ -134,7 +138,7 @@ def _seed(registry, src, **args):
 
 
 @pytest.mark.parametrize("fmt", ["legacy", "skopeo-docker-archive", "skopeo-oci-archive", "docker25", "docker25-nested", "oci-nested",
-                                 "legacy-gzip", "legacy-zstd"])
+                                 "docker25-containerd-gzip", "legacy-gzip", "legacy-zstd"])
 def test_direct_preserve_round_trip(fmt, tarballs, distribution_registry):
     archive = read_archive(tarballs[fmt])
     first = _seed(distribution_registry, tarballs[fmt])
@@ -221,3 +225,22 @@ def test_pyregistry_round_trip(tarballs, start_registry):
     for image in result["images"]:
         assert _pull_id(image["target"]) == image["config_digest"]
     assert _seed(reg, tarballs["legacy"], layers="gzip")["changed"] is False
+
+
+def test_several_tags_of_one_image_in_one_tarball(sample_images, distribution_registry, tmp_path):
+    alias = "seed-alias/abox:latest"
+    _run("docker", "tag", "abox:1.0.1", alias)
+    try:
+        tarball = str(tmp_path / "two-tags.tar")
+        _run("docker", "save", "-o", tarball, "abox:1.0.1", alias)
+    finally:
+        subprocess.run(["docker", "rmi", alias], check=False, capture_output=True)
+    (image,) = read_archive(tarball).images
+    assert sorted(image.refs) == ["abox:1.0.1", alias]
+    result = _seed(distribution_registry, tarball)
+    by_source = {i["source"]: i for i in result["images"]}
+    assert by_source["abox:1.0.1"]["digest"] == by_source[alias]["digest"]
+    assert sum(i["blobs_pushed"] for i in result["images"]) == 3
+    assert sum(i["blobs_mounted"] for i in result["images"]) == 3
+    client = RegistryClient(distribution_registry.host)
+    assert client.tags("seed-alias/abox") == ["latest"] and client.tags("abox") == ["1.0.1"]
