@@ -274,12 +274,14 @@ class RegistryClient:
 
     # --- requests ------------------------------------------------------------------------------------------------
     def _path(self, url):
-        """A request target on this registry from a path or an absolute/relative URL (Location)."""
+        """A request target on this registry from a path or an absolute/relative URL (an upload Location).
+
+        An absolute Location naming another host (a registry whose http.host differs from the address used to reach
+        it, behind a proxy or NAT) is still sent to the address this client talks to.
+        """
         if url.startswith("/"):
             return url
         parts = urlsplit(urljoin(self.base_url + "/", url))
-        if parts.netloc and parts.netloc != self.host:
-            raise RegistryError(f"{self.host}: redirect to another host {parts.netloc} is not supported for this request")
         return parts.path + ("?" + parts.query if parts.query else "")
 
     def request(self, method, url, *, scope=None, headers=None, body=None, ok=(200,), what=None):

@@ -121,3 +121,14 @@ def test_connection_refused_is_reported_after_retries(port):
     with pytest.raises(RegistryError) as err:
         client.ping()
     assert "after 1 retries" in str(err.value)
+
+
+def test_upload_locations_naming_another_host(start_registry):
+    reg = start_registry("distribution", config={"http": {"host": "http://registry.invalid:5000"}})
+    client = RegistryClient(reg.host)
+    data = os.urandom(100_000)
+    for chunk_size in (None, 30_000):
+        digest = _blob(data + bytes([chunk_size is None]))
+        payload = data + bytes([chunk_size is None])
+        assert client.upload_blob("seed/proxy", digest, len(payload), lambda off, p=payload: io.BytesIO(p[off:]), chunk_size=chunk_size) == len(payload)
+        assert client.blob_size("seed/proxy", digest) == len(payload)
