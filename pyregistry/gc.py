@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pyregistry import driver
 from pyregistry.storage import Storage
 
-HEX_RE = re.compile(r"^[a-f0-9]{64}$")
+HEX_RE = re.compile(r"[a-f0-9]{64}")
 
 
 @dataclass
@@ -83,7 +83,7 @@ def all_blobs(storage):
     found = []
     for prefix in driver.list_dir(root):
         for hexpart in driver.list_dir(os.path.join(root, prefix)):
-            if HEX_RE.match(hexpart):
+            if HEX_RE.fullmatch(hexpart):
                 found.append("sha256:" + hexpart)
     return found
 

@@ -17,7 +17,7 @@ FLUSH_BYTES = 4 * 1024 * 1024
 THREADED_SENDFILE_MIN = 1024 * 1024
 SEND_STALL_SECONDS = 120
 SENDFILE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pyregistry-sendfile")
-CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?$")
+CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?")
 DEFAULT_CATALOG_ENTRIES = 100
 
 
@@ -274,7 +274,7 @@ class Handlers:
         content_range = request.headers.get("Content-Range")
         expected = None
         if content_range:
-            m = CONTENT_RANGE_RE.match(content_range.strip())
+            m = CONTENT_RANGE_RE.fullmatch(content_range.strip())
             if not m or int(m.group(1)) != size or int(m.group(2)) < int(m.group(1)):
                 detail = {"expected_start": size, "Content-Range": content_range[:100]}
                 raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))

@@ -15,8 +15,8 @@ IMAGE_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
 LIST_TYPES = (DOCKER_LIST, OCI_INDEX)
 KNOWN_TYPES = IMAGE_TYPES + LIST_TYPES
 
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
+ANY_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
@@ -37,7 +37,7 @@ def _descriptor_digest(desc, where):
     if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
         raise RegistryError("MANIFEST_INVALID", detail=f"{where}: descriptor without a digest")
     digest = desc["digest"]
-    if not ANY_DIGEST_RE.match(digest):
+    if not ANY_DIGEST_RE.fullmatch(digest):
         raise RegistryError("MANIFEST_INVALID", detail=f"{where}: invalid digest {digest!r}")
     return digest
 

@@ -17,23 +17,23 @@ from pyregistry.errors import RegistryError
 from pyregistry.paths import Layout
 
 NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{NAME_COMPONENT}(?:/{NAME_COMPONENT})*$")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-UUID_RE = re.compile(r"^[a-f0-9-]{36}$")
+NAME_RE = re.compile(rf"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*")
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+UUID_RE = re.compile(r"[a-f0-9-]{36}")
 MAX_NAME_LENGTH = 255
 HASH_READ_SIZE = 4 * 1024 * 1024
 
 
 def check_name(name):
     """Raise NAME_INVALID unless `name` is a valid repository name."""
-    if len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name):
+    if len(name) > MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
         raise RegistryError("NAME_INVALID", detail={"name": name[:300]})
 
 
-def check_digest(digest, code="DIGEST_INVALID"):
-    """Raise `code` unless `digest` is a sha256 digest."""
-    if not manifests.DIGEST_RE.match(digest or ""):
-        raise RegistryError(code, detail={"digest": (digest or "")[:200]})
+def check_digest(digest):
+    """Raise DIGEST_INVALID unless `digest` is a sha256 digest."""
+    if not manifests.DIGEST_RE.fullmatch(digest or ""):
+        raise RegistryError("DIGEST_INVALID", detail={"digest": (digest or "")[:200]})
 
 
 def is_digest(reference):
@@ -44,7 +44,7 @@ def check_reference(reference):
     """A manifest reference is a tag or a digest."""
     if is_digest(reference):
         check_digest(reference)
-    elif not TAG_RE.match(reference):
+    elif not TAG_RE.fullmatch(reference):
         raise RegistryError("TAG_INVALID", detail={"tag": reference[:200]})
 
 
@@ -178,7 +178,7 @@ class Storage:
 
     def upload_size(self, name, upload_id):
         """Bytes received so far, or raise BLOB_UPLOAD_UNKNOWN."""
-        if not UUID_RE.match(upload_id):
+        if not UUID_RE.fullmatch(upload_id):
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:100]})
         size = driver.size(self.layout.upload_data(name, upload_id))
         if size is None:
@@ -298,7 +298,7 @@ class Storage:
             link = driver.read(self.layout.tag_current_link(name, reference))
             if link is not None:
                 digest = link.decode(errors="replace").strip()
-                if manifests.DIGEST_RE.match(digest) and self._linked(self.layout.revision_link(name, digest), digest):
+                if manifests.DIGEST_RE.fullmatch(digest) and self._linked(self.layout.revision_link(name, digest), digest):
                     return digest
         raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference})
 
@@ -322,10 +322,10 @@ class Storage:
         if is_digest(reference) and reference != digest:
             raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
         for blob in info.blobs:
-            if not (manifests.DIGEST_RE.match(blob) and self.blob_stat(name, blob)):
+            if not (manifests.DIGEST_RE.fullmatch(blob) and self.blob_stat(name, blob)):
                 raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": blob})
         for child, _platform in info.children:
-            if not (manifests.DIGEST_RE.match(child) and self._linked(self.layout.revision_link(name, child), child)):
+            if not (manifests.DIGEST_RE.fullmatch(child) and self._linked(self.layout.revision_link(name, child), child)):
                 raise RegistryError("MANIFEST_BLOB_UNKNOWN", message="manifest references a child manifest unknown to the repository", detail={"digest": child})
         target = self.layout.blob_data(digest)
         if driver.size(target) != len(data):

@@ -42,7 +42,7 @@ def test_layout_is_distributions(tmp_path):
     assert layout.upload_startedat("a", "u") == f"{base}/repositories/a/_uploads/u/startedat"
 
 
-@pytest.mark.parametrize("name", ["..", "a/../b", "/abs", "A", "a//b", "a/", "_x", "a" * 256, "a/.b", "a/b.", "%2e%2e"])
+@pytest.mark.parametrize("name", ["..", "a/../b", "/abs", "A", "a//b", "a/", "_x", "a" * 256, "a/.b", "a/b.", "%2e%2e", "a\n", "ä"])
 def test_bad_names(name):
     with pytest.raises(RegistryError) as exc:
         check_name(name)
@@ -57,7 +57,7 @@ def test_good_names(name):
 def test_references():
     check_reference("v1.0-rc_1")
     check_reference("sha256:" + "0" * 64)
-    for bad in ("-x", ".x", "t" * 129, "sha256:xyz", "a/b"):
+    for bad in ("-x", ".x", "t" * 129, "sha256:xyz", "a/b", "v1\n", "tägg", "sha256:" + "0" * 64 + "\n"):
         with pytest.raises(RegistryError):
             check_reference(bad)
 
