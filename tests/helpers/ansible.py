@@ -1,4 +1,4 @@
-"""Run real Ansible (ansible-playbook with the json callback) against localhost from tests."""
+"""Run real Ansible (ansible-playbook with the harness's airgap_json stdout callback) against localhost from tests."""
 import json
 import os
 import subprocess
@@ -33,26 +33,23 @@ class PlaybookResult:
     def failed(self):
         return self.stats.get("failures", 0) + self.stats.get("unreachable", 0) or (self.rc != 0)
 
-    def tasks(self):
-        """[(task name, result for localhost)] in order."""
-        out = []
-        for play in self.data.get("plays", []):
-            for task in play.get("tasks", []):
-                out.append((task["task"]["name"], task["hosts"].get("localhost", {})))
-        return out
+    def tasks(self, host="localhost"):
+        """[(task name, result for `host`)] in order; a role's task name carries the `role : ` prefix."""
+        return [(task["task"]["name"], task["hosts"].get(host, {}))
+                for play in self.data.get("plays", []) for task in play.get("tasks", [])]
 
-    def result(self, name=None):
-        """The result of the task named `name` (default: the last task)."""
-        tasks = self.tasks()
+    def result(self, name=None, host="localhost"):
+        """The result of the (last) task named `name`, with or without its role prefix (default: the last task)."""
+        tasks = self.tasks(host)
         if name is None:
             return tasks[-1][1]
-        for task_name, res in tasks:
-            if task_name == name:
+        for full, res in reversed(tasks):
+            if name in (full, full.split(" : ", 1)[-1]):
                 return res
         raise KeyError(f"no task {name!r} in {[t for t, _ in tasks]}")
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=None, env=None, timeout=900):
+def run_playbook(playbook, extra_vars=None, *, check=False, diff=False, inventory=None, env=None, timeout=900):
     """Run `playbook` (a path, or a list of plays to write out) against localhost; return a PlaybookResult."""
     with tempfile.TemporaryDirectory() as tmp:
         if not isinstance(playbook, str):
@@ -72,7 +69,8 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=N
             cmd.append("--diff")
         run_env = {
             **os.environ,
-            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_STDOUT_CALLBACK": "airgap_json",
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(REPO_ROOT, "tests", "helpers", "callback_plugins"),
             "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, ".venv", "collections"),
             "ANSIBLE_ROLES_PATH": os.path.join(REPO_ROOT, "roles"),
             "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
@@ -81,7 +79,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=N
             "ANSIBLE_NOCOLOR": "1",
             **(env or {}),
         }
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=REPO_ROOT, timeout=timeout)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=run_env, cwd=REPO_ROOT, timeout=timeout)
     try:
         data = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:
