@@ -7,8 +7,10 @@ if [ ! -x .venv-sanity/bin/ansible-test ]; then
   python3 -m venv .venv-sanity
   .venv-sanity/bin/pip install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
 fi
-dest=build/sanity/ansible_collections/airgap/registry
-rm -rf build/sanity && mkdir -p "$dest"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dest=$work/ansible_collections/airgap/registry
+mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ "$dest/"
 # ansible-test bootstraps pip in its venvs with get-pip.py from a host we cannot reach; give it a local
 # stand-in that does the same with ensurepip and PyPI.
