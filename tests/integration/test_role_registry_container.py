@@ -1,6 +1,7 @@
 """The registry role, container backend, on the real engine: TLS + htpasswd, docker login right/wrong, push/pull, teardown."""
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 
@@ -85,6 +86,18 @@ def test_tls_htpasswd_login_push_pull_and_teardown(container_vars, docker_client
         if docker_client.images.list(name=target):
             docker_client.images.remove(target)
 
+    headers = {**role_vars, "registry_config": {"http": {"headers": {"X-Airgap-Test": ["tls-role"]}}}}
+    check = run_playbook(play(headers), check=True)
+    assert not check.failed and check.changed > 0
+    assert docker_client.containers.get(role_vars["registry_name"]).id == container.id
+    changed = run_playbook(play(headers))
+    assert not changed.failed, changed.stdout[-4000:]
+    assert docker_client.containers.get(role_vars["registry_name"]).id != container.id
+    shown = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--cacert", ca, f"https://{host}/v2/"], capture_output=True, text=True, check=False)
+    assert "x-airgap-test: tls-role" in shown.stdout.lower()
+    assert docker("pull", target, env=env).returncode == 0, "storage survives the recreation"
+    docker_client.images.remove(target)
+
     gone = run_playbook(play({**role_vars, "registry_state": "absent"}))
     assert not gone.failed and gone.changed > 0
     assert docker_client.containers.list(all=True, filters={"name": role_vars["registry_name"]}) == []
@@ -95,4 +108,15 @@ def test_missing_image_fails_clearly(container_vars, docker_client):
     res = run_playbook(play({**container_vars, "registry_image": "tls-missing/registry:0.0"}))
     assert res.failed
     assert "tls-missing/registry:0.0" in task(res, "Run the registry container")["msg"]
+    assert docker_client.containers.list(all=True, filters={"name": container_vars["registry_name"]}) == []
+
+
+def test_port_in_use_fails_clearly(container_vars, docker_client):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", container_vars["registry_port"]))
+        busy.listen()
+        res = run_playbook(play(container_vars))
+    assert res.failed
+    msg = task(res, "Run the registry container")["msg"]
+    assert str(container_vars["registry_port"]) in msg and ("in use" in msg or "already allocated" in msg), msg
     assert docker_client.containers.list(all=True, filters={"name": container_vars["registry_name"]}) == []
