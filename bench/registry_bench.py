@@ -278,7 +278,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="duration of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per workload (the median is reported)")
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the large blob for the memory check (MiB)")
-    parser.add_argument("--workers", type=int, default=1, help="pyregistry worker processes (pyregistry.workers)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="pyregistry worker processes (pyregistry.workers); default: one per CPU")
     args = parser.parse_args()
     for tool in ("docker-registry", "wrk"):
         if not shutil.which(tool):
