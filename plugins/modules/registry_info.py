@@ -38,8 +38,9 @@ options:
     elements: str
   expect:
     description:
-      - Images that must be present, as C(repo:tag) (C(repo) alone means C(repo:latest)), C(repo@sha256:...), or
-        with this registry's C(HOST:PORT/) in front. The task fails listing every one that is missing.
+      - Images that must be present, as C(repo:tag) (C(repo) alone means C(repo:latest)), C(repo@sha256:...) or
+        C(repo:tag@sha256:...) (checked by digest), or with this registry's C(HOST:PORT/) in front. The task fails
+        listing every one that is missing.
     type: list
     elements: str
   username:
@@ -131,18 +132,20 @@ WORKERS = 8
 
 
 def parse_expected(entry, host):
-    """(repository, tag or None, digest or None) of an `expect` entry; a leading `HOST:PORT/` of this registry is dropped."""
+    """(repository, tag or None, digest or None) of an `expect` entry; a leading `HOST:PORT/` of this registry is dropped.
+
+    `repo@digest` and `repo:tag@digest` are checked by digest; `repo` alone means `repo:latest`.
+    """
     name = entry.strip()
     if host and name.startswith(host + "/"):
         name = name[len(host) + 1:]
-    repo, sep, digest = name.partition("@")
-    if sep:
-        return repo, None, digest
-    last_slash = repo.rfind("/")
-    if ":" in repo[last_slash + 1:]:
+    repo, _sep, digest = name.partition("@")
+    tag = None
+    if ":" in repo[repo.rfind("/") + 1:]:
         repo, _sep, tag = repo.rpartition(":")
-        return repo, tag, None
-    return repo, "latest", None
+    if digest:
+        return repo, None, digest
+    return repo, tag or "latest", None
 
 
 def inventory(client, repositories=None, expect=()):

@@ -13,6 +13,7 @@ DIGEST = "sha256:" + "ab" * 32
     ("reg:5000/tools/busyish:2.0", ("tools/busyish", "2.0", None)),
     ("other:5000/tools/busyish", ("other:5000/tools/busyish", "latest", None)),
     ("abox@" + DIGEST, ("abox", None, DIGEST)),
+    ("reg:5000/tools/abox:1.0@" + DIGEST, ("tools/abox", None, DIGEST)),
 ])
 def test_parse_expected(entry, parsed):
     assert parse_expected(entry, "reg:5000") == parsed
