@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,16 +79,36 @@ def write_big_image(out_dir, size_mib):
     return path
 
 
+def _hwm_mib(pid):
+    """VmHWM (peak resident set of the process's own address space, so not its parent's before exec) in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def timed(cmd, **kw):
-    """Run cmd; return (seconds, peak RSS of the process in MiB)."""
+    """Run cmd; return (seconds, peak RSS of the process in MiB, sampled from /proc until it exits)."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    peak = [0.0]
+
+    def sample():
+        while proc.returncode is None:
+            peak[0] = max(peak[0], _hwm_mib(proc.pid) or 0.0)
+            time.sleep(0.02)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _out, err = proc.communicate()
     elapsed = time.monotonic() - start
-    out, err = proc.communicate()
-    if os.waitstatus_to_exitcode(status) != 0:
+    sampler.join()
+    if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, peak[0]
 
 
 def fresh_registry(work, name):
