@@ -1,7 +1,8 @@
 """Garbage collection: mark every blob a kept manifest needs (config, layers, index children, referrers), sweep the rest.
 
-Safe while pushes happen: blobs and links written within the grace period are never swept, and the mark phase runs a
-second time right before the sweep so manifests pushed meanwhile protect their blobs.
+Safe while pushes happen: blobs and links written within the grace period are never swept (uploads, mounts, manifest
+pushes and HEAD checks refresh a blob's mtime), the mark phase runs a second time right before the sweep so manifests
+pushed meanwhile protect their blobs, and each blob's age is checked once more just before it is deleted.
 """
 import os
 import re
@@ -127,9 +128,13 @@ def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
     report.blobs = sorted(candidates)
     if dry_run:
         return report
-    doomed = set(candidates)
+    doomed = set()
     for digest in report.blobs:
+        if time.time() - (driver.mtime(storage.layout.blob_data(digest)) or 0) < grace:
+            continue  # pushed, mounted or checked again while we marked
         driver.remove_tree(storage.layout.blob_dir(digest))
+        doomed.add(digest)
+    report.blobs = sorted(doomed)
     for repo in set(storage.catalog() + storage.repositories(uploads=True)):
         layers = os.path.join(storage.layout.layers(repo), "sha256")
         for hexpart in driver.list_dir(layers):

@@ -212,6 +212,8 @@ class Handlers:
         if stat is None:
             raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
         path, size = stat
+        if request.method == "HEAD" and not self.config.readonly:
+            self.storage.touch_blob(digest)  # a client checking before it pushes a manifest: keep it out of garbage-collect
         headers = {
             "Docker-Content-Digest": digest,
             "ETag": f'"{digest}"',
@@ -257,14 +259,14 @@ class Handlers:
         try:
             check_digest(digest)
             await self.receive(request, self.storage.upload_writer(name, upload_id))
-            await self.run(self._commit, name, upload_id, digest, None)
+            await self.run(self._commit, name, upload_id, digest)
         except BaseException:
             await self.run(self.storage.discard_upload, name, upload_id)
             raise
         return self._blob_created(request, name, digest)
 
-    def _commit(self, name, upload_id, digest, expected_size):
-        size = self.storage.commit_upload(name, upload_id, digest, expected_size)
+    def _commit(self, name, upload_id, digest):
+        size = self.storage.commit_upload(name, upload_id, digest)
         self.metrics.add("blob_uploads")
         return size
 
@@ -303,7 +305,7 @@ class Handlers:
             raise RegistryError("DIGEST_INVALID", detail="digest query parameter required")
         check_digest(digest)
         await self._append(request, name, upload_id)
-        await self.run(self._commit, name, upload_id, digest, None)
+        await self.run(self._commit, name, upload_id, digest)
         return self._blob_created(request, name, digest)
 
     # ---- manifests ---------------------------------------------------------------------------------------

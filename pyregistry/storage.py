@@ -149,6 +149,13 @@ class Storage:
             raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
         driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
 
+    def touch_blob(self, digest):
+        """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it."""
+        try:
+            os.utime(self.layout.blob_data(digest))
+        except OSError:
+            pass
+
     def mount(self, name, source, digest):
         """Cross-repository mount: link an existing blob into `name`; False when it cannot."""
         if source is not None:
@@ -157,8 +164,9 @@ class Storage:
                 return False
         if not self.blob_exists(digest):
             return False
+        self.touch_blob(digest)
         self.link_blob(name, digest)
-        return True
+        return self.blob_exists(digest)
 
     # ---- uploads -----------------------------------------------------------------------------------------
     def start_upload(self, name):
@@ -226,21 +234,24 @@ class Storage:
             self._uploads.pop((name, upload_id), None)
         driver.remove_tree(self.layout.upload(name, upload_id))
 
-    def commit_upload(self, name, upload_id, digest, expected_size=None):
-        """Verify the upload against `digest` (and size), then move it into place and link it; returns the size."""
+    def commit_upload(self, name, upload_id, digest):
+        """Verify the upload against `digest`, then move it into place and link it; returns the size."""
         check_digest(digest)
         state = self.upload_state(name, upload_id)
         actual = "sha256:" + state.hasher.hexdigest()
         if actual != digest:
             self.discard_upload(name, upload_id)
             raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
-        if expected_size is not None and expected_size != state.offset:
-            self.discard_upload(name, upload_id)
-            raise RegistryError("SIZE_INVALID", detail={"expected": expected_size, "actual": state.offset})
         target = self.layout.blob_data(digest)
-        if driver.size(target) != state.offset:
-            driver.move(self.layout.upload_data(name, upload_id), target)
-        self.link_blob(name, digest)
+        data = self.layout.upload_data(name, upload_id)
+        if driver.size(target) == state.offset:
+            self.touch_blob(digest)  # wanted again: a running garbage-collect leaves fresh blobs alone
+            self.link_blob(name, digest)
+            if driver.size(target) != state.offset:  # swept in between all the same: put these bytes in place
+                driver.move(data, target)
+        else:
+            driver.move(data, target)
+            self.link_blob(name, digest)
         self.discard_upload(name, upload_id)
         return state.offset
 
@@ -327,6 +338,8 @@ class Storage:
         for child, _platform in info.children:
             if not (manifests.DIGEST_RE.fullmatch(child) and self._linked(self.layout.revision_link(name, child), child)):
                 raise RegistryError("MANIFEST_BLOB_UNKNOWN", message="manifest references a child manifest unknown to the repository", detail={"digest": child})
+        for blob in info.blobs:
+            self.touch_blob(blob)
         target = self.layout.blob_data(digest)
         if driver.size(target) != len(data):
             driver.write_atomic(target, data)

@@ -177,3 +177,36 @@ def test_gc_unit_keeps_referenced(tmp_path):
     assert report.blobs == [garbage]
     assert store.blob_stat("r", layer) and store.blob_stat("r", config) and not store.blob_exists(garbage)
     assert not os.path.exists(store.layout.layer_link("r", garbage))
+
+
+def test_commit_survives_a_sweep_between_check_and_link(tmp_path):
+    store = Storage(str(tmp_path))
+    d = upload(store, "a", b"shared bytes")
+    upload_id = store.start_upload("b")
+    writer = store.upload_writer("b", upload_id)
+    writer.write([b"shared bytes"])
+    writer.close()
+    real_link = store.link_blob
+
+    def swept_then_link(name, digest):
+        os.unlink(store.layout.blob_data(digest))  # garbage-collect deletes the blob right now
+        real_link(name, digest)
+
+    store.link_blob = swept_then_link
+    old = time.time() - 3600
+    os.utime(store.layout.blob_data(d), (old, old))
+    store.commit_upload("b", upload_id, d)
+    assert open(store.layout.blob_data(d), "rb").read() == b"shared bytes"
+    assert store.blob_stat("b", d)[1] == 12
+
+
+def test_touched_blob_is_not_swept(tmp_path):
+    store = Storage(str(tmp_path), delete_enabled=True)
+    d = upload(store, "r", b"unreferenced")
+    old = time.time() - 3600
+    os.utime(store.layout.blob_data(d), (old, old))
+    os.utime(store.layout.layer_link("r", d), (old, old))
+    store.touch_blob(d)  # e.g. a HEAD from a client about to push a manifest
+    assert collect(str(tmp_path), grace=60).blobs == []
+    os.utime(store.layout.blob_data(d), (old, old))
+    assert collect(str(tmp_path), grace=60).blobs == [d]
