@@ -49,6 +49,8 @@ def apply_env(raw, environ):
             if not isinstance(node.get(key), dict):
                 node[key] = {}
             node = node[key]
+        if isinstance(node.get(keys[-1]), dict):
+            continue  # e.g. REGISTRY_STORAGE=filesystem names the section's driver; the section itself stays
         node[keys[-1]] = _env_value(environ[name])
     return raw
 

@@ -91,3 +91,9 @@ def test_bad_configs(tmp_path):
     (tmp_path / "list.yml").write_text("- a\n")
     with pytest.raises(ConfigError, match="mapping"):
         load(str(tmp_path / "list.yml"), environ={})
+
+
+def test_env_naming_a_section_keeps_it():
+    raw = {"storage": {"filesystem": {"rootdirectory": "/data"}}}
+    cfg = from_mapping(raw, environ={"REGISTRY_STORAGE": "filesystem", "REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": "/h"})
+    assert cfg.rootdirectory == "/data" and cfg.htpasswd_path == "/h"
