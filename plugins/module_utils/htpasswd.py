@@ -74,8 +74,9 @@ def is_bcrypt(hashed):
 class HtpasswdChange:
     """The changes needed to make `path` hold the requested users in the requested state."""
 
-    def __init__(self, path, users, state, update_password, cost, *, check_mode=False):
-        """`check_mode` tolerates a missing directory (an earlier task of the same check run would create it)."""
+    def __init__(self, path, users, state, update_password, cost, *, exclusive=False, check_mode=False):
+        """`exclusive` removes users that are not listed (state=present); `check_mode` tolerates a missing directory
+        (an earlier task of the same check run would create it)."""
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory) and not check_mode:
@@ -96,6 +97,11 @@ class HtpasswdChange:
             elif update_password == "always" and not self._current(user, secret):
                 self.file.set_hash(user, hasher.hash(secret))
                 self.updated.append(user)
+        if exclusive and state == "present":
+            listed = {user for user, _secret in users}
+            for user in sorted(set(self.file.users()) - listed):
+                self.file.delete(user)
+                self.removed.append(user)
         self.after = sorted(self.file.users())
 
     def _current(self, user, secret):

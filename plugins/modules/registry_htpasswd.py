@@ -66,6 +66,11 @@ options:
     type: str
     choices: [always, on_create]
     default: always
+  exclusive:
+    description:
+      - With O(state=present), also remove every user of the file that is not listed, so the list is authoritative.
+    type: bool
+    default: false
   bcrypt_cost:
     description:
       - bcrypt cost (log2 rounds) of new hashes. The registry verifies a hash on every authenticated request, so keep it moderate.
@@ -103,6 +108,12 @@ EXAMPLES = r"""
     password: "{{ vault_registry_admin_password }}"
     update_password: on_create
 
+- name: Exactly these users (others are removed)
+  airgap.registry.registry_htpasswd:
+    path: /etc/airgap/registry/htpasswd
+    users: "{{ registry_users }}"
+    exclusive: true
+
 - name: Remove a user
   airgap.registry.registry_htpasswd:
     path: /etc/airgap/registry/htpasswd
@@ -129,7 +140,7 @@ updated:
   elements: str
   sample: [fleet]
 removed:
-  description: Users removed.
+  description: Users removed (listed with O(state=absent), or unlisted with O(exclusive)).
   returned: always
   type: list
   elements: str
@@ -171,6 +182,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "always", "no_log": False},
+            "exclusive": {"type": "bool", "default": False},
             "bcrypt_cost": {"type": "int", "default": 10},
             "mode": {"type": "raw", "default": "0640"},
             "owner": {"type": "str"},
@@ -187,7 +199,8 @@ def main():
         module.fail_json(msg=f"bcrypt_cost must be between 4 and 31, got {p['bcrypt_cost']}")
     try:
         users = requested_users(p["users"], p["name"], p["password"], p["state"])
-        change = HtpasswdChange(p["path"], users, p["state"], p["update_password"], p["bcrypt_cost"], check_mode=module.check_mode)
+        change = HtpasswdChange(p["path"], users, p["state"], p["update_password"], p["bcrypt_cost"], exclusive=p["exclusive"],
+                                check_mode=module.check_mode)
         if change.changed and not module.check_mode:
             change.write()
     except (HtpasswdError, OSError) as exc:

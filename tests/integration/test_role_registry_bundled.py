@@ -128,6 +128,11 @@ def test_tls_and_users(bundled):
     assert task(res, "Restart registry (supervisor)")["changed"] is True
     assert status("bob", "b0b") == "200"
 
+    res = run_playbook(play({**role_vars, "registry_htpasswd_users": [{"name": "bob", "password": "b0b"}]}))
+    assert task(res, "Registry users")["removed"] == ["alice"]
+    assert status("alice", "Wonder-land1") == "401"
+    assert status("bob", "b0b") == "200"
+
 
 def test_absent_stops_the_daemon_and_keeps_storage(bundled):
     assert not run_playbook(play(bundled)).failed

@@ -109,3 +109,13 @@ def test_missing_directory_is_an_error(tmp_path):
 def test_check_mode_tolerates_a_missing_directory(tmp_path):
     change = HtpasswdChange(str(tmp_path / "later" / "htpasswd"), [("a", "b")], "present", "always", COST, check_mode=True)
     assert change.added == ["a"]
+
+
+def test_exclusive_removes_unlisted_users(tmp_path):
+    path = tmp_path / "htpasswd"
+    apply(path, [("alice", "a"), ("bob", "b"), ("carol", "c")])
+    change = HtpasswdChange(str(path), [("bob", "b")], "present", "always", COST, exclusive=True)
+    assert change.removed == ["alice", "carol"] and change.added == change.updated == []
+    change.write()
+    assert HtpasswdFile(str(path)).users() == ["bob"]
+    assert not HtpasswdChange(str(path), [("bob", "b")], "present", "always", COST, exclusive=True).changed
