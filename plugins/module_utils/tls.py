@@ -21,7 +21,8 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_ERROR = exc
 
-DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Letters, digits, hyphens (not at the ends) and, as Go and OpenSSL tolerate them in host names, underscores.
+DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 RSA_KEY_SIZE = 2048
 
 

@@ -36,12 +36,13 @@ def converge(p):
     ("fd00::2", ("IP", ipaddress.ip_address("fd00::2"))),
     ("localhost", ("DNS", "localhost")),
     ("*.reg.example", ("DNS", "*.reg.example")),
+    ("registry_host", ("DNS", "registry_host")),
 ])
 def test_parse_san_accepts_names_and_addresses(value, expected):
     assert parse_san(value) == expected
 
 
-@pytest.mark.parametrize("value", ["IP:registry.internal", "bad name", "-lead.example", "a..b", "DNS:", "URI:http://x", "under_score.example"])
+@pytest.mark.parametrize("value", ["IP:registry.internal", "bad name", "-lead.example", "a..b", "DNS:", "URI:http://x", "a/b", "x" * 64 + ".example"])
 def test_parse_san_rejects_what_is_neither(value):
     with pytest.raises(TLSError, match="subject_alt_names"):
         parse_san(value)
