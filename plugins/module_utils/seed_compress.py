@@ -2,15 +2,18 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Streaming, deterministic layer (re)compression for the seed: readers in, compressed readers out.
 
-gzip: zlib at a fixed level with a bare header (mtime 0, no file name), so the same layer always gives the same
-digest.  zstd: the `zstandard` module when importable, else the `zstd` binary.  Nothing is held beyond one block.
+gzip: zlib at a fixed level in 1 MiB pieces (incompressible pieces stored) with a bare header (mtime 0, no file
+name), so the same layer always gives the same digest.  zstd: the `zstandard` module when importable, else the `zstd` binary.  Nothing is held beyond one block.
 """
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import threading
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import zstandard
@@ -18,6 +21,11 @@ except ImportError:
     zstandard = None
 
 GZIP_LEVEL = 6
+GZIP_CHUNK = 1024 * 1024
+GZIP_SAMPLE = 32 * 1024
+GZIP_STORE_RATIO = 0.97
+GZIP_THREADS = 2
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 ZSTD_LEVEL = 3
 BLOCK = 1024 * 1024
 
@@ -95,10 +103,78 @@ class _Pipe:
         self._source.close()
 
 
+def _deflate_piece(chunk):
+    """One chunk as a byte-aligned raw deflate piece: stored when a sample does not compress, else GZIP_LEVEL."""
+    sample = bytes(chunk[:GZIP_SAMPLE])
+    level = 0 if len(zlib.compress(sample, 1)) > len(sample) * GZIP_STORE_RATIO else GZIP_LEVEL
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    return comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+
+
+class _GzipChunks:
+    """Deterministic gzip of a stream, one deflate piece per GZIP_CHUNK bytes (as pigz joins them).
+
+    Each piece is compressed on its own (GZIP_THREADS at a time; zlib releases the GIL) and ends byte-aligned (full
+    flush), so the pieces concatenate into one valid deflate stream; a piece whose sample does not compress is stored,
+    which keeps incompressible layers cheap.  Header: mtime 0, no name, OS unknown; the output depends on the input only.
+    """
+
+    def __init__(self, source):
+        self._source = source
+        self._out = bytearray(GZIP_HEADER)
+        self._crc = 0
+        self._size = 0
+        self._eof = False
+        self._source_done = False
+        self._pool = ThreadPoolExecutor(max_workers=GZIP_THREADS)
+        self._pending = deque()
+
+    def _read_chunk(self):
+        chunk = bytearray()
+        while len(chunk) < GZIP_CHUNK:
+            block = self._source.read(GZIP_CHUNK - len(chunk))
+            if not block:
+                break
+            chunk += block
+        return bytes(chunk)
+
+    def _fill(self):
+        while not self._source_done and len(self._pending) < GZIP_THREADS * 2:
+            chunk = self._read_chunk()
+            if not chunk:
+                self._source_done = True
+                break
+            self._crc = zlib.crc32(chunk, self._crc)
+            self._size += len(chunk)
+            self._pending.append(self._pool.submit(_deflate_piece, chunk))
+        if self._pending:
+            self._out += self._pending.popleft().result()
+            return
+        tail = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15, 9).flush(zlib.Z_FINISH)
+        self._out += tail + struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
+        self._eof = True
+
+    def read(self, n=-1):
+        while not self._eof and (n is None or n < 0 or len(self._out) < n):
+            self._fill()
+        if n is None or n < 0 or n >= len(self._out):
+            out = bytes(self._out)
+            self._out.clear()
+            return out
+        out = bytes(self._out[:n])
+        del self._out[:n]
+        return out
+
+    def close(self):
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._source.close()
+
+
 def gzip_reader(source):
     """Deterministic gzip of `source`."""
-    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31, 9)
-    return _Transform(source, comp.compress, comp.flush)
+    return _GzipChunks(source)
 
 
 def gunzip_reader(source):

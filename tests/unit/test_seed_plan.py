@@ -80,3 +80,16 @@ def test_bad_gzip_layer_is_a_clear_error():
     with pytest.raises(seed_compress.CompressError, match="bad gzip data"):
         seed_compress.convert(io.BytesIO(b"\x1f\x8b\x08\x00" + b"garbage" * 10), "gzip", "none").read()
     assert zlib.decompress(seed_compress.gzip_reader(io.BytesIO(b"")).read(), 31) == b""
+
+
+def test_gzip_pieces_store_incompressible_data_and_stay_valid_gzip():
+    noise = os.urandom(seed_compress.GZIP_CHUNK * 2 + 999)
+    text = b"airgap registry layer seed " * 80000
+    data = noise + text + noise[:5000]
+    reader = seed_compress.gzip_reader(io.BytesIO(data))
+    packed = b"".join(iter(lambda: reader.read(65536), b""))
+    reader.close()
+    assert gzip.decompress(packed) == data
+    assert subprocess.run(["gzip", "-t"], input=packed, check=False).returncode == 0
+    assert len(noise) < len(packed) < len(noise) + len(text) // 10
+    assert packed == seed_compress.gzip_reader(io.BytesIO(data)).read()
