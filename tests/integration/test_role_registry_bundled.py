@@ -7,6 +7,7 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 
 from tests.helpers.ansible import run_playbook
 from tests.helpers.registries import REPO_ROOT, free_port, wait_http
@@ -209,3 +210,21 @@ def test_copy_install_runs_pyregistry_from_the_copied_sources(bundled, tmp_path)
     failing = run_playbook(play({**role_vars, "registry_pyregistry_python": "/usr/bin/python3"}))
     assert failing.failed
     assert "(aiohttp, PyYAML, bcrypt)" in task(failing, "Fail when pyregistry cannot run")["msg"]
+
+
+def test_registry_config_merges_and_s3_replaces_filesystem(bundled):
+    s3 = {"storage": {"s3": {"region": "us-east-1", "bucket": "tls-role", "regionendpoint": "http://127.0.0.1:9"}, "cache": {"blobdescriptor": "inmemory"}},
+          "proxy": {"remoteurl": "https://mirror.invalid"}, "redis": {"addr": "127.0.0.1:6379"}}
+    res = run_playbook(play({**bundled, "registry_config": s3}), check=True, diff=True)
+    assert not res.failed, res.stdout[-3000:]
+    rendered = task(res, "Render config.yml")["diff"][0]["after"]
+    config = yaml.safe_load(rendered)
+    assert config["storage"]["s3"]["bucket"] == "tls-role"
+    assert "filesystem" not in config["storage"]
+    assert config["storage"]["delete"] == {"enabled": True} and config["storage"]["cache"] == {"blobdescriptor": "inmemory"}
+    assert config["proxy"]["remoteurl"] == "https://mirror.invalid" and config["redis"]["addr"] == "127.0.0.1:6379"
+    assert config["http"]["addr"] == f"127.0.0.1:{bundled['registry_port']}"
+    assert task(res, "Create the storage directory").get("skipped") is True
+
+    secret = run_playbook(play({**bundled, "registry_http_secret": "s3cr3t-value"}), check=True, diff=True)
+    assert not secret.failed and "s3cr3t-value" not in secret.stdout
