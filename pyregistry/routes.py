@@ -22,14 +22,14 @@ log = logging.getLogger("pyregistry")
 
 # (regex over the path after /v2/, handler name, allowed methods)
 ROUTES = [
-    (re.compile(r"^$"), "base", ("GET", "HEAD")),
-    (re.compile(r"^_catalog$"), "catalog", ("GET", "HEAD")),
-    (re.compile(r"^(?P<name>.+)/tags/list$"), "tags_list", ("GET", "HEAD")),
-    (re.compile(r"^(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), "manifest", ("GET", "HEAD", "PUT", "DELETE")),
-    (re.compile(r"^(?P<name>.+)/blobs/uploads/?$"), "upload_start", ("POST",)),
-    (re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<upload_id>[^/]+)$"), "upload", ("GET", "PATCH", "PUT", "DELETE")),
-    (re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), "blob", ("GET", "HEAD", "DELETE")),
-    (re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), "referrers", ("GET", "HEAD")),
+    (re.compile(r""), "base", ("GET", "HEAD")),
+    (re.compile(r"_catalog"), "catalog", ("GET", "HEAD")),
+    (re.compile(r"(?P<name>.+)/tags/list"), "tags_list", ("GET", "HEAD")),
+    (re.compile(r"(?P<name>.+)/manifests/(?P<reference>[^/]+)"), "manifest", ("GET", "HEAD", "PUT", "DELETE")),
+    (re.compile(r"(?P<name>.+)/blobs/uploads/?"), "upload_start", ("POST",)),
+    (re.compile(r"(?P<name>.+)/blobs/uploads/(?P<upload_id>[^/]+)"), "upload", ("GET", "PATCH", "PUT", "DELETE")),
+    (re.compile(r"(?P<name>.+)/blobs/(?P<digest>[^/]+)"), "blob", ("GET", "HEAD", "DELETE")),
+    (re.compile(r"(?P<name>.+)/referrers/(?P<digest>[^/]+)"), "referrers", ("GET", "HEAD")),
 ]
 
 
@@ -73,7 +73,7 @@ def build_app(config, metrics=None):
             user = await authenticate(request)
         request["user"] = user
         for regex, handler_name, methods in ROUTES:
-            m = regex.match(tail)
+            m = regex.fullmatch(tail)
             if not m:
                 continue
             if request.method not in methods:
