@@ -1,6 +1,9 @@
 # Copyright: (c) 2026, airgap.registry contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A private CA and a registry server certificate signed by it (cryptography), kept up to date on disk."""
+"""A private CA and a registry server certificate signed by it (cryptography), kept up to date on disk.
+
+Backends are passed explicitly so that the cryptography 2.x of older managed hosts works too.
+"""
 from __future__ import annotations
 
 import datetime
@@ -11,6 +14,7 @@ import tempfile
 
 try:
     from cryptography import x509
+    from cryptography.hazmat.backends import default_backend
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -113,8 +117,8 @@ def common_name_of(cert):
 
 def new_key(key_type):
     if key_type == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
-    return ec.generate_private_key(ec.SECP256R1())
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE, backend=default_backend())
+    return ec.generate_private_key(ec.SECP256R1(), default_backend())
 
 
 def key_kind(key):
@@ -141,7 +145,7 @@ def read_key(path):
     with open(path, "rb") as fh:
         data = fh.read()
     try:
-        return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_private_key(data, password=None, backend=default_backend())
     except (ValueError, TypeError) as exc:
         raise TLSError(f"{path}: not an unencrypted PEM private key ({exc})") from None
 
@@ -150,7 +154,7 @@ def read_cert(path):
     with open(path, "rb") as fh:
         data = fh.read()
     try:
-        return x509.load_pem_x509_certificate(data)
+        return x509.load_pem_x509_certificate(data, default_backend())
     except ValueError as exc:
         raise TLSError(f"{path}: not a PEM certificate ({exc})") from None
 
@@ -186,7 +190,7 @@ def build_ca(key, common_name, valid_days):
                                      key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
                        critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(key, hashes.SHA256(), default_backend())
     )
 
 
@@ -210,7 +214,7 @@ def build_server_cert(key, common_name, sans, valid_days, *, ca_cert, ca_key):
         .add_extension(x509.SubjectAlternativeName(general), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .sign(ca_key, hashes.SHA256(), default_backend())
     )
 
 

@@ -1,5 +1,6 @@
 """registry_tls through real Ansible: files verified by openssl, served by a real Distribution registry over HTTPS."""
 import os
+import pathlib
 import subprocess
 
 import pytest
@@ -52,18 +53,18 @@ def test_check_mode_writes_nothing_and_diff_shows_sans(tmp_path):
     assert out["diff"]["after"]["subject_alt_names"] == ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]
 
     run_module(MODULE, args)
-    before = {p: open(args[p], "rb").read() for p in ("cert", "key")}
+    before = {p: pathlib.Path(args[p]).read_bytes() for p in ("cert", "key")}
     changed_sans = tls_args(tmp_path, subject_alt_names=["localhost", "127.0.0.1", "registry.lan"])
     out, _ = run_module(MODULE, changed_sans, check=True, diff=True)
     assert out["changed"] and out["generated"] == ["cert"]
     assert "DNS:registry.lan" in out["diff"]["after"]["subject_alt_names"]
     assert "DNS:registry.lan" not in out["diff"]["before"]["subject_alt_names"]
-    assert before == {p: open(args[p], "rb").read() for p in ("cert", "key")}
+    assert before == {p: pathlib.Path(args[p]).read_bytes() for p in ("cert", "key")}
 
     out, _ = run_module(MODULE, changed_sans, diff=True)
     assert out["changed"] and out["generated"] == ["cert"]
-    assert open(args["key"], "rb").read() == before["key"]
-    assert open(args["cert"], "rb").read() != before["cert"]
+    assert pathlib.Path(args["key"]).read_bytes() == before["key"]
+    assert pathlib.Path(args["cert"]).read_bytes() != before["cert"]
     assert "PRIVATE" not in str(out["diff"])
 
 

@@ -2,6 +2,7 @@
 import datetime
 import ipaddress
 import os
+import pathlib
 import stat
 
 import pytest
@@ -86,11 +87,11 @@ def test_san_order_and_spelling_do_not_matter(tmp_path):
 def test_san_change_reissues_cert_only(tmp_path):
     p = params(tmp_path)
     converge(p)
-    key_before = open(p["key"], "rb").read()
+    key_before = pathlib.Path(p["key"]).read_bytes()
     plan = converge(params(tmp_path, subject_alt_names=["registry.internal", "127.0.0.1", "10.1.2.3"]))
     assert plan.generated == ["cert"]
     assert plan.reasons == ["the subject alt names changed"]
-    assert open(p["key"], "rb").read() == key_before
+    assert pathlib.Path(p["key"]).read_bytes() == key_before
     assert ("IP", ipaddress.ip_address("10.1.2.3")) in tls.cert_sans(tls.read_cert(p["cert"]))
 
 
