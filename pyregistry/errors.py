@@ -20,7 +20,6 @@ CODES = {
     # Distribution's extras
     "TAG_INVALID": (400, "manifest tag did not match URI"),
     "RANGE_INVALID": (416, "invalid content range"),
-    "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
     "UNKNOWN": (500, "unknown error"),
     "UNAVAILABLE": (503, "service unavailable"),
 }

@@ -35,12 +35,8 @@ def _range_header(size):
 
 
 def _page_size(request, default):
-    raw = request.query.get("n")
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": raw[:50]})
-    return int(raw)
+    raw = request.query.get("n") or ""
+    return int(raw) if raw.isdigit() else default  # Distribution ignores a malformed n
 
 
 def _paginate(items, request, default, path, key=None):

@@ -136,3 +136,32 @@ def test_garbage_collect_across_implementations(start_registry, sample_tarballs,
         reg.start()
         assert snapshot(reg.url, repos) == before
         reg.stop()
+
+
+def test_error_answers_match_distribution(start_registry):
+    """The same bad requests get the same status and error code from both (where Distribution follows the spec)."""
+    missing = digest_of(b"missing")
+    bad_config = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+                             "config": {"mediaType": "x", "digest": missing, "size": 1}, "layers": []}).encode()
+    cases = [
+        ("GET", "/v2/nope/manifests/latest", None, {}),
+        ("GET", f"/v2/nope/manifests/{missing}", None, {}),
+        ("GET", f"/v2/nope/blobs/{missing}", None, {}),
+        ("HEAD", f"/v2/nope/blobs/{missing}", None, {}),
+        ("GET", "/v2/nope/blobs/sha256:abc", None, {}),
+        ("GET", "/v2/nope/tags/list", None, {}),
+        ("PUT", "/v2/nope/manifests/t", bad_config, {"Content-Type": DOCKER_MANIFEST}),
+        ("DELETE", f"/v2/nope/manifests/{missing}", None, {}),
+        ("DELETE", f"/v2/nope/blobs/{missing}", None, {}),
+        ("GET", "/v2/_catalog?n=abc", None, {}),
+    ]
+    answers = {}
+    for kind in ("distribution", "pyregistry"):
+        reg = start_registry(kind)
+        answers[kind] = []
+        for method, path, body, headers in cases:
+            resp = req(reg.url, method, path, body=body, headers=headers)
+            codes = resp.error_codes() if resp.body.startswith(b'{"errors"') else None
+            answers[kind].append((method, path, resp.status, codes, resp.headers["Docker-Distribution-API-Version"]))
+        reg.stop()
+    assert answers["pyregistry"] == answers["distribution"]
