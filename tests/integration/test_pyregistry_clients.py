@@ -1,12 +1,15 @@
 """Real clients against pyregistry: docker login/push/pull over HTTP and HTTPS+htpasswd, skopeo both directions, curl."""
 import datetime
+import io
 import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 
+import docker
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.helpers.registries import free_port
-from tests.integration.test_pyregistry_support import req
+from tests.integration.test_pyregistry_support import digest_of, req
 
 pytestmark = pytest.mark.docker
 
@@ -132,8 +135,13 @@ def test_docker_https_htpasswd_login_push_pull(start_registry, docker_client, en
         run("docker", "rmi", target)
         run("docker", "pull", target, env=docker_env)
         assert docker_client.images.get(target).id == docker_client.images.get("abox:1.0.1").id
+        big = os.urandom(3 * 1024 * 1024)
+        auth = {"Authorization": "Basic YWxpY2U6czNjcmV0LXB3"}
+        put = req(reg.url, "POST", f"/v2/pyreg-secure/big/blobs/uploads/?digest={digest_of(big)}", body=big, headers=auth, cafile=ca)
+        assert put.status == 201
+        assert req(reg.url, "GET", f"/v2/pyreg-secure/big/blobs/{digest_of(big)}", headers=auth, cafile=ca).body == big  # sendfile over TLS
         curl = run("curl", "-s", "--cacert", ca, "-u", "alice:s3cret-pw", f"{reg.url}/v2/_catalog").stdout
-        assert json.loads(curl) == {"repositories": ["pyreg-secure/abox"]}
+        assert json.loads(curl) == {"repositories": ["pyreg-secure/abox"]}  # the blob-only repository has no manifests
         tls = run("openssl", "s_client", "-connect", reg.host, "-tls1_2", "-CAfile", ca, stdin="").stdout
         assert "Verify return code: 0 (ok)" in tls
         # the htpasswd file is re-read when it changes: a user added now logs in without a restart
@@ -173,3 +181,29 @@ def test_curl_error_paths(pyregistry_server):
     assert out.startswith("HTTP/1.1 400") and '"MANIFEST_INVALID"' in out
     out = run("curl", "-s", "-i", f"{url}/v2/pyreg/none/blobs/sha256:{'0' * 64}").stdout
     assert out.startswith("HTTP/1.1 404") and '"BLOB_UNKNOWN"' in out
+
+
+def test_docker_pull_downloads_layers_it_does_not_have(pyregistry_server, docker_client, engine_tags, tmp_path):
+    """An image made here (docker import), pushed, removed from the engine, then pulled back: every layer comes from pyregistry."""
+    payload = tmp_path / "payload.tar"
+    with tarfile.open(payload, "w") as tar:
+        for i in range(3):
+            data = os.urandom(2 * 1024 * 1024)
+            info = tarfile.TarInfo(f"data/blob{i}.bin")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    local = f"pyreg-imported:{os.urandom(4).hex()}"
+    target = f"{pyregistry_server.host}/pyreg-imported/data:1"
+    engine_tags.extend([local, target])
+    run("docker", "import", str(payload), local)
+    original = docker_client.images.get(local)
+    run("docker", "tag", local, target)
+    run("docker", "push", target)
+    run("docker", "rmi", local, target)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(original.id)
+    pull = run("docker", "pull", target).stdout
+    assert "Pull complete" in pull
+    pulled = docker_client.images.get(target)
+    assert pulled.id == original.id
+    assert pulled.attrs["RootFS"]["Layers"] == original.attrs["RootFS"]["Layers"]
