@@ -57,7 +57,8 @@ options:
       - How layers are stored in the registry (O(transport=direct) only).
       - V(preserve) pushes them as they are in the tarball; uncompressed layers keep their digests (equal to the diff IDs), and
         manifests found in an OCI layout are pushed byte for byte, so image IDs and manifest digests stay those of the source.
-      - V(gzip) compresses deterministically (fixed level, no name, mtime 0), so reruns give the same digests.
+      - V(gzip) compresses deterministically (fixed level, independent 1 MiB deflate pieces as pigz writes them, incompressible
+        pieces stored, no name, mtime 0), so reruns give the same digests.
       - V(zstd) compresses with zstd (OCI manifest, needs Docker 20.10+ or containerd 1.5+ to pull).
     type: str
     choices: [preserve, gzip, zstd]
