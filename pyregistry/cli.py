@@ -30,7 +30,8 @@ def main(argv=None):
     except ConfigError as exc:
         print(f"pyregistry: configuration error: {exc}", file=sys.stderr)
         return 2
-    level = LOG_LEVELS.get(str((config.raw.get("log") or {}).get("level", "info")).lower(), logging.INFO)
+    log_section = config.raw.get("log") if isinstance(config.raw.get("log"), dict) else {}
+    level = LOG_LEVELS.get(str(log_section.get("level", "info")).lower(), logging.INFO)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         from pyregistry.server import run
