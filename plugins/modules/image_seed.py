@@ -18,7 +18,8 @@ description:
     registry has are skipped, blobs pushed to another repository in the run are mounted, layers and images go in parallel,
     uploads resume after a dropped connection.
   - With O(transport=engine) the tarballs are loaded into the Docker engine, tagged and pushed by it; the engine must trust
-    the registry (TLS CA in C(certs.d), or C(insecure-registries); loopback registries are trusted over plain HTTP).
+    the registry (TLS CA in C(certs.d), or C(insecure-registries); loopback registries are trusted over plain HTTP), and be
+    able to load the tarballs (OCI archives without C(manifest.json) need Docker 25 or later).
 author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
