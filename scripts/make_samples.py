@@ -81,7 +81,7 @@ def write_image(out_dir, ref, layers, scale):
     repo, tag = ref.rsplit(":", 1)
     manifest = [{"Config": f"{config_hex}.json", "RepoTags": [ref], "Layers": [f"{d[7:]}/layer.tar" for d in diff_ids]}]
     members = [(f"{config_hex}.json", config_bytes)]
-    for d, blob in zip(diff_ids, layer_blobs):
+    for d, blob in zip(diff_ids, layer_blobs, strict=True):
         members += [(f"{d[7:]}/VERSION", b"1.0"), (f"{d[7:]}/layer.tar", blob)]
     members += [("manifest.json", json.dumps(manifest).encode()),
                 ("repositories", json.dumps({repo: {tag: diff_ids[-1][7:]}}).encode())]
