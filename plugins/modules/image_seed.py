@@ -61,6 +61,7 @@ options:
       - V(gzip) compresses deterministically (fixed level, independent 1 MiB deflate pieces as pigz writes them, incompressible
         pieces stored, no name, mtime 0), so reruns give the same digests.
       - V(zstd) compresses with zstd (OCI manifest, needs Docker 20.10+ or containerd 1.5+ to pull).
+      - A target that already holds the image (same config) is left as it is when O(layers) changes.
     type: str
     choices: [preserve, gzip, zstd]
     default: preserve
