@@ -155,3 +155,24 @@ def test_registry_restarted_mid_upload_same_run_resumes(distribution_registry, b
     client = RegistryClient(distribution_registry.host)
     manifest = json.loads(client.get_manifest("nginx", "1.25")[0])
     assert all(client.blob_size("nginx", x["digest"]) == x["size"] for x in manifest["layers"])
+
+
+@pytest.mark.docker
+def test_engine_transport_with_credentials_and_check_mode(start_registry, sample_images, sample_tarballs, tmp_path):
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "eng", "eng-pass-3"], check=True, capture_output=True)
+    reg = start_registry("distribution", config={"auth": {"htpasswd": {"realm": "seed", "path": str(htpasswd)}}})
+    src = [str(sample_tarballs / "abox_1.0.1.tar")]
+    checked = seed({"src": src, "registry": reg.host, "transport": "engine", "username": "eng", "password": "eng-pass-3", "check_mode": True})
+    assert checked["changed"] is True
+    client = RegistryClient(reg.host, username="eng", password="eng-pass-3")
+    assert client.catalog() == []
+    try:
+        result = seed({"src": src, "registry": reg.host, "transport": "engine", "username": "eng", "password": "eng-pass-3"})
+        (image,) = result["images"]
+        assert image["changed"] is True and client.head_manifest("abox", "1.0.1")["digest"] == image["digest"]
+        with pytest.raises(SeedError) as err:
+            seed({"src": src, "registry": reg.host, "transport": "engine", "username": "eng", "password": "bad-pass-4"})
+        assert "401" in str(err.value) and "bad-pass-4" not in str(err.value)
+    finally:
+        subprocess.run(["docker", "rmi", f"{reg.host}/abox:1.0.1"], check=False, capture_output=True)
