@@ -53,6 +53,16 @@ def _paginate(items, request, default, path, key=None):
     return page, headers
 
 
+def _forwarded(header):
+    """The first element of an RFC 7239 Forwarded header as {param: value}."""
+    params = {}
+    for pair in header.split(",")[0].split(";"):
+        key, sep, value = pair.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return params
+
+
 def _accepted_types(request):
     accepted = set()
     for value in request.headers.getall("Accept", []):
@@ -135,8 +145,9 @@ class Handlers:
             return path
         if self.config.public_host:
             return self.config.public_host + path
-        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() or request.scheme
-        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.headers.get("Host") or request.host
+        forwarded = _forwarded(request.headers.get("Forwarded", ""))
+        proto = forwarded.get("proto") or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() or request.scheme
+        host = forwarded.get("host") or request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.headers.get("Host") or request.host
         return f"{proto}://{host}{path}"
 
     async def run(self, func, *args):

@@ -295,6 +295,8 @@ def test_location_headers_forwarded_host_relative(start_registry):
     reg = start_registry("pyregistry")
     fwd = req(reg.url, "POST", "/v2/pyreg/loc/blobs/uploads/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "reg.example:443"})
     assert fwd.headers["Location"].startswith("https://reg.example:443/v2/pyreg/loc/blobs/uploads/")
+    rfc = req(reg.url, "POST", "/v2/pyreg/loc/blobs/uploads/", headers={"Forwarded": 'for=10.0.0.1;proto=https;host="front.example", for=10.0.0.2'})
+    assert rfc.headers["Location"].startswith("https://front.example/v2/pyreg/loc/blobs/uploads/")
     plain = req(reg.url, "POST", "/v2/pyreg/loc/blobs/uploads/", headers={"Host": "myhost:5000"})
     assert plain.headers["Location"].startswith("http://myhost:5000/v2/")
     reg.stop()
