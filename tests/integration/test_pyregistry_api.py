@@ -261,6 +261,9 @@ def test_deletes_disabled_and_readonly(start_registry):
     digest, _ = push_image(reg.url, "pyreg/nodel", "t")
     resp = req(reg.url, "DELETE", f"/v2/pyreg/nodel/manifests/{digest}")
     assert resp.status == 405 and resp.error_codes() == ["UNSUPPORTED"]
+    layer = req(reg.url, "DELETE", f"/v2/pyreg/nodel/blobs/{digest_of(b'layer')}")
+    assert layer.status == 405 and layer.error_codes() == ["UNSUPPORTED"]
+    assert req(reg.url, "HEAD", f"/v2/pyreg/nodel/blobs/{digest_of(b'layer')}").status == 200
     reg.stop()
     ro = start_registry("pyregistry", env={"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED": "true",
                                            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": reg.root})
