@@ -15,15 +15,10 @@ import io
 import json
 import os
 import re
-import shutil
-import subprocess
 import tarfile
 import zlib
 
-try:
-    import zstandard
-except ImportError:
-    zstandard = None
+_ZSTD = {}
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -38,6 +33,23 @@ METADATA_MAX = 4 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
 BLOB_NAME = re.compile(r"^(?:\./)?blobs/(sha256|sha512)/([0-9a-f]{64,128})$")
 HEX_NAME = re.compile(r"^(?:\./)?([0-9a-f]{64})(?:\.tar|/layer\.tar)?$")
+
+
+def zstd_module():
+    """The zstandard module, or None (the zstd binary is used then); imported on first use, as few tarballs need it."""
+    if "module" not in _ZSTD:
+        try:
+            import zstandard
+        except ImportError:
+            zstandard = None
+        _ZSTD["module"] = zstandard
+    return _ZSTD["module"]
+
+
+def zstd_binary():
+    """Path of the zstd binary, or None."""
+    import shutil
+    return shutil.which("zstd")
 
 
 class ImageArchiveError(Exception):
@@ -161,6 +173,7 @@ class _ProcessStream:
 
     def __init__(self, args, path):
         self.path = path
+        import subprocess
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def read(self, n=-1):
@@ -182,19 +195,24 @@ def open_decompressed(path, compression):
     if compression == "gzip":
         return gzip.open(path, "rb")
     if compression == "zstd":
+        zstandard = zstd_module()
         if zstandard is not None:
             fh = open(path, "rb")
             reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=True)
             return io.BufferedReader(reader, READ_BLOCK)
-        if not shutil.which("zstd"):
+        if not zstd_binary():
             raise ImageArchiveError(f"{path}: zstd-compressed, but neither the zstandard module nor the zstd binary is available")
         return _ProcessStream(["zstd", "-dcq", path], path)
     return open(path, "rb")
 
 
-ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError, KeyError, TypeError, AttributeError)
-if zstandard is not None:
-    ARCHIVE_ERRORS = ARCHIVE_ERRORS + (zstandard.ZstdError,)
+BASE_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError, KeyError, TypeError, AttributeError)
+
+
+def archive_errors():
+    """Exceptions that mean a broken tarball (zstandard's too, once it is loaded)."""
+    zstandard = _ZSTD.get("module")
+    return BASE_ARCHIVE_ERRORS + ((zstandard.ZstdError,) if zstandard is not None else ())
 
 
 class ImageArchive:
@@ -218,7 +236,7 @@ class ImageArchive:
             self.images = self._parse()
         except ImageArchiveError:
             raise
-        except ARCHIVE_ERRORS as exc:
+        except archive_errors() as exc:
             raise ImageArchiveError(f"{path}: not a readable image tarball ({self.compression}): {exc.__class__.__name__}: {exc}") from None
         if not self.images:
             raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
@@ -325,7 +343,7 @@ class ImageArchive:
                             raise ImageArchiveError(f"{self.path}: truncated inside {name}")
                         left -= len(block)
                     return _Limited(fh, member.size - offset, on_close=stream.close)
-        except ARCHIVE_ERRORS as exc:
+        except archive_errors() as exc:
             stream.close()
             raise ImageArchiveError(f"{self.path}: cannot read {name}: {exc}") from None
         stream.close()

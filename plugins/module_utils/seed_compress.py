@@ -7,18 +7,14 @@ name), so the same layer always gives the same digest.  zstd: the `zstandard` mo
 """
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 import threading
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-try:
-    import zstandard
-except ImportError:
-    zstandard = None
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import zstd_binary, zstd_module
+
 
 GZIP_LEVEL = 6
 GZIP_CHUNK = 1024 * 1024
@@ -69,6 +65,7 @@ class _Pipe:
 
     def __init__(self, source, args):
         self._source = source
+        import subprocess
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._error = None
         self._feeder = threading.Thread(target=self._feed, daemon=True)
@@ -189,13 +186,14 @@ def gunzip_reader(source):
 
 
 def _zstd_binary():
-    if not shutil.which("zstd"):
+    if not zstd_binary():
         raise CompressError("zstd needs the zstandard Python module or the zstd binary")
     return "zstd"
 
 
 def zstd_reader(source):
     """zstd (fixed level, single-threaded, so deterministic) of `source`."""
+    zstandard = zstd_module()
     if zstandard is not None:
         comp = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0).compressobj()
         return _Transform(source, comp.compress, comp.flush)
@@ -203,6 +201,7 @@ def zstd_reader(source):
 
 
 def unzstd_reader(source):
+    zstandard = zstd_module()
     if zstandard is not None:
         dec = zstandard.ZstdDecompressor().decompressobj()
 

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.airgap.registry.plugins.module_utils import seed_compress
+from ansible_collections.airgap.registry.plugins.module_utils import image_archive, seed_compress
 from ansible_collections.airgap.registry.plugins.module_utils.seed import Seeder, SeedError, expand_sources
 from tests.helpers.registries import REPO_ROOT
 
@@ -69,7 +69,7 @@ def test_recompression_is_deterministic_and_reversible(want, monkeypatch):
 
 
 def test_zstd_binary_fallback(monkeypatch):
-    monkeypatch.setattr(seed_compress, "zstandard", None)
+    monkeypatch.setitem(image_archive._ZSTD, "module", None)
     data = os.urandom(3000) * 100
     packed = seed_compress.convert(io.BytesIO(data), "none", "zstd").read()
     assert packed[:4] == b"\x28\xb5\x2f\xfd"
