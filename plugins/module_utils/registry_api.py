@@ -204,7 +204,8 @@ class RegistryClient:
                 raise RegistryError(f"TLS certificate of {self.host} not trusted: {exc.verify_message} (set ca_file or validate_certs)") from None
             except (ssl.SSLError, OSError, http.client.HTTPException) as exc:
                 if not _is_loopback(self.hostname):
-                    raise RegistryError(f"cannot reach https://{self.host}/v2/: {exc}") from None
+                    hint = " (a plain-HTTP registry needs scheme http)" if isinstance(exc, ssl.SSLError) else ""
+                    raise RegistryError(f"cannot reach https://{self.host}/v2/: {exc}{hint}") from None
                 self.scheme = "http"
             finally:
                 conn.close()

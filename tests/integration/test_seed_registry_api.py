@@ -132,3 +132,10 @@ def test_upload_locations_naming_another_host(start_registry):
         payload = data + bytes([chunk_size is None])
         assert client.upload_blob("seed/proxy", digest, len(payload), lambda off, p=payload: io.BytesIO(p[off:]), chunk_size=chunk_size) == len(payload)
         assert client.blob_size("seed/proxy", digest) == len(payload)
+
+
+def test_plain_http_registry_on_a_non_loopback_name_needs_scheme_http(distribution_registry):
+    client = RegistryClient(f"localhost.seed-test.invalid:{distribution_registry.port}", retries=0, timeout=5)
+    with pytest.raises(RegistryError) as err:
+        client.ping()
+    assert "cannot reach https://localhost.seed-test.invalid" in str(err.value)
