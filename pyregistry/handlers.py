@@ -16,7 +16,8 @@ from pyregistry.storage import check_digest, check_reference
 FLUSH_BYTES = 4 * 1024 * 1024
 THREADED_SENDFILE_MIN = 1024 * 1024
 SEND_STALL_SECONDS = 120
-SENDFILE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pyregistry-sendfile")
+SENDFILE_THREADS = 16
+SENDFILE_POOL = ThreadPoolExecutor(max_workers=SENDFILE_THREADS, thread_name_prefix="pyregistry-sendfile")
 CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?")
 DEFAULT_CATALOG_ENTRIES = 100
 
@@ -94,8 +95,11 @@ class BlobResponse(web.StreamResponse):
     """A blob body (or a byte range of it) sent with sendfile from an already open file.
 
     Large plain-TCP bodies are sent by a thread of SENDFILE_POOL (reading paused on the connection meanwhile), so
-    concurrent downloads copy on every core; the rest goes through the event loop's sendfile.
+    concurrent downloads copy on every core; the rest (and whatever exceeds the pool, e.g. many slow clients) goes
+    through the event loop's sendfile.
     """
+
+    threaded_in_flight = 0  # per process: one event loop
 
     def __init__(self, fobj, offset, count, status, headers):
         super().__init__(status=status, headers=headers)
@@ -114,12 +118,14 @@ class BlobResponse(web.StreamResponse):
                 await writer.drain()
                 sock = transport.get_extra_info("socket")
                 threaded = (self._count >= THREADED_SENDFILE_MIN and sock is not None and transport.get_extra_info("sslcontext") is None
-                            and transport.get_write_buffer_size() == 0)
+                            and transport.get_write_buffer_size() == 0 and BlobResponse.threaded_in_flight < SENDFILE_THREADS)
                 if threaded:
+                    BlobResponse.threaded_in_flight += 1
                     transport.pause_reading()
                     try:
                         await request._loop.run_in_executor(SENDFILE_POOL, _sendfile_blocking, sock.fileno(), self._fobj.fileno(), self._offset, self._count)
                     finally:
+                        BlobResponse.threaded_in_flight -= 1
                         if not transport.is_closing():
                             transport.resume_reading()
                 else:

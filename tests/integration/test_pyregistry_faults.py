@@ -166,3 +166,12 @@ def test_client_dropping_mid_download_leaves_server_healthy(pyregistry_server):
     got = req(url, "GET", f"/v2/pyreg/drop/blobs/{digest}", headers={"Range": "bytes=1048576-3145727"})
     assert got.status == 206 and got.body == data[1048576:3145728]
     assert hashlib.sha256(req(url, "GET", f"/v2/pyreg/drop/blobs/{digest}").body).hexdigest() == digest[7:]
+
+
+def test_more_concurrent_large_downloads_than_sendfile_threads(pyregistry_server):
+    url = pyregistry_server.url
+    data = os.urandom(3 * 1024 * 1024)
+    digest = push_blob(url, "pyreg/many", data)
+    with ThreadPoolExecutor(24) as pool:
+        bodies = list(pool.map(lambda _: req(url, "GET", f"/v2/pyreg/many/blobs/{digest}").body, range(48)))
+    assert all(body == data for body in bodies)
