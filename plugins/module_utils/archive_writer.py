@@ -505,6 +505,7 @@ class ImageSaver:
             client, repo, reference = self._locate(image)
             remote = resolve_image(client, repo, reference, self.platform_name)
             digest = remote.config_digest
+
             def write(fh):
                 if self.fmt == "docker-archive":
                     write_docker_archive(fh, client, remote, ref, self.layers)
