@@ -3,6 +3,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 import uuid
 
@@ -101,8 +102,12 @@ def test_supervisor_restarts_a_crashed_server(bundled):
     assert not run_playbook(play(bundled)).failed
     (first,) = server_pids(bundled)
     os.kill(first, signal.SIGKILL)
-    wait_http(url(bundled), timeout=20)
-    assert server_pids(bundled) not in ([], [first])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server_pids(bundled) in ([], [first]):
+        time.sleep(0.2)
+    (second,) = server_pids(bundled)
+    assert second != first
+    assert wait_http(url(bundled), timeout=20) == 200
     assert run_playbook(play(bundled)).changed == 0
 
 
