@@ -129,6 +129,8 @@ def site_inventory(fl, **client_overrides):
         "registry_client_pull": ["abox:1.0.1"],
         "registry_client_pull_with": "skopeo",
         "registry_client_trust_docker": False,
+        "registry_client_trust_system": True,
+        "registry_client_containerd": True,
         **client_overrides,
     }
     return fl.inventory({"reg1": reg1, "reg2": reg2}, {"client": client},
@@ -193,6 +195,12 @@ def test_client_trusts_ca_logs_in_and_pulls_with_skopeo(fleet, converged):
     host = f"127.0.0.1:{fleet.reg1_port}"
     code, ca = fleet.exec("client", ["cat", f"/etc/containers/certs.d/{host}/ca.crt"])
     assert code == 0 and "BEGIN CERTIFICATE" in ca
+    # Also in the system store (python's default context verifies against it) and in containerd's hosts.toml.
+    code, out = fleet.exec("client", ["python3", "-c", "import ssl, urllib.request, urllib.error\ntry:\n"
+                                      f"  urllib.request.urlopen('https://{host}/v2/')\nexcept urllib.error.HTTPError as e:\n  print(e.code)"])
+    assert code == 0 and out.strip() == "401", out
+    code, toml = fleet.exec("client", ["cat", f"/etc/containerd/certs.d/{host}/hosts.toml"])
+    assert code == 0 and f'server = "https://{host}"' in toml and f'ca = "/etc/containerd/certs.d/{host}/ca.crt"' in toml
     code, cfg = fleet.exec("client", ["cat", "/root/.docker/config.json"])
     assert code == 0 and host in json.loads(cfg)["auths"]
     assert FLEET_PASSWORD not in converged[0].stdout
