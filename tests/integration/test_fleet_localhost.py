@@ -70,3 +70,14 @@ def test_bundle_then_seed_then_pull(site_vars, sample_images, tmp_path, docker_c
         assert docker_client.images.get(target).id == docker_client.images.get("registry:2.8.3").id
     finally:
         subprocess.run(["docker", "rmi", target], check=False, capture_output=True)
+
+
+def test_site_check_mode_on_a_fresh_host_changes_nothing(site_vars, sample_tarballs):
+    name = site_vars["registry_name"]
+    run = play(SITE, LOCALHOST, extra_vars={**site_vars, "registry_seed_tarballs_dir": str(sample_tarballs)}, check=True)
+    assert run.rc == 0, run.stdout[-4000:]
+    note = run.result("Say what check mode cannot know", "localhost")["msg"]
+    assert note.startswith(f"check mode: registry 127.0.0.1:{site_vars['registry_port']} is not running yet")
+    assert not os.path.exists(f"/var/lib/airgap/{name}") and not os.path.exists(f"/etc/airgap/{name}")
+    with pytest.raises(OSError):
+        catalog(site_vars["registry_port"])
