@@ -126,3 +126,12 @@ def test_killed_server_is_restarted(spec):
         pytest.fail("the server was not restarted")
     with open(data["log_file"]) as fh:
         assert "command exited with -9" in fh.read()
+
+
+def test_concurrent_starts_leave_one_daemon(spec):
+    path, data = spec
+    procs = [subprocess.Popen([sys.executable, SUPERVISOR, "start", str(path)], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = sorted(p.communicate(timeout=120)[0].split()[0] for p in procs)
+    assert outputs == ["running", "running", "started"]
+    supervisors = subprocess.run(["pgrep", "-f", f"registry_supervisor.py run {path}$"], capture_output=True, text=True, check=False).stdout.split()
+    assert [p for p in supervisors if alive(int(p))] == [str(read_pid(data))]

@@ -11,6 +11,7 @@ address accepts connections and prints `started`, or `running` when it already r
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -80,6 +81,14 @@ def log_since(spec, offset):
 
 
 def start(spec, spec_path):
+    """Start the supervisor unless it runs; a lock next to the pid file keeps concurrent starts from racing."""
+    os.makedirs(os.path.dirname(os.path.abspath(spec["pid_file"])), exist_ok=True)
+    with open(f"{spec['pid_file']}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return start_locked(spec, spec_path)
+
+
+def start_locked(spec, spec_path):
     pid = running_pid(spec, spec_path)
     if pid:
         print(f"running pid {pid}")
