@@ -148,6 +148,7 @@ def build_parser():
     parser.add_argument("--scheme", choices=["http", "https"])
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--retries", type=int, default=4)
+    parser.add_argument("--timeout", type=int, default=60, help="seconds to wait for a single answer of the registry")
     parser.add_argument("--chunk-size", type=int)
     parser.add_argument("--check", action="store_true", help="report what would be pushed, push nothing")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report here")
@@ -166,7 +167,7 @@ def main(argv=None):
     opts = {"src": args.src, "registry": args.registry, "transport": args.transport, "layers": args.layers,
             "hub_library": args.hub_library, "rename": parse_rename(args.rename), "username": args.username, "password": password,
             "ca_file": args.ca_file, "validate_certs": not args.insecure, "scheme": args.scheme, "parallel": args.parallel,
-            "retries": args.retries, "chunk_size": args.chunk_size, "check_mode": args.check}
+            "retries": args.retries, "timeout": args.timeout, "chunk_size": args.chunk_size, "check_mode": args.check}
     mode = args.progress
     if mode == "auto":
         mode = "bars" if sys.stderr.isatty() else "plain"

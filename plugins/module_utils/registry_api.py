@@ -118,6 +118,24 @@ def error_from_body(status, body, what):
     return cls(text, status=status, code=code)
 
 
+# The connection options of every registry-API module (documented in doc_fragments/registry_connection.py).
+CONNECTION_ARGUMENT_SPEC = {
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "ca_file": {"type": "path"},
+    "validate_certs": {"type": "bool", "default": True},
+    "scheme": {"type": "str", "choices": ["http", "https"]},
+    "timeout": {"type": "int", "default": 60},
+}
+
+
+def client_from_params(registry, params, **kwargs):
+    """A RegistryClient for `registry` with the CONNECTION_ARGUMENT_SPEC options found in `params`."""
+    options = {key: params[key] for key in CONNECTION_ARGUMENT_SPEC}
+    options.update(kwargs)
+    return RegistryClient(registry, **options)
+
+
 class RegistryClient:
     """Client for one registry (HOST:PORT or URL)."""
 

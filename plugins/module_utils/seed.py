@@ -25,7 +25,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.image_archive impo
     ImageArchiveError,
     read_archive,
 )
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryError, client_from_params
 from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, check_registry, parse_ref, retag
 from ansible_collections.airgap.registry.plugins.module_utils.seed_compress import CompressError, convert
 
@@ -40,7 +40,8 @@ LAYER_TYPES = {
 STORAGE_HINT = " (the registry could not store the blob: is its disk full? see its log)"
 DEFAULTS = {
     "transport": "direct", "layers": "preserve", "hub_library": False, "rename": None, "username": None, "password": None,
-    "ca_file": None, "validate_certs": True, "scheme": None, "parallel": 4, "retries": 4, "chunk_size": None, "check_mode": False,
+    "ca_file": None, "validate_certs": True, "scheme": None, "timeout": 60, "parallel": 4, "retries": 4, "chunk_size": None,
+    "check_mode": False,
 }
 
 
@@ -202,8 +203,7 @@ class Seeder:
 
     def connect(self):
         opts = self.opts
-        self.client = RegistryClient(opts["registry"], username=opts["username"], password=opts["password"], ca_file=opts["ca_file"],
-                                     validate_certs=opts["validate_certs"], scheme=opts["scheme"], retries=opts["retries"])
+        self.client = client_from_params(opts["registry"], opts, retries=opts["retries"])
         self.client.ping()
         return self.client
 

@@ -24,6 +24,8 @@ author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
   - docker (Python SDK, for O(source=engine) only)
+extends_documentation_fragment:
+  - airgap.registry.registry_connection
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -80,28 +82,6 @@ options:
       - V(docker.io) (or a C(docker.io/) name) reads from Docker Hub's API host C(registry-1.docker.io), with
         official images under C(library/).
     type: str
-  username:
-    description:
-      - User name for the registry.
-    type: str
-  password:
-    description:
-      - Password or token for the registry.
-    type: str
-  ca_file:
-    description:
-      - CA certificate (PEM) to trust for the registry's TLS certificate.
-    type: path
-  validate_certs:
-    description:
-      - Verify the registry's TLS certificate.
-    type: bool
-    default: true
-  scheme:
-    description:
-      - Protocol for the registry. When omitted, HTTPS, falling back to HTTP only for a loopback registry.
-    type: str
-    choices: [http, https]
   platform:
     description:
       - Platform (C(os/arch) or C(os/arch/variant)) picked when a registry tag names a multi-platform index.
@@ -111,11 +91,6 @@ options:
     description:
       - Docker engine to save from with O(source=engine). Defaults to E(DOCKER_HOST) or the local socket.
     type: str
-  timeout:
-    description:
-      - Seconds to wait for a single registry or engine answer.
-    type: int
-    default: 120
 notes:
   - The seed's C(docker save -o registry_2.8.3.tar registry:2.8.3) is O(source=engine); O(source=registry) needs no
     Docker engine at all.
@@ -185,7 +160,7 @@ import os  # noqa: E402 - validate-modules wants imports below the documentation
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import ArchiveError, ImageSaver  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryError, client_from_params  # noqa: E402
 
 try:
     import docker
@@ -217,14 +192,9 @@ def main():
             "layers": {"type": "str", "choices": ["uncompressed", "preserve"], "default": "uncompressed"},
             "force": {"type": "bool", "default": False},
             "registry": {"type": "str"},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "ca_file": {"type": "path"},
-            "validate_certs": {"type": "bool", "default": True},
-            "scheme": {"type": "str", "choices": ["http", "https"]},
             "platform": {"type": "str"},
             "docker_host": {"type": "str"},
-            "timeout": {"type": "int", "default": 120},
+            **CONNECTION_ARGUMENT_SPEC,
         },
         required_together=[("username", "password")],
         supports_check_mode=True,
@@ -237,8 +207,7 @@ def main():
         module.fail_json(msg=f"dest {dest} exists and is not a directory")
 
     def client_for(host):
-        return RegistryClient(host, username=p["username"], password=p["password"], ca_file=p["ca_file"],
-                              validate_certs=p["validate_certs"], scheme=p["scheme"], timeout=p["timeout"])
+        return client_from_params(host, p)
 
     saver = ImageSaver(dest, source=p["source"], fmt=p["format"], force=p["force"], check_mode=module.check_mode,
                        engine_api=engine_api(module) if p["source"] == "engine" else None,

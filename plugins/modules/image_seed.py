@@ -25,6 +25,8 @@ author:
 requirements:
   - docker (Python SDK), only for O(transport=engine)
   - zstandard (Python) or the zstd binary, only for zstd-compressed tarballs or O(layers=zstd)
+extends_documentation_fragment:
+  - airgap.registry.registry_connection
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -75,28 +77,6 @@ options:
     description:
       - Explicit renames, matched by full name, C(repo:tag) or repository; the value is the new C(repo) or C(repo:tag).
     type: dict
-  username:
-    description:
-      - Registry user (Basic auth, or the Bearer token flow's credentials).
-    type: str
-  password:
-    description:
-      - Password of O(username).
-    type: str
-  ca_file:
-    description:
-      - CA certificate (PEM) to verify the registry's TLS certificate with.
-    type: path
-  validate_certs:
-    description:
-      - Verify the registry's TLS certificate.
-    type: bool
-    default: true
-  scheme:
-    description:
-      - Force V(https) or V(http). By default https, falling back to http only for a loopback registry.
-    type: str
-    choices: [http, https]
   parallel:
     description:
       - Blobs and images pushed at the same time.
@@ -198,6 +178,7 @@ images:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - validate-modules wants imports below the documentation
 
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed  # noqa: E402
 
 ARGUMENT_SPEC = {
@@ -207,14 +188,10 @@ ARGUMENT_SPEC = {
     "layers": {"type": "str", "choices": ["preserve", "gzip", "zstd"], "default": "preserve"},
     "hub_library": {"type": "bool", "default": False},
     "rename": {"type": "dict"},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "ca_file": {"type": "path"},
-    "validate_certs": {"type": "bool", "default": True},
-    "scheme": {"type": "str", "choices": ["http", "https"]},
     "parallel": {"type": "int", "default": 4},
     "retries": {"type": "int", "default": 4},
     "chunk_size": {"type": "int"},
+    **CONNECTION_ARGUMENT_SPEC,
 }
 
 

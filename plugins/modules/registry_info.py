@@ -16,6 +16,8 @@ description:
   - Read-only; never reports a change.
 author:
   - airgap.registry contributors (@airgap-registry)
+extends_documentation_fragment:
+  - airgap.registry.registry_connection
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -43,33 +45,6 @@ options:
         listing every one that is missing.
     type: list
     elements: str
-  username:
-    description:
-      - User name for the registry.
-    type: str
-  password:
-    description:
-      - Password or token for the registry.
-    type: str
-  ca_file:
-    description:
-      - CA certificate (PEM) to trust for the registry's TLS certificate.
-    type: path
-  validate_certs:
-    description:
-      - Verify the registry's TLS certificate.
-    type: bool
-    default: true
-  scheme:
-    description:
-      - Protocol for the registry. When omitted, HTTPS, falling back to HTTP only for a loopback registry.
-    type: str
-    choices: [http, https]
-  timeout:
-    description:
-      - Seconds to wait for a single answer of the registry.
-    type: int
-    default: 60
 seealso:
   - module: airgap.registry.image_seed
 """
@@ -126,7 +101,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryError, client_from_params  # noqa: E402
 
 WORKERS = 8
 
@@ -178,19 +153,13 @@ def main():
             "registry": {"type": "str", "required": True},
             "repositories": {"type": "list", "elements": "str"},
             "expect": {"type": "list", "elements": "str"},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "ca_file": {"type": "path"},
-            "validate_certs": {"type": "bool", "default": True},
-            "scheme": {"type": "str", "choices": ["http", "https"]},
-            "timeout": {"type": "int", "default": 60},
+            **CONNECTION_ARGUMENT_SPEC,
         },
         required_together=[("username", "password")],
         supports_check_mode=True,
     )
     p = module.params
-    client = RegistryClient(p["registry"], username=p["username"], password=p["password"], ca_file=p["ca_file"],
-                            validate_certs=p["validate_certs"], scheme=p["scheme"], timeout=p["timeout"])
+    client = client_from_params(p["registry"], p)
     try:
         result = inventory(client, repositories=p["repositories"], expect=p["expect"] or [])
     except RegistryError as exc:

@@ -20,6 +20,8 @@ description:
     C(docker) CLI would ignore the C(auths) entry, so the task fails instead of writing one.
 author:
   - airgap.registry contributors (@airgap-registry)
+extends_documentation_fragment:
+  - airgap.registry.registry_connection
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -37,14 +39,6 @@ options:
     type: str
     required: true
     aliases: [registry_url]
-  username:
-    description:
-      - User name. Required with O(state=present).
-    type: str
-  password:
-    description:
-      - Password or token. Required with O(state=present).
-    type: str
   state:
     description:
       - V(present) logs in, V(absent) logs out.
@@ -63,25 +57,6 @@ options:
       - The Docker client config file. Defaults to C($DOCKER_CONFIG/config.json), else C(~/.docker/config.json).
     type: path
     aliases: [dockercfg_path]
-  ca_file:
-    description:
-      - CA certificate (PEM) to trust for the registry's TLS certificate.
-    type: path
-  validate_certs:
-    description:
-      - Verify the registry's TLS certificate.
-    type: bool
-    default: true
-  scheme:
-    description:
-      - Protocol for the registry. When omitted, HTTPS, falling back to HTTP only for a loopback registry.
-    type: str
-    choices: [http, https]
-  timeout:
-    description:
-      - Seconds to wait for the registry's answer.
-    type: int
-    default: 60
 notes:
   - The password is stored base64-encoded, not encrypted, exactly as C(docker login) stores it without a
     credential helper; the file is readable by its owner only.
@@ -148,14 +123,13 @@ from ansible_collections.airgap.registry.plugins.module_utils.docker_config impo
     without_credentials,
     write_config,
 )
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryAuthError, RegistryClient, RegistryError  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryAuthError, RegistryError, client_from_params  # noqa: E402
 
 
 def verify(module):
     """Check the credentials with GET /v2/ through the registry's auth flow; fail the task when refused."""
     p = module.params
-    client = RegistryClient(p["registry"], username=p["username"], password=p["password"], ca_file=p["ca_file"],
-                            validate_certs=p["validate_certs"], scheme=p["scheme"], timeout=p["timeout"], retries=2)
+    client = client_from_params(p["registry"], p, retries=2)
     try:
         client.ping()
     except RegistryAuthError as exc:
@@ -170,15 +144,10 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "registry": {"type": "str", "required": True, "aliases": ["registry_url"]},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "reauthorize": {"type": "bool", "default": False},
             "config_path": {"type": "path", "aliases": ["dockercfg_path"]},
-            "ca_file": {"type": "path"},
-            "validate_certs": {"type": "bool", "default": True},
-            "scheme": {"type": "str", "choices": ["http", "https"]},
-            "timeout": {"type": "int", "default": 60},
+            **CONNECTION_ARGUMENT_SPEC,
         },
         required_if=[("state", "present", ("username", "password"))],
         supports_check_mode=True,
