@@ -211,8 +211,9 @@ def test_client_trusts_ca_logs_in_and_pulls_with_skopeo(fleet, converged):
     # A fresh pull inside the client verifies TLS against the trusted CA (no --tls-verify=false anywhere).
     code, out = fleet.exec("client", ["skopeo", "inspect", "--format", "{{.Digest}}", f"docker://{host}/abox:1.0.1"])
     assert code == 0 and out.strip().startswith("sha256:"), out
-    # Without the CA, the same pull fails on the certificate: the trust is what makes it work.
-    code, out = fleet.exec("client", ["skopeo", "inspect", "--cert-dir", "/nonexistent", f"docker://{host}/abox:1.0.1"])
+    # Without the CA (no certs.d directory, no system store), the same pull fails on the certificate.
+    code, out = fleet.exec("client", ["env", "SSL_CERT_FILE=/nonexistent", "SSL_CERT_DIR=/nonexistent", "skopeo", "inspect",
+                                      "--cert-dir", "/nonexistent", f"docker://{host}/abox:1.0.1"])
     assert code != 0 and "certificate" in out.lower(), out
 
 
