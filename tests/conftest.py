@@ -3,10 +3,12 @@
 `make test` sets AIRGAP_REQUIRE_ALL=1: there a missing precondition (no engine, no docker-registry binary)
 fails the test instead of skipping it, so CI can never pass by skipping.
 """
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -45,14 +47,25 @@ def sample_tarballs(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sample_images(docker_client, sample_tarballs):
-    """The sample images, loaded into the engine; returns their names."""
+    """The sample images, present in the engine under their names (reloaded when something removed them); returns the names."""
+    from docker.errors import ImageNotFound  # noqa: PLC0415 - docker_client has checked the SDK is there
+
     names = []
     for tarball in sorted(sample_tarballs.glob("*.tar")):
-        with open(tarball, "rb") as fh:
-            for image in docker_client.images.load(fh.read()):
-                names.extend(image.tags)
+        with tarfile.open(tarball) as tar:
+            wanted = json.load(tar.extractfile("manifest.json"))[0]
+        expected_id = "sha256:" + wanted["Config"].split(".")[0]
+        for name in wanted["RepoTags"]:
+            try:
+                present = docker_client.images.get(name).id == expected_id
+            except ImageNotFound:
+                present = False
+            if not present:
+                with open(tarball, "rb") as fh:
+                    docker_client.images.load(fh.read())
+            names.append(name)
     return names
 
 
