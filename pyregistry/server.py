@@ -6,9 +6,12 @@ import signal
 import socket
 import ssl
 
+import aiohttp
 from aiohttp import web
 
 from pyregistry.routes import build_app
+
+AIOHTTP_RUNNER_SHUTDOWN = tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) >= (3, 9)
 
 log = logging.getLogger("pyregistry")
 
@@ -57,9 +60,11 @@ async def purge_loop(config, storage):
 async def serve(config, sock, purge=True):
     """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests and return."""
     app = build_app(config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
+    shutdown = {"shutdown_timeout": 10}
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **(shutdown if AIOHTTP_RUNNER_SHUTDOWN else {}))
     await runner.setup()
-    site = web.SockSite(runner, sock, ssl_context=ssl_context(config))
+    site = web.SockSite(runner, sock, ssl_context=ssl_context(config), **({} if AIOHTTP_RUNNER_SHUTDOWN else shutdown))
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,9 +3,13 @@
 set -euo pipefail
 need=()
 for pair in dockerd:docker.io docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils \
-            curl:curl jq:jq openssl:openssl wrk:wrk hey:hey debootstrap:debootstrap rsync:rsync; do
+            curl:curl jq:jq openssl:openssl wrk:wrk hey:hey debootstrap:debootstrap rsync:rsync ssh:openssh-client; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+done
+# pyregistry on Debian's own Python (what fleet hosts run): its libraries as Debian packages.
+for pkg in python3-aiohttp python3-yaml python3-bcrypt; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-system: installing ${need[*]}"

@@ -71,18 +71,18 @@ def sample_images(docker_client, sample_tarballs):
 
 @pytest.fixture
 def start_registry(tmp_path):
-    """Factory: start_registry(kind, config=None, env=None) -> a running RegistryProcess, stopped at teardown.
+    """Factory: start_registry(kind, config=None, env=None, python=...) -> a running RegistryProcess, stopped at teardown.
 
     kind is "distribution" (Debian's docker-registry binary) or "pyregistry" (the bundled one).
     """
     started = []
 
-    def start(kind, config=None, env=None, cafile=None, port=None):
+    def start(kind, config=None, env=None, cafile=None, port=None, *, python=sys.executable):
         if kind == "distribution":
             require(shutil.which("docker-registry"), "Debian's docker-registry binary is not installed")
         workdir = tmp_path / f"{kind}-{len(started)}"
         workdir.mkdir()
-        reg = RegistryProcess(kind, str(workdir), config=config, env=env, port=port)
+        reg = RegistryProcess(kind, str(workdir), config=config, env=env, port=port, python=python)
         started.append(reg)
         return reg.start(cafile=cafile)
 

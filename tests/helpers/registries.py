@@ -49,8 +49,9 @@ def wait_http(url, timeout=30, cafile=None, ok=(200, 401)):
 class RegistryProcess:
     """One registry server process ('distribution' or 'pyregistry') with its config and storage."""
 
-    def __init__(self, kind, workdir, config=None, env=None, port=None):
+    def __init__(self, kind, workdir, config=None, env=None, port=None, *, python=sys.executable):
         self.kind = kind
+        self.python = python
         self.workdir = workdir
         self.port = port or free_port()
         self.root = os.path.join(workdir, "storage")
@@ -90,7 +91,7 @@ class RegistryProcess:
     def command(self):
         if self.kind == "distribution":
             return ["docker-registry", "serve", self.config_path]
-        return [sys.executable, "-m", "pyregistry", "serve", self.config_path]
+        return [self.python, "-m", "pyregistry", "serve", self.config_path]
 
     def start(self, cafile=None, timeout=30):
         env = {**os.environ, **self.env}
