@@ -50,6 +50,7 @@ engine:
 
 images:
 	scripts/build-images.sh
+	scripts/fleet-image.sh
 
 collection: $(VENV)/.stamp
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
