@@ -5,7 +5,14 @@
 # Idempotent: an image whose package label matches is left alone; FLEET_IMAGE_REBUILD=1 forces a rebuild.
 set -euo pipefail
 image=${FLEET_IMAGE:-airgap-fleet-host:bookworm}
-mirror=${FLEET_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (FLEET_MIRROR overrides).
+apt_mirror() {
+  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'; } |
+    grep -E '/debian/?$' | head -1 || true
+}
+mirror=${FLEET_MIRROR:-$(apt_mirror)}
+[ -n "$mirror" ] || { echo "fleet-image: no Debian mirror in apt's sources; set FLEET_MIRROR" >&2; exit 1; }
 # python3 + the bundled registry's deps (aiohttp, yaml, bcrypt), the modules' deps on a registry host (cryptography,
 # passlib), skopeo for the client, openssh-server so Ansible reaches each host over ssh on 127.0.0.1.
 packages=python3,python3-aiohttp,python3-yaml,python3-bcrypt,python3-cryptography,python3-passlib,skopeo,openssh-server,ca-certificates,procps
