@@ -22,12 +22,24 @@ class PlaybookResult:
         self.data = data
 
     @property
+    def hosts(self):
+        """The hosts in the play recap, sorted."""
+        return sorted(self.data.get("stats", {}))
+
+    def stats_for(self, host):
+        """The recap counts of `host` (ok, changed, failures, unreachable, skipped, rescued, ignored)."""
+        return self.data.get("stats", {}).get(host, {})
+
+    def changed_on(self, host):
+        return self.stats_for(host).get("changed", 0)
+
+    @property
     def stats(self):
-        return self.data.get("stats", {}).get("localhost", {})
+        return self.stats_for("localhost")
 
     @property
     def changed(self):
-        return self.stats.get("changed", 0)
+        return self.changed_on("localhost")
 
     @property
     def failed(self):
@@ -39,14 +51,25 @@ class PlaybookResult:
                 for play in self.data.get("plays", []) for task in play.get("tasks", [])]
 
     def result(self, name=None, host="localhost"):
-        """The result of the (last) task named `name`, with or without its role prefix (default: the last task)."""
+        """The result on `host` of the (last) task named `name`, with or without its role prefix (default: the last task)."""
         tasks = self.tasks(host)
         if name is None:
             return tasks[-1][1]
-        for full, res in reversed(tasks):
-            if name in (full, full.split(" : ", 1)[-1]):
-                return res
-        raise KeyError(f"no task {name!r} in {[t for t, _ in tasks]}")
+        found = [res for full, res in tasks if name in (full, full.split(" : ", 1)[-1])]
+        if not found:
+            raise KeyError(f"no task {name!r} in {[t for t, _ in tasks]}")
+        return ([res for res in found if res] or found)[-1]
+
+    def failures(self):
+        """{host: msg} of the last failed (or unreachable) task of each host; a loop gives the msg of its last failed item."""
+        msgs = {}
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for host, res in task["hosts"].items():
+                    if res.get("failed") or res.get("unreachable"):
+                        items = [item for item in res.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+                        msgs[host] = (items[-1] if items else res).get("msg", "")
+        return msgs
 
 
 def run_playbook(playbook, extra_vars=None, *, check=False, diff=False, inventory=None, env=None, timeout=900):

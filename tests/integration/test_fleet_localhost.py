@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
+from tests.helpers.ansible import run_playbook
 from tests.helpers.registries import REPO_ROOT, free_port
-from tests.integration.test_fleet_playrun import play
 
 pytestmark = [pytest.mark.docker]
 
@@ -24,7 +24,7 @@ def site_vars(tmp_path):
     name = f"fleet-site-{os.getpid()}"
     extra = {"registry_port": free_port(), "registry_name": name}
     yield extra
-    play(SITE, LOCALHOST, extra_vars={**extra, "registry_state": "absent", "registry_seed_enabled": False})
+    run_playbook(SITE, inventory=LOCALHOST, extra_vars={**extra, "registry_state": "absent", "registry_seed_enabled": False})
     for path in (f"/var/lib/airgap/{name}", f"/etc/airgap/{name}"):
         shutil.rmtree(path, ignore_errors=True)
 
@@ -36,15 +36,15 @@ def catalog(port):
 
 def test_site_on_localhost_is_rerunnable_and_leaves_the_registry_running(site_vars, sample_tarballs):
     extra = {**site_vars, "registry_seed_tarballs_dir": str(sample_tarballs)}
-    first = play(SITE, LOCALHOST, extra_vars=extra)
+    first = run_playbook(SITE, inventory=LOCALHOST, extra_vars=extra)
     assert first.rc == 0, first.stdout[-4000:]
     # The playbook has exited; the registry still answers and holds the samples.
     assert catalog(extra["registry_port"]) == ["abox", "nginx", "tools/busyish"]
-    assert first.results[-1][0] == "Print the catalog and tags"
-    assert first.results[-1][3]["msg"][1:] == ["  abox: 1.0.1", "  nginx: 1.25", "  tools/busyish: 2.0"]
-    second = play(SITE, LOCALHOST, extra_vars=extra)
+    assert first.tasks()[-1][0].split(" : ", 1)[-1] == "Print the catalog and tags"
+    assert first.result()["msg"][1:] == ["  abox: 1.0.1", "  nginx: 1.25", "  tools/busyish: 2.0"]
+    second = run_playbook(SITE, inventory=LOCALHOST, extra_vars=extra)
     assert second.rc == 0, second.stdout[-4000:]
-    assert second.changed() == 0, second.stdout[-4000:]
+    assert second.changed == 0, second.stdout[-4000:]
     pushed = second.result("Seed the registry from the tarballs", "localhost")["images"]
     assert len(pushed) == 3 and sum(i["bytes_sent"] for i in pushed) == 0
     assert catalog(extra["registry_port"]) == ["abox", "nginx", "tools/busyish"]
@@ -52,15 +52,15 @@ def test_site_on_localhost_is_rerunnable_and_leaves_the_registry_running(site_va
 
 def test_bundle_then_seed_then_pull(site_vars, sample_images, tmp_path, docker_client):
     bundle_dir = tmp_path / "bundle"
-    saved = play(BUNDLE, "localhost,", extra_vars={"bundle_dir": str(bundle_dir), "bundle_images": ["abox:1.0.1", "nginx:1.25"]})
+    saved = run_playbook(BUNDLE, extra_vars={"bundle_dir": str(bundle_dir), "bundle_images": ["abox:1.0.1", "nginx:1.25"]})
     assert saved.rc == 0, saved.stdout[-4000:]
     assert sorted(p.name for p in bundle_dir.iterdir()) == ["abox_1.0.1.tar", "nginx_1.25.tar", "registry_2.8.3.tar"]
     assert saved.result("List the tarballs", "localhost")["msg"][0].endswith("/registry_2.8.3.tar")
-    again = play(BUNDLE, "localhost,", extra_vars={"bundle_dir": str(bundle_dir), "bundle_images": ["abox:1.0.1", "nginx:1.25"]})
-    assert again.rc == 0 and again.changed() == 0, again.stdout[-4000:]
+    again = run_playbook(BUNDLE, extra_vars={"bundle_dir": str(bundle_dir), "bundle_images": ["abox:1.0.1", "nginx:1.25"]})
+    assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]
 
     extra = {**site_vars, "registry_seed_controller_dir": str(bundle_dir), "registry_seed_tarballs_dir": str(tmp_path / "carried")}
-    seeded = play(SITE, LOCALHOST, extra_vars=extra)
+    seeded = run_playbook(SITE, inventory=LOCALHOST, extra_vars=extra)
     assert seeded.rc == 0, seeded.stdout[-4000:]
     port = extra["registry_port"]
     assert catalog(port) == ["abox", "nginx", "registry"]
@@ -74,7 +74,7 @@ def test_bundle_then_seed_then_pull(site_vars, sample_images, tmp_path, docker_c
 
 def test_site_check_mode_on_a_fresh_host_changes_nothing(site_vars, sample_tarballs):
     name = site_vars["registry_name"]
-    run = play(SITE, LOCALHOST, extra_vars={**site_vars, "registry_seed_tarballs_dir": str(sample_tarballs)}, check=True)
+    run = run_playbook(SITE, inventory=LOCALHOST, extra_vars={**site_vars, "registry_seed_tarballs_dir": str(sample_tarballs)}, check=True)
     assert run.rc == 0, run.stdout[-4000:]
     note = run.result("Say what check mode cannot know", "localhost")["msg"]
     assert note.startswith(f"check mode: registry 127.0.0.1:{site_vars['registry_port']} is not running yet")

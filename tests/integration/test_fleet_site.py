@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import require
-from tests.integration.test_fleet_playrun import play
+from tests.helpers.ansible import run_playbook
 from tests.helpers.registries import REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
@@ -141,9 +141,9 @@ def site_inventory(fl, **client_overrides):
 def converged(fleet):
     """site.yml run twice over the fleet: (first run, second run, inventory)."""
     inv = site_inventory(fleet)
-    first = play(SITE, inv, timeout=1200)
+    first = run_playbook(SITE, inventory=inv, timeout=1200)
     assert first.rc == 0, first.stdout[-6000:] + first.stderr[-3000:]
-    second = play(SITE, inv, timeout=1200)
+    second = run_playbook(SITE, inventory=inv, timeout=1200)
     code, pem = fleet.exec("reg1", ["cat", "/etc/airgap/registry/tls/ca.crt"])
     assert code == 0 and "BEGIN CERTIFICATE" in pem
     (fleet.tmp / "certs").mkdir(exist_ok=True)
@@ -220,15 +220,15 @@ def test_client_trusts_ca_logs_in_and_pulls_with_skopeo(fleet, converged):
 def test_second_run_changes_nothing(converged):
     first, second, _inv = converged
     assert second.rc == 0, second.stdout[-4000:]
-    assert first.changed() > 0
-    changed = {h: s.get("changed", 0) for h, s in second.stats.items()}
+    assert sum(first.changed_on(h) for h in first.hosts) > 0
+    changed = {h: second.changed_on(h) for h in second.hosts}
     assert set(changed) == {"reg1", "reg2", "client"}
     assert all(v == 0 for v in changed.values()), changed
 
 
 def test_site_ends_with_the_catalog(converged):
     _first, second, _inv = converged
-    assert second.results[-1][0] == "Print the catalog and tags"
+    assert second.tasks()[-1][0].split(" : ", 1)[-1] == "Print the catalog and tags"
     for host in ("reg1", "reg2"):
         msg = "\n".join(second.result("Print the catalog and tags", host)["msg"])
         assert "abox: 1.0.1" in msg and "tools/busyish: 2.0" in msg and "nginx: 1.25" in msg
@@ -236,9 +236,9 @@ def test_site_ends_with_the_catalog(converged):
 
 def test_unreachable_registry_fails_early_naming_host(fleet, converged):
     inv = site_inventory(fleet, registry_client_registry=f"127.0.0.1:{free_port()}")
-    res = play([{"name": "client", "hosts": "fleet", "gather_facts": False,
+    res = run_playbook([{"name": "client", "hosts": "fleet", "gather_facts": False,
                          "roles": [{"role": "airgap.registry.registry_client", "registry_client_ca_cert_src": str(fleet.ca)}]}],
-                       inv)
+                       inventory=inv)
     assert res.rc != 0
     msgs = res.failures()
     assert set(msgs) == {"client"}, msgs
@@ -248,8 +248,8 @@ def test_unreachable_registry_fails_early_naming_host(fleet, converged):
 
 def test_wrong_password_fails_early_naming_host(fleet, converged):
     inv = site_inventory(fleet, registry_client_password="not-the-password")
-    res = play([{"name": "client", "hosts": "fleet", "gather_facts": False,
-                         "roles": ["airgap.registry.registry_client"]}], inv)
+    res = run_playbook([{"name": "client", "hosts": "fleet", "gather_facts": False,
+                         "roles": ["airgap.registry.registry_client"]}], inventory=inv)
     assert res.rc != 0
     msgs = res.failures()
     assert set(msgs) == {"client"}, msgs
@@ -260,8 +260,8 @@ def test_wrong_password_fails_early_naming_host(fleet, converged):
 
 def test_missing_tarball_directory_fails_early_naming_host(fleet, converged):
     inv = fleet.inventory({"reg2": {"registry_port": fleet.reg2_port, "registry_seed_tarballs_dir": "/srv/no-such-bundle"}}, {})
-    res = play([{"name": "seed", "hosts": "registry_hosts", "gather_facts": False,
-                         "roles": ["airgap.registry.registry_seed"]}], inv)
+    res = run_playbook([{"name": "seed", "hosts": "registry_hosts", "gather_facts": False,
+                         "roles": ["airgap.registry.registry_seed"]}], inventory=inv)
     assert res.rc != 0
     msgs = res.failures()
     assert set(msgs) == {"reg2"}, msgs
@@ -271,8 +271,8 @@ def test_missing_tarball_directory_fails_early_naming_host(fleet, converged):
 
 def test_missing_controller_directory_fails_naming_host(fleet, converged):
     inv = fleet.inventory({"reg2": {"registry_port": fleet.reg2_port, "registry_seed_controller_dir": str(fleet.tmp / "nothing-here")}}, {})
-    res = play([{"name": "seed", "hosts": "registry_hosts", "gather_facts": False,
-                         "roles": ["airgap.registry.registry_seed"]}], inv)
+    res = run_playbook([{"name": "seed", "hosts": "registry_hosts", "gather_facts": False,
+                         "roles": ["airgap.registry.registry_seed"]}], inventory=inv)
     assert res.rc != 0
     msgs = res.failures()
     assert set(msgs) == {"reg2"}, msgs

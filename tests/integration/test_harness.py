@@ -5,6 +5,7 @@ import urllib.request
 
 import pytest
 
+from tests.helpers.ansible import run_playbook
 from tests.helpers.registries import free_port, wait_http
 
 pytestmark = pytest.mark.docker
@@ -36,3 +37,25 @@ def test_distribution_process_fixture(distribution_registry):
     with urllib.request.urlopen(distribution_registry.url + "/v2/") as resp:
         assert resp.status == 200
         assert resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+
+
+def test_run_playbook_results_stats_and_failures():
+    res = run_playbook([{"name": "p", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Say", "ansible.builtin.debug": {"msg": ["a", "b => {c}"]}},
+        {"name": "Touch", "ansible.builtin.command": "true", "changed_when": True},
+        {"name": "Loop", "ansible.builtin.debug": {"msg": "{{ item }}"}, "loop": [1, 2]},
+        {"name": "Boom", "ansible.builtin.fail": {"msg": "it broke: fix X"}},
+    ]}])
+    assert res.rc == 2
+    assert res.result("Say", "localhost")["msg"] == ["a", "b => {c}"]
+    assert [item["msg"] for item in res.result("Loop")["results"]] == [1, 2]
+    assert res.failures() == {"localhost": "it broke: fix X"}
+    assert res.stats_for("localhost")["changed"] == 1 and res.stats_for("localhost")["failures"] == 1
+    assert res.changed == 1 and res.changed_on("elsewhere") == 0 and res.hosts == ["localhost"]
+
+
+def test_run_playbook_a_clean_run():
+    res = run_playbook([{"name": "p", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Say", "ansible.builtin.debug": {"msg": "hi"}}]}])
+    assert res.rc == 0 and res.failures() == {} and res.changed == 0 and not res.failed
+    assert res.tasks()[-1][0] == "Say" and res.result()["msg"] == "hi"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.test_fleet_playrun import play
+from tests.helpers.ansible import run_playbook
 
 pytestmark = [pytest.mark.docker]
 
@@ -55,19 +55,19 @@ def test_daemon_json_merged_keeping_other_keys_and_restart_only_on_change(pyregi
     restarts = tmp_path / "restarts"
     role = {"registry_client_registry": pyregistry_server.host, "registry_client_tls": False, "registry_client_mirror": True,
             "registry_client_daemon_json": str(daemon), "registry_client_engine_restart_command": f"sh -c 'echo restarted >> {restarts}'"}
-    check = play(client_play(**role), "localhost,", check=True)
+    check = run_playbook(client_play(**role), check=True)
     assert check.rc == 0, check.stdout[-4000:]
     assert json.loads(daemon.read_text())["insecure-registries"] == ["other.local:5000"]
     assert not restarts.exists()
-    first = play(client_play(**role), "localhost,")
+    first = run_playbook(client_play(**role))
     assert first.rc == 0, first.stdout[-4000:]
     assert json.loads(daemon.read_text()) == {
         "log-driver": "json-file", "debug": False,
         "insecure-registries": ["other.local:5000", pyregistry_server.host],
         "registry-mirrors": [f"http://{pyregistry_server.host}"]}
     assert restarts.read_text() == "restarted\n"
-    second = play(client_play(**role), "localhost,")
-    assert second.rc == 0 and second.changed() == 0, second.stdout[-4000:]
+    second = run_playbook(client_play(**role))
+    assert second.rc == 0 and second.changed == 0, second.stdout[-4000:]
     assert restarts.read_text() == "restarted\n"
 
 
@@ -75,7 +75,7 @@ def test_missing_daemon_json_is_created(pyregistry_server, tmp_path):
     daemon = tmp_path / "etc-docker" / "daemon.json"
     role = {"registry_client_registry": pyregistry_server.host, "registry_client_tls": False,
             "registry_client_daemon_json": str(daemon), "registry_client_engine_restart": False}
-    run = play(client_play(**role), "localhost,")
+    run = run_playbook(client_play(**role))
     assert run.rc == 0, run.stdout[-4000:]
     assert json.loads(daemon.read_text()) == {"insecure-registries": [pyregistry_server.host]}
 
@@ -86,7 +86,7 @@ def test_tls_trust_login_and_pull_with_docker_then_skopeo(tls_registry, tmp_path
     role = {"registry_client_registry": host, "registry_client_ca_cert_src": str(tls_registry.ca),
             "registry_client_username": "puller", "registry_client_password": "pull-pw",
             "registry_client_docker_config": str(cfg), "registry_client_pull": ["abox:1.0.1"]}
-    first = play(client_play(**role), "localhost,")
+    first = run_playbook(client_play(**role))
     assert first.rc == 0, first.stdout[-4000:]
     ca = tls_registry.ca.read_text().strip()
     for base in ("/etc/docker/certs.d", "/etc/containers/certs.d"):
@@ -97,26 +97,26 @@ def test_tls_trust_login_and_pull_with_docker_then_skopeo(tls_registry, tmp_path
     assert docker_client.images.get(f"{host}/abox:1.0.1").id == docker_client.images.get("abox:1.0.1").id
     listed = first.result("List the pulled images", "localhost")["msg"]
     assert listed == [f"{host}/abox:1.0.1 {docker_client.images.get('abox:1.0.1').id}"]
-    second = play(client_play(**role), "localhost,")
-    assert second.rc == 0 and second.changed() == 0, second.stdout[-4000:]
+    second = run_playbook(client_play(**role))
+    assert second.rc == 0 and second.changed == 0, second.stdout[-4000:]
 
     images = tmp_path / "images"
     role.update(registry_client_pull_with="skopeo", registry_client_skopeo_dir=str(images))
-    third = play(client_play(**role), "localhost,")
+    third = run_playbook(client_play(**role))
     assert third.rc == 0, third.stdout[-4000:]
     assert third.result("Pull the images with skopeo", "localhost")["changed"] is True
     config = json.loads(sh("skopeo", "inspect", "--config", f"oci:{images}/abox_1.0.1"))
     assert config["rootfs"]["diff_ids"] == docker_client.images.get("abox:1.0.1").attrs["RootFS"]["Layers"]
-    fourth = play(client_play(**role), "localhost,")
-    assert fourth.rc == 0 and fourth.changed() == 0, fourth.stdout[-4000:]
+    fourth = run_playbook(client_play(**role))
+    assert fourth.rc == 0 and fourth.changed == 0, fourth.stdout[-4000:]
 
 
 def test_tls_registry_without_ca_or_with_wrong_password_fails_clearly(tls_registry):
-    no_ca = play(client_play(registry_client_registry=tls_registry.host), "localhost,")
+    no_ca = run_playbook(client_play(registry_client_registry=tls_registry.host))
     assert no_ca.rc != 0
     assert no_ca.failures()["localhost"].startswith(f"localhost: registry {tls_registry.host} uses TLS (registry_client_tls) but no CA was given")
-    wrong = play(client_play(registry_client_registry=tls_registry.host, registry_client_ca_cert=tls_registry.ca.read_text(),
-                             registry_client_username="puller", registry_client_password="nope-pw"), "localhost,")
+    wrong = run_playbook(client_play(registry_client_registry=tls_registry.host, registry_client_ca_cert=tls_registry.ca.read_text(),
+                                     registry_client_username="puller", registry_client_password="nope-pw"))
     assert wrong.rc != 0
     msg = wrong.failures()["localhost"]
     assert msg.startswith(f"localhost: cannot use registry {tls_registry.host}:")
