@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.test_pyregistry_support import (
+from tests.helpers.pyregistry import (
     ALL_TYPES,
     DOCKER_LIST,
     DOCKER_MANIFEST,

@@ -1,7 +1,5 @@
 """Real clients against pyregistry: docker login/push/pull over HTTP and HTTPS+htpasswd, skopeo both directions, curl."""
-import datetime
 import io
-import ipaddress
 import json
 import os
 import shutil
@@ -11,44 +9,16 @@ import time
 
 import docker
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.helpers.certs import make_tls
+from tests.helpers.pyregistry import digest_of, req
 from tests.helpers.registries import free_port
-from tests.integration.test_pyregistry_support import digest_of, req
 
 pytestmark = pytest.mark.docker
 
 
 def run(*cmd, env=None, stdin=None):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300, env=env, input=stdin)
-
-
-def make_ca_and_cert(directory):
-    """A CA and a server certificate for 127.0.0.1, written as PEM files; returns (ca, cert, key) paths."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyreg test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1)).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = [os.path.join(directory, n) for n in ("ca.crt", "server.crt", "server.key")]
-    with open(paths[0], "wb") as fh:
-        fh.write(ca.public_bytes(serialization.Encoding.PEM))
-    with open(paths[1], "wb") as fh:
-        fh.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths[2], "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return paths
 
 
 @pytest.fixture
@@ -104,7 +74,7 @@ def test_docker_push_pull_http(pyregistry_server, sample_images, docker_client, 
 @pytest.fixture
 def pki(tmp_path):
     """(ca, cert, key, htpasswd path) in a temp dir."""
-    return (*make_ca_and_cert(str(tmp_path)), tmp_path / "htpasswd")
+    return (*make_tls(tmp_path), tmp_path / "htpasswd")
 
 
 @pytest.mark.usefixtures("sample_images")

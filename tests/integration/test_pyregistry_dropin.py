@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.helpers.registries import REPO_ROOT
-from tests.integration.test_pyregistry_support import (
+from tests.helpers.pyregistry import (
     ALL_TYPES,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -19,6 +18,7 @@ from tests.integration.test_pyregistry_support import (
     put_manifest,
     req,
 )
+from tests.helpers.registries import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 

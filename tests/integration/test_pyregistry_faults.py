@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.test_pyregistry_support import OCI_MANIFEST, digest_of, push_blob, put_manifest, req
+from tests.helpers.pyregistry import OCI_MANIFEST, digest_of, push_blob, put_manifest, req
 
 
 def blob_files(root):

@@ -5,8 +5,8 @@ import subprocess
 import sys
 import threading
 
+from tests.helpers.pyregistry import ALL_TYPES, OCI_INDEX, OCI_MANIFEST, digest_of, image_manifest, push_blob, push_image, put_manifest, req
 from tests.helpers.registries import REPO_ROOT
-from tests.integration.test_pyregistry_support import ALL_TYPES, OCI_INDEX, OCI_MANIFEST, digest_of, image_manifest, push_blob, push_image, put_manifest, req
 
 
 def gc(reg, *args):
