@@ -6,20 +6,20 @@ import subprocess
 import pytest
 
 from tests.helpers.ansible import run_module
+from tests.helpers.certs import file_fingerprint, make_tls, served_fingerprint
 from tests.helpers.registries import free_port, wait_http
-from tests.integration.test_deploy_container import file_fingerprint, make_tls, served_fingerprint
+from tests.helpers.swarm import SERVICE_LABEL, ensure_swarm, remove_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 
 MODULE = "airgap.registry.registry_swarm_service"
-LABEL = "airgap.registry.service"
+LABEL = SERVICE_LABEL
 
 
 @pytest.fixture
 def swarm(docker_client):
     """An active single-node swarm (initialised when needed and left active: others use it too)."""
-    if docker_client.info()["Swarm"]["LocalNodeState"] != "active":
-        subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], check=True, capture_output=True)
+    ensure_swarm(docker_client)
     return docker_client
 
 
@@ -29,17 +29,7 @@ def services(swarm):
     names = []
     yield names
     for name in names:
-        for service in swarm.services.list(filters={"name": name}):
-            if service.name == name:
-                service.remove()
-        for secret in swarm.secrets.list(filters={"label": f"{LABEL}={name}"}):
-            for _ in range(60):
-                try:
-                    secret.remove()
-                    break
-                except Exception:  # noqa: BLE001 - still held by a task shutting down
-                    import time
-                    time.sleep(0.5)
+        remove_service(swarm, name)
 
 
 def service_names(client, name):

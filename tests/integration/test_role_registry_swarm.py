@@ -6,8 +6,9 @@ import subprocess
 import pytest
 
 from tests.helpers.ansible import run_playbook
+from tests.helpers.certs import file_fingerprint, served_fingerprint
 from tests.helpers.registries import free_port, wait_http
-from tests.integration.test_deploy_container import file_fingerprint, served_fingerprint
+from tests.helpers.swarm import ensure_swarm, remove_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 
@@ -17,32 +18,16 @@ def role_play(**role_vars):
              "roles": [{"role": "airgap.registry.registry_swarm", "vars": role_vars}]}]
 
 
-def task_result(run, name):
-    """The result of the role task called `name` (callbacks prefix it with the role name)."""
-    return next(res for task, res in run.tasks() if task.split(" : ")[-1] == name)
-
-
 @pytest.fixture
 def role_service(docker_client):
     """(name, port) of a role-made service; the service, its secrets and certs.d entry are removed at teardown."""
-    if docker_client.info()["Swarm"]["LocalNodeState"] != "active":
-        subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], check=True, capture_output=True)
+    ensure_swarm(docker_client)
     port = free_port()
     name = f"dep-role-{port}"
     yield name, port
-    for service in docker_client.services.list(filters={"name": name}):
-        if service.name == name:
-            service.remove()
+    remove_service(docker_client, name)
     shutil.rmtree(f"/etc/docker/certs.d/127.0.0.1:{port}", ignore_errors=True)
     subprocess.run(["docker", "rmi", f"127.0.0.1:{port}/abox:1.0.1"], capture_output=True, check=False)
-    for secret in docker_client.secrets.list(filters={"label": f"airgap.registry.service={name}"}):
-        for _ in range(60):
-            try:
-                secret.remove()
-                break
-            except Exception:  # noqa: BLE001 - still held by a task shutting down
-                import time
-                time.sleep(0.5)
 
 
 def test_role_runs_tls_service_idempotently_and_removes_it(docker_client, sample_images, role_service, tmp_path):
@@ -63,7 +48,7 @@ def test_role_runs_tls_service_idempotently_and_removes_it(docker_client, sample
 
     first = run_playbook(role_play(**role_vars))
     assert not first.failed, first.stdout[-3000:] + first.stderr[-2000:]
-    service = task_result(first, "Run the registry as a swarm service")
+    service = first.result("Run the registry as a swarm service")
     assert service["changed"] and "service created" in service["actions"], service
     ca = config_dir / "tls" / "ca.crt"
     cert = config_dir / "tls" / "registry.crt"
