@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import NullProgress, SeedError, seed
 from tests.conftest import require
+from tests.helpers.certs import make_self_signed
 from tests.helpers.registries import REPO_ROOT
 from tests.integration.test_seed_image_seed import seed_module
 
@@ -41,9 +42,7 @@ def test_wrong_password_fails_clearly_without_leaking_it(start_registry, sample_
 
 
 def test_unknown_ca_then_ca_file(start_registry, sample_tarballs, tmp_path):
-    key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    key, crt = make_self_signed(tmp_path)
     reg = start_registry("distribution", config={"http": {"tls": {"certificate": str(crt), "key": str(key)}}}, cafile=str(crt))
     bad = seed_module({"src": [str(sample_tarballs)], "registry": reg.host})
     assert bad.get("failed") is True

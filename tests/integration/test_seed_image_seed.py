@@ -8,14 +8,13 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 
 import pytest
-
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import read_archive
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
+
 from tests.conftest import require
-from tests.helpers.ansible import run_playbook
+from tests.helpers.ansible import run_module
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
@@ -75,9 +74,11 @@ def _docker25_layout(work, image, nested, with_manifest_json=True, gzip_layers=F
 
 
 @pytest.fixture(scope="module")
-def tarballs(sample_images, tmp_path_factory):
-    """Tarballs of the sample images in every format, written by the real tools."""
+def tarballs(docker_client, sample_tarballs, tmp_path_factory):
+    """Tarballs of the sample images in every format, written by the real tools (from the samples, loaded into the engine first)."""
     require(shutil.which("skopeo"), "skopeo is not installed")
+    for sample in sorted(sample_tarballs.glob("*.tar")):
+        _run("docker", "load", "-q", "-i", str(sample))
     work = tmp_path_factory.mktemp("seed-tarballs")
     out = {}
     out["legacy"] = str(work / "legacy_all.tar")
@@ -117,18 +118,10 @@ def _skopeo_config(target):
 
 
 def seed_module(args, check=False, diff=False):
-    """Run airgap.registry.image_seed as a real ansible-playbook task; its registered result is written out with copy
-    (independent of the stdout callback)."""
-    with tempfile.TemporaryDirectory(prefix="seed-result-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        play = [{"name": "seed", "hosts": "localhost", "gather_facts": False, "tasks": [
-            {"name": "module", "airgap.registry.image_seed": args, "register": "out", "ignore_errors": True},
-            {"name": "save", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": out}, "check_mode": False, "diff": False},
-        ]}]
-        run = run_playbook(play, check=check, diff=diff, env={"ANSIBLE_STDOUT_CALLBACK": "default"})
-        assert os.path.exists(out), run.stdout[-3000:] + run.stderr[-3000:]
-        with open(out) as fh:
-            return json.load(fh)
+    """Run airgap.registry.image_seed as a real ansible-playbook task; return its result."""
+    result, run = run_module("airgap.registry.image_seed", args, check=check, diff=diff)
+    assert result, run.stdout[-3000:] + run.stderr[-3000:]
+    return result
 
 
 def _seed(registry, src, **args):

@@ -13,6 +13,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
     RegistryClient,
     RegistryError,
 )
+from tests.helpers.certs import make_self_signed
 
 pytestmark = pytest.mark.distribution
 
@@ -97,15 +98,8 @@ def test_basic_auth_htpasswd(start_registry, tmp_path):
         anonymous.catalog()
 
 
-def _make_cert(tmp_path):
-    key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return str(key), str(crt)
-
-
 def test_tls_ca_file_and_unknown_ca(start_registry, tmp_path):
-    key, crt = _make_cert(tmp_path)
+    key, crt = make_self_signed(tmp_path)
     reg = start_registry("distribution", config={"http": {"tls": {"certificate": crt, "key": key}}}, cafile=crt)
     client = RegistryClient(reg.host, ca_file=crt)
     assert client.ping() == 200 and client.scheme == "https"
