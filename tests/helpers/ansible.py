@@ -110,6 +110,11 @@ def run_playbook(playbook, extra_vars=None, *, check=False, diff=False, inventor
     return PlaybookResult(proc, data)
 
 
+def failed(result):
+    """Whether a task result is a failure: `failed`, or the `msg` the collection's modules set only on failure."""
+    return bool(result.get("failed") or "msg" in result)
+
+
 def run_module(module, args, check=False, diff=False, env=None):
     """Run one module as a single task on localhost; return (task result dict, PlaybookResult)."""
     play = [{"name": "t", "hosts": "localhost", "gather_facts": False,

@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import host_platform
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import DOCKER_MANIFEST_LIST, RegistryClient
-from tests.helpers.ansible import run_module
-from tests.integration.test_info_registry_info import docker_push, failed
+from tests.helpers.ansible import failed, run_module
+from tests.helpers.engine import docker_push
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 

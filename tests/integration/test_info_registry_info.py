@@ -1,29 +1,12 @@
 """registry_info against real registries (Distribution and the bundled pyregistry) seeded by `docker push`."""
-import re
-import subprocess
-
 import pytest
 
-from tests.helpers.ansible import run_module
+from tests.helpers.ansible import failed, run_module
+from tests.helpers.engine import docker_push
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
 SAMPLES = ["abox:1.0.1", "tools/busyish:2.0", "nginx:1.25"]
-
-
-def failed(result):
-    """Whether a task failed: `failed`, or (callbacks that drop that key) the `msg` these modules set only on failure."""
-    return bool(result.get("failed") or "msg" in result)
-
-
-def docker_push(image, target):
-    """`docker tag` + `docker push`; returns the manifest digest docker reports; the target tag is removed again."""
-    subprocess.run(["docker", "tag", image, target], check=True)
-    try:
-        out = subprocess.run(["docker", "push", target], check=True, capture_output=True, text=True).stdout
-    finally:
-        subprocess.run(["docker", "rmi", target], check=False, capture_output=True)
-    return re.search(r"digest: (sha256:[0-9a-f]{64})", out).group(1)
 
 
 @pytest.fixture(params=["distribution", "pyregistry"])

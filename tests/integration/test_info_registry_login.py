@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from tests.helpers.ansible import run_module
-from tests.integration.test_info_registry_info import failed
+from tests.helpers.ansible import failed, run_module
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
