@@ -3,6 +3,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -212,7 +213,9 @@ def test_copy_install_runs_pyregistry_from_the_copied_sources(bundled, tmp_path)
     assert wait_http(url(bundled), timeout=5) == 200
     assert run_playbook(play(role_vars)).changed == 0
 
-    failing = run_playbook(play({**role_vars, "registry_pyregistry_python": "/usr/bin/python3"}))
+    bare = tmp_path / "bare-venv"  # a Python without aiohttp, PyYAML and bcrypt
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    failing = run_playbook(play({**role_vars, "registry_pyregistry_python": str(bare / "bin" / "python")}))
     assert failing.failed
     assert "(aiohttp, PyYAML, bcrypt)" in task(failing, "Fail when pyregistry cannot run")["msg"]
 
