@@ -15,7 +15,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.seed import NullPr
 from tests.conftest import require
 from tests.helpers.certs import make_self_signed
 from tests.helpers.registries import REPO_ROOT
-from tests.integration.test_seed_image_seed import seed_module
+from tests.helpers.seed import seed_module
 
 pytestmark = pytest.mark.distribution
 

@@ -14,7 +14,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.image_archive impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 
 from tests.conftest import require
-from tests.helpers.ansible import run_module
+from tests.helpers.seed import seed_module
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
@@ -115,13 +115,6 @@ def _pull_id(target):
 def _skopeo_config(target):
     raw = _run("skopeo", "inspect", "--tls-verify=false", "--config", "--raw", f"docker://{target}").stdout.encode()
     return _blob(raw), json.loads(raw)["rootfs"]["diff_ids"]
-
-
-def seed_module(args, check=False, diff=False):
-    """Run airgap.registry.image_seed as a real ansible-playbook task; return its result."""
-    result, run = run_module("airgap.registry.image_seed", args, check=check, diff=diff)
-    assert result, run.stdout[-3000:] + run.stderr[-3000:]
-    return result
 
 
 def _seed(registry, src, **args):
