@@ -12,9 +12,9 @@ import os
 import platform
 import re
 import tarfile
-import tempfile
 import zlib
 
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_atomically
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -418,23 +418,6 @@ def write_engine_archive(fh, api, image):
         if chunk is None:
             return
         fh.write(chunk)
-
-
-def write_atomically(path, write):
-    """Call write(fh) on a temp file next to `path`, then rename it over `path`; nothing is left behind on error."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "w+b") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- one image -> one tarball, idempotently -----------------------------------------------------------------------------

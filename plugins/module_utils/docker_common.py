@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import ssl
-import tempfile
 import time
 import traceback
 from urllib.error import HTTPError, URLError
@@ -85,21 +84,6 @@ def read_file(path, what):
 
 def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomic(path, data, mode=0o644):
-    """Write `data` (bytes) to `path` through a temporary file and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def probe_host(bind_address):

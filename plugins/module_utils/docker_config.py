@@ -7,7 +7,8 @@ import base64
 import binascii
 import json
 import os
-import tempfile
+
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
@@ -119,18 +120,6 @@ def write_config(path, config):
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=directory)
+        write_bytes_atomically(path, (json.dumps(config, indent="\t") + "\n").encode(), 0o600)
     except OSError as exc:
-        raise DockerConfigError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(config, fh, indent="\t")
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise DockerConfigError(f"cannot write {path}: {exc.strerror}") from None

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
 try:
     from passlib.apache import HtpasswdFile
@@ -115,16 +116,4 @@ class HtpasswdChange:
     def write(self):
         """Replace the file atomically (temp file in the same directory, then rename), keeping its mode."""
         mode = os.stat(self.path).st_mode & 0o7777 if self.exists else 0o600
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".htpasswd-", dir=directory)
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.file.to_string())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_bytes_atomically(self.path, self.file.to_string(), mode)

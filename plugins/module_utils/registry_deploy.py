@@ -14,6 +14,7 @@ import re
 import time
 
 from ansible_collections.airgap.registry.plugins.module_utils import docker_common as dc
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
 LABEL_PREFIX = "airgap.registry."
 STORAGE_TARGET = "/var/lib/registry"
@@ -289,7 +290,7 @@ def deploy_container(client, p, check_mode):
                 parent = os.path.dirname(config_path)
                 if not os.path.isdir(parent):
                     os.makedirs(parent, mode=0o755)
-                dc.write_atomic(config_path, config_bytes)
+                write_bytes_atomically(config_path, config_bytes)
 
     recreate = bool(diffs)
     if recreate:

@@ -10,7 +10,8 @@ import datetime
 import ipaddress
 import os
 import re
-import tempfile
+
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
 try:
     from cryptography import x509
@@ -218,23 +219,6 @@ def build_server_cert(key, common_name, sans, valid_days, *, ca_cert, ca_key):
     )
 
 
-def atomic_write(path, data, mode):
-    """Write `data` to `path` through a temp file in the same directory, with `mode` set before the rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def cert_summary(cert):
     """What diff mode shows about a certificate (never key material)."""
     if cert is None:
@@ -328,14 +312,14 @@ class TLSPlan:
         if self.new_ca:
             self.ca_key = new_key(self.p["key_type"])
             self.ca_cert = build_ca(self.ca_key, self.p["ca_common_name"], self.p["ca_valid_days"])
-            atomic_write(self.p["ca_key"], key_pem(self.ca_key), 0o600)
-            atomic_write(self.p["ca_cert"], cert_pem(self.ca_cert), 0o644)
+            write_bytes_atomically(self.p["ca_key"], key_pem(self.ca_key), 0o600)
+            write_bytes_atomically(self.p["ca_cert"], cert_pem(self.ca_cert), 0o644)
         if self.new_key:
             self.key = new_key(self.p["key_type"])
-            atomic_write(self.p["key"], key_pem(self.key), 0o600)
+            write_bytes_atomically(self.p["key"], key_pem(self.key), 0o600)
         if self.new_cert:
             self.cert = build_server_cert(self.key, self.common_name, self.sans, self.p["valid_days"], ca_cert=self.ca_cert, ca_key=self.ca_key)
-            atomic_write(self.p["cert"], cert_pem(self.cert), 0o644)
+            write_bytes_atomically(self.p["cert"], cert_pem(self.cert), 0o644)
 
     def predicted_summary(self):
         """The diff 'after' of the server certificate without generating it (check mode)."""

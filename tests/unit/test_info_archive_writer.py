@@ -9,6 +9,7 @@ import tarfile
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils import archive_writer as aw
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_atomically
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryError
 
 
@@ -326,10 +327,10 @@ class FakeEngine:
 
 def test_engine_archive_streams_and_engine_errors_are_archive_errors(tmp_path):
     path = tmp_path / "x.tar"
-    aw.write_atomically(str(path), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"]), "x:1"))
+    write_atomically(str(path), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"]), "x:1"))
     assert path.read_bytes() == b"abcd"
     with pytest.raises(aw.ArchiveError, match="docker save y:1 failed: engine went away"):
-        aw.write_atomically(str(tmp_path / "y.tar"), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"], fail_after=1), "y:1"))
+        write_atomically(str(tmp_path / "y.tar"), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"], fail_after=1), "y:1"))
     assert sorted(os.listdir(tmp_path)) == ["x.tar"], "the failed tarball left nothing behind"
 
 

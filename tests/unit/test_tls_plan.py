@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.airgap.registry.plugins.module_utils import tls
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 from ansible_collections.airgap.registry.plugins.module_utils.tls import TLSError, TLSPlan, parse_san
 
 
@@ -98,7 +99,7 @@ def test_san_change_reissues_cert_only(tmp_path):
 def test_replaced_key_reissues_cert(tmp_path):
     p = params(tmp_path)
     converge(p)
-    tls.atomic_write(p["key"], tls.key_pem(tls.new_key("ec")), 0o600)
+    write_bytes_atomically(p["key"], tls.key_pem(tls.new_key("ec")), 0o600)
     plan = TLSPlan(p)
     assert plan.generated == ["cert"] and plan.reasons == ["the server key changed"]
 
@@ -140,7 +141,7 @@ def test_half_a_ca_is_an_error(tmp_path):
 def test_mismatched_ca_key_is_an_error(tmp_path):
     p = params(tmp_path)
     converge(p)
-    tls.atomic_write(p["ca_key"], tls.key_pem(tls.new_key("ec")), 0o600)
+    write_bytes_atomically(p["ca_key"], tls.key_pem(tls.new_key("ec")), 0o600)
     with pytest.raises(TLSError, match="does not belong"):
         TLSPlan(p)
 
@@ -191,7 +192,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "f"
     target.write_bytes(b"old")
     with pytest.raises(TypeError):
-        tls.atomic_write(str(target), "not bytes", 0o600)
+        write_bytes_atomically(str(target), "not bytes", 0o600)
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f"]
 
