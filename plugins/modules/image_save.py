@@ -25,14 +25,13 @@ author:
 requirements:
   - docker (Python SDK, for O(source=engine) only)
 extends_documentation_fragment:
+  - airgap.registry.attributes
   - airgap.registry.registry_connection
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Resolves every image and reports which tarballs would be written; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows, per tarball path, the image digest it held before and would hold after.
 options:

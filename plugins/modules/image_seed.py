@@ -26,14 +26,13 @@ requirements:
   - docker (Python SDK), only for O(transport=engine)
   - zstandard (Python) or the zstd binary, only for zstd-compressed tarballs or O(layers=zstd)
 extends_documentation_fragment:
+  - airgap.registry.attributes
   - airgap.registry.registry_connection
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the tarballs and asks the registry what it has; reports the images and blobs that would be pushed; pushes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows each target's manifest digest before and after (V(null) when absent, V((new)) in check mode).
 options:

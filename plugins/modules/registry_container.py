@@ -21,13 +21,13 @@ author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
   - docker (Python SDK) >= 7.0
+extends_documentation_fragment:
+  - airgap.registry.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the actions and differences it would apply; creates, writes and starts nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows image id, environment, mounts, ports, restart policy, content-hash labels and state before and after.
 options:

@@ -19,13 +19,15 @@ author:
 requirements:
   - passlib (from libpass)
   - bcrypt
+extends_documentation_fragment:
+  - airgap.registry.attributes
 attributes:
   check_mode:
     support: full
-    description: Reports which users would be added, updated or removed and writes nothing.
+    details: Reports which users would be added, updated or removed and writes nothing.
   diff_mode:
     support: full
-    description: Shows the user names before and after, never hashes or passwords.
+    details: Shows the user names before and after, never hashes or passwords.
 options:
   path:
     description:

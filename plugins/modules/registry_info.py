@@ -17,14 +17,13 @@ description:
 author:
   - airgap.registry contributors (@airgap-registry)
 extends_documentation_fragment:
+  - airgap.registry.attributes
   - airgap.registry.registry_connection
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the registry exactly as in a normal run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   registry:

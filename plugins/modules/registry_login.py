@@ -21,14 +21,13 @@ description:
 author:
   - airgap.registry contributors (@airgap-registry)
 extends_documentation_fragment:
+  - airgap.registry.attributes
   - airgap.registry.registry_connection
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Verifies the credentials against the registry and reports whether the file would change; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the registry and user name before and after, and whether the password changes; never the password.
 options:

@@ -20,13 +20,15 @@ author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
   - cryptography
+extends_documentation_fragment:
+  - airgap.registry.attributes
 attributes:
   check_mode:
     support: full
-    description: Reports what would be (re)generated and writes nothing.
+    details: Reports what would be (re)generated and writes nothing.
   diff_mode:
     support: full
-    description: Shows the subject, SANs and expiry of the server certificate before and after; never key material.
+    details: Shows the subject, SANs and expiry of the server certificate before and after; never key material.
 options:
   ca_cert:
     description:
