@@ -58,7 +58,8 @@ collection: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --config-settings editable_mode=compat -e .
+	$(PY) -m compileall -q airgap_cli pyregistry plugins >/dev/null
 	mkdir -p $(COLLECTIONS)/ansible_collections/airgap
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/airgap/registry
 	echo "$(CURDIR)/$(COLLECTIONS)" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/airgap_collections.pth

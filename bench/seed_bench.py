@@ -1,17 +1,21 @@
 """Seeding benchmark: the same tarballs into a fresh Distribution registry with each tool, side by side.
 
 Tools: `docker load` + `docker tag` + `docker push`; `skopeo copy docker-archive:`; airgap-seed direct with
-`--layers preserve` and `--layers gzip`.  Cold (empty registry) and warm (everything present, best of three) runs; ratios printed.
+`--layers preserve` and `--layers gzip`.  Each round gives every tool, in turn, a fresh registry: one cold run (empty
+registry), then three warm runs (everything present).  Medians over the rounds are compared; ratios printed.
 Then airgap-seed's peak RSS for the small set and for an image with a 1 GiB layer (it must stay flat).
+Our packages are byte-compiled first, as an installed package is.
 
-    python bench/seed_bench.py [--scale N] [--text-mib M] [--big-mib B] [--skip-big]
+    python bench/seed_bench.py [--rounds R] [--scale N] [--text-mib M] [--big-mib B] [--skip-big]
 """
 import argparse
+import compileall
 import hashlib
 import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -30,7 +34,8 @@ from tests.helpers.registries import RegistryProcess  # noqa: E402
 
 CLI = os.path.join(os.path.dirname(sys.executable), "airgap-seed")
 MIB = 1024 * 1024
-WARM_RUNS = 3  # warm runs are short: the best of three, for every tool
+WARM_RUNS = 3  # per round and tool
+TOOLS = ("docker", "skopeo", "preserve", "gzip")
 
 
 def bench_images(scale, text_mib):
@@ -117,6 +122,13 @@ def fresh_registry(work, name):
     return RegistryProcess("distribution", path).start()
 
 
+def forget_images(refs, regs):
+    """Remove the bench images and their registry tags from the engine (docker's cold run loads them afresh)."""
+    for ref in refs:
+        for name in [ref] + [f"{reg.host}/{ref}" for reg in regs]:
+            subprocess.run(["docker", "rmi", name], check=False, capture_output=True)
+
+
 def run_docker(tarballs, refs, reg):
     start = time.monotonic()
     for tarball in tarballs:
@@ -143,6 +155,7 @@ def run_ours(src, reg, layers, report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of cold + warm runs per tool (medians are compared)")
     parser.add_argument("--scale", type=int, default=150, help="make_samples scale (MiB-ish of random data per image)")
     parser.add_argument("--text-mib", type=int, default=24, help="size of the text layer of bench/docs")
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the big layer for the RSS check")
@@ -151,6 +164,8 @@ def main():
     for tool in ("docker", "skopeo", "docker-registry"):
         if not shutil.which(tool):
             sys.exit(f"seed_bench: {tool} is not installed")
+    compileall.compile_dir(os.path.join(REPO_ROOT, "plugins"), quiet=1)
+    compileall.compile_dir(os.path.join(REPO_ROOT, "airgap_cli"), quiet=1)
     work = tempfile.mkdtemp(prefix="seed-bench-")
     regs = []
     refs = []
@@ -163,24 +178,38 @@ def main():
             refs.append(ref)
         total = sum(os.path.getsize(t) for t in tarballs)
         print(f"tarballs: {len(tarballs)} images, {total / MIB:.0f} MiB (incompressible and text layers, shared base layer)")
-        results = {}
-        for name in ("docker", "skopeo", "preserve", "gzip"):
-            reg = fresh_registry(work, name)
-            regs.append(reg)
-            if name == "docker":
-                cold = run_docker(tarballs, refs, reg)
-                results[name] = {"cold": cold, "warm": min(run_docker(tarballs, refs, reg) for _ in range(WARM_RUNS))}
-            elif name == "skopeo":
-                cold = run_skopeo(tarballs, refs, reg)
-                results[name] = {"cold": cold, "warm": min(run_skopeo(tarballs, refs, reg) for _ in range(WARM_RUNS))}
-            else:
-                report = os.path.join(work, f"{name}.json")
-                cold, rss, sent = run_ours(src, reg, name, report)
-                warm_runs = [run_ours(src, reg, name, report) for _ in range(WARM_RUNS)]
-                results[name] = {"cold": cold, "warm": min(w[0] for w in warm_runs), "rss": rss, "sent": sent,
-                                 "warm_sent": max(w[2] for w in warm_runs)}
-            reg.stop()
-            print(f"  {name:9} cold {results[name]['cold']:7.2f}s  warm {results[name]['warm']:6.2f}s", flush=True)
+        runs = {name: {"cold": [], "warm": [], "rss": [], "sent": [], "warm_sent": []} for name in TOOLS}
+        for round_no in range(args.rounds):
+            for name in TOOLS:
+                reg = fresh_registry(work, f"{name}-{round_no}")
+                regs.append(reg)
+                run = runs[name]
+                if name == "docker":
+                    forget_images(refs, regs)
+                    run["cold"].append(run_docker(tarballs, refs, reg))
+                    run["warm"] += [run_docker(tarballs, refs, reg) for _ in range(WARM_RUNS)]
+                elif name == "skopeo":
+                    run["cold"].append(run_skopeo(tarballs, refs, reg))
+                    run["warm"] += [run_skopeo(tarballs, refs, reg) for _ in range(WARM_RUNS)]
+                else:
+                    report = os.path.join(work, f"{name}.json")
+                    cold, rss, sent = run_ours(src, reg, name, report)
+                    run["cold"].append(cold)
+                    run["rss"].append(rss)
+                    run["sent"].append(sent)
+                    for _ in range(WARM_RUNS):
+                        warm, _rss, warm_sent = run_ours(src, reg, name, report)
+                        run["warm"].append(warm)
+                        run["warm_sent"].append(warm_sent)
+                reg.stop()
+                shutil.rmtree(reg.workdir, ignore_errors=True)
+                print(f"  round {round_no + 1}  {name:9} cold {run['cold'][-1]:7.2f}s  warm {min(run['warm'][-WARM_RUNS:]):6.2f}s", flush=True)
+        results = {name: {"cold": statistics.median(run["cold"]), "warm": statistics.median(run["warm"]),
+                          "rss": max(run["rss"], default=0), "sent": max(run["sent"], default=0), "warm_sent": max(run["warm_sent"], default=0)}
+                   for name, run in runs.items()}
+        print(f"\nmedians over {args.rounds} rounds (cold: one run per round; warm: {WARM_RUNS} runs per round):")
+        for name in TOOLS:
+            print(f"  {name:9} cold {results[name]['cold']:7.2f}s  warm {results[name]['warm']:6.3f}s")
         ours = results["preserve"]
         print("\nratios (higher = ours faster):")
         print(f"  cold  skopeo/ours(preserve) = {results['skopeo']['cold'] / ours['cold']:.2f}x   (target >= 2)")
@@ -204,9 +233,7 @@ def main():
     finally:
         for reg in regs:
             reg.stop()
-        for ref in refs:
-            for name in [ref] + [f"{reg.host}/{ref}" for reg in regs]:
-                subprocess.run(["docker", "rmi", name], check=False, capture_output=True)
+        forget_images(refs, regs)
         shutil.rmtree(work, ignore_errors=True)
 
 

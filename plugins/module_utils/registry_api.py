@@ -29,6 +29,7 @@ CONNECTION_ERRORS = (ConnectionError, http.client.RemoteDisconnected, http.clien
                      socket.timeout, BrokenPipeError)
 LOOPBACK_HOSTS = ("localhost", "::1", "[::1]")
 SEND_BLOCK = 1024 * 1024
+SENDFILE_BLOCK = 16 * SEND_BLOCK
 
 
 class RegistryError(Exception):
@@ -499,14 +500,19 @@ class RegistryClient:
             conn.putheader(key, value)
         conn.endheaders()
         left = length
+        send_to = None if isinstance(conn.sock, ssl.SSLSocket) else getattr(stream, "send_to", None)
         while left > 0:
-            block = stream.read(min(SEND_BLOCK, left))
-            if not block:
+            if send_to is not None:
+                n = send_to(conn.sock, min(SENDFILE_BLOCK, left))
+            else:
+                block = stream.read(min(SEND_BLOCK, left))
+                conn.send(block)
+                n = len(block)
+            if not n:
                 raise RegistryError(f"upload to {self.host}: source ended {left} bytes early")
-            conn.send(block)
-            left -= len(block)
+            left -= n
             if progress:
-                progress(len(block))
+                progress(n)
         raw = conn.getresponse()
         resp = _Response(raw.status, raw.headers, raw.read())
         if raw.will_close:

@@ -10,12 +10,12 @@ need it, then the manifest is put.  `engine` transport lives in seed_engine.
 from __future__ import annotations
 
 import glob
+import hashlib
 import io
 import json
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import (
     DOCKER_CONFIG,
@@ -135,6 +135,10 @@ class BlobJob:
         return f"{self.home.repo} layer {(self.layer.digest or self.layer.diff_id)[7:19]}"
 
     @property
+    def size(self):
+        return len(self.image.config) if self.layer is None else self.layer.size
+
+    @property
     def converted(self):
         return self.layer is not None and self.layer.compression != self.want
 
@@ -208,15 +212,20 @@ class Seeder:
         return self.client
 
     def _check_target(self, target):
+        """Up to date when the tag's manifest is the one this run would put (one HEAD), or has the same config."""
         head = self.client.head_manifest(target.repo, target.tag)
         if head is None:
             return
-        body, _media_type, digest = self.client.get_manifest(target.repo, head["digest"] or target.tag)
+        planned = self._planned_manifest(target.image)
+        if planned and head["digest"] == "sha256:" + hashlib.sha256(planned[0]).hexdigest():
+            manifest, digest = json.loads(planned[0]), head["digest"]
+        else:
+            body, _media_type, digest = self.client.get_manifest(target.repo, head["digest"] or target.tag)
+            try:
+                manifest = json.loads(body)
+            except ValueError:
+                manifest = None
         target.existing = digest
-        try:
-            manifest = json.loads(body)
-        except ValueError:
-            return
         if not isinstance(manifest, dict) or (manifest.get("config") or {}).get("digest") != target.image.config_digest:
             return
         target.push = False
@@ -238,7 +247,7 @@ class Seeder:
             image = target.image
             keys = [("config", image.config_digest)]
             for layer in image.layers:
-                want = layer.compression if self.opts["layers"] == "preserve" else self.opts["layers"]
+                want = self._want(layer)
                 keys.append(("layer", layer.digest, want))
                 if keys[-1] not in self.jobs:
                     self.jobs[keys[-1]] = BlobJob(keys[-1], image, layer, want, target)
@@ -266,7 +275,7 @@ class Seeder:
         key = (job.key, repo)
         if not job.converted:
             digest = job.known_digest
-            size = len(job.image.config) if job.layer is None else job.layer.size
+            size = job.size
             self.progress.blob_start(key, job.label, size)
             sent = client.upload_blob(repo, digest, size, lambda off: self._open(job, off, live), chunk_size=self.opts["chunk_size"],
                                       progress=lambda n: self.progress.blob_advance(key, n))
@@ -287,12 +296,9 @@ class Seeder:
             finally:
                 reader.close()
 
-    def _media_type(self, job, fmt):
-        if job.layer is None:
-            return OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG
-        if not job.converted and job.layer.media_type:
-            return job.layer.media_type
-        return LAYER_TYPES[(fmt, job.want)]
+    def _want(self, layer):
+        """The compression a layer is pushed with."""
+        return layer.compression if self.opts["layers"] == "preserve" else self.opts["layers"]
 
     def _settle(self, job, live=None):
         """Get one blob into its home repository: there already, mounted from a repository that has it, or uploaded."""
@@ -362,32 +368,43 @@ class Seeder:
         self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
 
     def push_blobs(self):
+        """Settle every blob, largest first, so the last uploads to finish run side by side rather than alone."""
         streamed = {}
         tasks = []
         for job in self.jobs.values():
             if job.layer is not None and not job.image.archive.seekable:
                 streamed.setdefault(job.image.archive.path, (job.image.archive, []))[1].append(job)
             else:
-                tasks.append((self._settle, (job,)))
-        tasks += [(self._settle_streamed, (archive, jobs)) for archive, jobs in streamed.values()]
-        self._parallel(lambda task: task[0](*task[1]), tasks)
+                tasks.append((job.size, self._settle, (job,)))
+        tasks += [(sum(j.size for j in jobs), self._settle_streamed, (archive, jobs)) for archive, jobs in streamed.values()]
+        tasks.sort(key=lambda task: -task[0])
+        self._parallel(lambda task: task[1](*task[2]), tasks)
 
     # --- manifests -----------------------------------------------------------------------------------------------
-    def _manifest(self, target):
-        """(body, media type) of the manifest to put for `target`."""
-        image = target.image
-        jobs = [self.jobs[k] for k in target.keys]
-        layer_jobs = jobs[1:]
-        if image.source_manifest and not any(j.converted for j in layer_jobs):
+    def _manifest(self, image, layer_descs):
+        """(body, media type) of the manifest to put for `image`, whose layers are in the registry as `layer_descs`."""
+        wants = [self._want(layer) for layer in image.layers]
+        converted = [layer.compression != want for layer, want in zip(image.layers, wants)]  # noqa: B905 - same list; Python 3.8
+        if image.source_manifest and not any(converted):
             return image.source_manifest
-        fmt = "oci" if any(j.want == "zstd" for j in layer_jobs) or (image.source_manifest and image.source_manifest[1] == OCI_MANIFEST) else "docker"
+        fmt = "oci" if "zstd" in wants or (image.source_manifest and image.source_manifest[1] == OCI_MANIFEST) else "docker"
+        layers = []
+        for layer, want, changed, desc in zip(image.layers, wants, converted, layer_descs):  # noqa: B905 - one per layer; Python 3.8
+            media_type = layer.media_type if layer.media_type and not changed else LAYER_TYPES[(fmt, want)]
+            layers.append({"mediaType": media_type, "digest": desc["digest"], "size": desc["size"]})
         doc = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
-            "config": {"mediaType": self._media_type(jobs[0], fmt), "digest": image.config_digest, "size": len(image.config)},
-            "layers": [{"mediaType": self._media_type(j, fmt), "digest": j.desc["digest"], "size": j.desc["size"]} for j in layer_jobs],
+            "config": {"mediaType": OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG, "digest": image.config_digest, "size": len(image.config)},
+            "layers": layers,
         }
         return json.dumps(doc, indent=3).encode(), doc["mediaType"]
+
+    def _planned_manifest(self, image):
+        """The manifest this run would put for `image` when it is known before pushing (no layer is recompressed), else None."""
+        if any(layer.compression != self._want(layer) for layer in image.layers):
+            return None
+        return self._manifest(image, [{"digest": layer.digest, "size": layer.size} for layer in image.layers])
 
     def _finish_target(self, target):
         """Mount the blobs pushed to other repositories this run, then put the manifest."""
@@ -412,7 +429,7 @@ class Seeder:
             target.result["changed"] = True
             if self.opts["check_mode"]:
                 return
-            body, media_type = self._manifest(target)
+            body, media_type = self._manifest(target.image, [self.jobs[k].desc for k in target.keys[1:]])
             target.result["digest"] = self.client.put_manifest(target.repo, target.tag, body, media_type)
         except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
             self._abort.set()
@@ -422,13 +439,27 @@ class Seeder:
 
     # --- run -----------------------------------------------------------------------------------------------------
     def _parallel(self, fn, items):
-        """Run fn over items on `parallel` threads; re-raise the first error after all have stopped."""
+        """Run fn over items, in order, on `parallel` threads; re-raise the first error after all have stopped."""
         items = list(items)
-        if not items:
-            return
-        with ThreadPoolExecutor(max_workers=min(int(self.opts["parallel"]), len(items))) as pool:
-            futures = [pool.submit(fn, item) for item in items]
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        pending = iter(items)
+        lock = threading.Lock()
+        errors = []
+
+        def work():
+            while True:
+                with lock:
+                    item = next(pending, pending)
+                if item is pending:
+                    return
+                try:
+                    fn(item)
+                except Exception as exc:  # noqa: BLE001 - collected, re-raised below in the caller's thread
+                    errors.append(exc)
+        threads = [threading.Thread(target=work, daemon=True) for _n in range(min(int(self.opts["parallel"]), len(items)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         if errors:
             first = next((e for e in errors if isinstance(e, SeedError)), errors[0])
             if isinstance(first, RegistryError):

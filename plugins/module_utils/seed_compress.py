@@ -11,7 +11,6 @@ import struct
 import threading
 import zlib
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import zstd_binary, zstd_module
 
@@ -123,6 +122,7 @@ class _GzipChunks:
         self._size = 0
         self._eof = False
         self._source_done = False
+        from concurrent.futures import ThreadPoolExecutor  # here, not at the top: a seed that recompresses nothing starts faster
         self._pool = ThreadPoolExecutor(max_workers=GZIP_THREADS)
         self._pending = deque()
 

@@ -201,6 +201,23 @@ def test_engine_transport(tarballs, distribution_registry):
         subprocess.run(["docker", "rmi", image["target"]], check=False, capture_output=True)
 
 
+def test_image_pushed_by_another_tool_is_up_to_date(tarballs, distribution_registry):
+    """docker push stores gzip layers, so its manifest is not the one seeding would put; the same config still means up to date."""
+    host = distribution_registry.host
+    _run("docker", "tag", "abox:1.0.1", f"{host}/abox:1.0.1")
+    try:
+        _run("docker", "push", "-q", f"{host}/abox:1.0.1")
+    finally:
+        subprocess.run(["docker", "rmi", f"{host}/abox:1.0.1"], check=False, capture_output=True)
+    pushed = RegistryClient(host).head_manifest("abox", "1.0.1")["digest"]
+    result = _seed(distribution_registry, tarballs["legacy"])
+    by_source = {i["source"]: i for i in result["images"]}
+    assert by_source["abox:1.0.1"]["changed"] is False
+    assert by_source["abox:1.0.1"]["bytes_sent"] == 0
+    assert by_source["abox:1.0.1"]["digest"] == pushed
+    assert by_source["nginx:1.25"]["changed"] is True
+
+
 def test_pyregistry_round_trip(tarballs, start_registry):
     try:
         reg = start_registry("pyregistry")
