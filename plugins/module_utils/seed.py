@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import time
+from functools import partial
 
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import (
     DOCKER_CONFIG,
@@ -112,6 +113,7 @@ class Target:
         self.existing = None
         self.push = True
         self.keys = []
+        self.pending = set()
         self.result = {"source": source, "archive": image.archive.path, "target": target, "config_digest": image.config_digest,
                        "digest": None, "bytes_sent": 0, "blobs_pushed": 0, "blobs_mounted": 0, "blobs_skipped": 0, "changed": False}
 
@@ -171,6 +173,7 @@ class Seeder:
         self.archives = []
         self.targets = []
         self.jobs = {}
+        self.waiting = {}
         self.present = {}
         self.warnings = []
         self._abort = threading.Event()
@@ -254,6 +257,9 @@ class Seeder:
             if keys[0] not in self.jobs:
                 self.jobs[keys[0]] = BlobJob(keys[0], image, None, None, target)
             target.keys = keys
+            target.pending = set(keys)
+            for key in target.pending:
+                self.waiting.setdefault(key, []).append(target)
 
     # --- blobs ---------------------------------------------------------------------------------------------------
     def _count(self, target, field, n=1):
@@ -304,35 +310,50 @@ class Seeder:
         """Get one blob into its home repository: there already, mounted from a repository that has it, or uploaded."""
         if self._abort.is_set():
             return
-        target = job.home
-        repo = target.repo
         try:
-            learned = None if job.layer is None else self.present.get((job.layer.diff_id, job.want))
-            digest = job.known_digest or (learned[0]["digest"] if learned else None)
-            if digest:
-                size = self.client.blob_size(repo, digest)
-                if size is not None:
-                    job.desc = {"digest": digest, "size": size}
-                    self._count(target, "blobs_skipped")
-                    self.progress.blob_done((job.key, repo), "skipped", job.label)
-                    return
-                if learned and not self.opts["check_mode"] and self.client.mount_blob(repo, digest, from_repo=learned[1]):
-                    job.desc = {"digest": digest, "size": learned[0]["size"]}
-                    self._count(target, "blobs_mounted")
-                    self.progress.blob_done((job.key, repo), "mounted", job.label)
-                    return
-            if self.opts["check_mode"]:
-                self._count(target, "blobs_pushed")
-                return
-            job.desc, sent = self._upload(job, repo, live)
-            self._count(target, "blobs_pushed")
-            self._count(target, "bytes_sent", sent)
-            self.progress.blob_done((job.key, repo), "pushed", job.label)
+            self._get_in(job, live)
         except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
             self._abort.set()
             where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
             hint = STORAGE_HINT if isinstance(exc, RegistryError) and (exc.status or 0) >= 500 else ""
-            raise SeedError(f"{target.target}: {where}: {exc}{hint}") from None
+            raise SeedError(f"{job.home.target}: {where}: {exc}{hint}") from None
+        self._settled(job)
+
+    def _get_in(self, job, live):
+        target = job.home
+        repo = target.repo
+        learned = None if job.layer is None else self.present.get((job.layer.diff_id, job.want))
+        digest = job.known_digest or (learned[0]["digest"] if learned else None)
+        if digest:
+            size = self.client.blob_size(repo, digest)
+            if size is not None:
+                job.desc = {"digest": digest, "size": size}
+                self._count(target, "blobs_skipped")
+                self.progress.blob_done((job.key, repo), "skipped", job.label)
+                return
+            if learned and not self.opts["check_mode"] and self.client.mount_blob(repo, digest, from_repo=learned[1]):
+                job.desc = {"digest": digest, "size": learned[0]["size"]}
+                self._count(target, "blobs_mounted")
+                self.progress.blob_done((job.key, repo), "mounted", job.label)
+                return
+        if self.opts["check_mode"]:
+            self._count(target, "blobs_pushed")
+            return
+        job.desc, sent = self._upload(job, repo, live)
+        self._count(target, "blobs_pushed")
+        self._count(target, "bytes_sent", sent)
+        self.progress.blob_done((job.key, repo), "pushed", job.label)
+
+    def _settled(self, job):
+        """A blob is in its home repository: finish the targets that were waiting only for it (on this thread)."""
+        ready = []
+        with self._stats_lock:
+            for target in self.waiting.pop(job.key, ()):
+                target.pending.discard(job.key)
+                if not target.pending:
+                    ready.append(target)
+        for target in ready:
+            self._finish_target(target)
 
     def _settle_streamed(self, archive, jobs):
         """Settle the blobs of a compressed tarball: lookups first, then uploads in one pass through the tar."""
@@ -366,19 +387,24 @@ class Seeder:
         job.desc = {"digest": job.known_digest, "size": size}
         self._count(job.home, "blobs_skipped")
         self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
+        self._settled(job)
 
-    def push_blobs(self):
-        """Settle every blob, largest first, so the last uploads to finish run side by side rather than alone."""
+    def push(self):
+        """Settle every blob: configs first (tiny), then layers largest first, so the last uploads to finish run side by
+        side rather than alone.  Each target's manifest is put as soon as its blobs are in."""
+        configs = []
+        layers = []
         streamed = {}
-        tasks = []
         for job in self.jobs.values():
-            if job.layer is not None and not job.image.archive.seekable:
-                streamed.setdefault(job.image.archive.path, (job.image.archive, []))[1].append(job)
+            if job.layer is None:
+                configs.append(partial(self._settle, job))
+            elif job.image.archive.seekable:
+                layers.append((job.size, partial(self._settle, job)))
             else:
-                tasks.append((job.size, self._settle, (job,)))
-        tasks += [(sum(j.size for j in jobs), self._settle_streamed, (archive, jobs)) for archive, jobs in streamed.values()]
-        tasks.sort(key=lambda task: -task[0])
-        self._parallel(lambda task: task[1](*task[2]), tasks)
+                streamed.setdefault(job.image.archive.path, (job.image.archive, []))[1].append(job)
+        layers += [(sum(j.size for j in jobs), partial(self._settle_streamed, archive, jobs)) for archive, jobs in streamed.values()]
+        layers.sort(key=lambda task: -task[0])
+        self._parallel(lambda task: task(), configs + [task for _size, task in layers])
 
     # --- manifests -----------------------------------------------------------------------------------------------
     def _manifest(self, image, layer_descs):
@@ -482,8 +508,7 @@ class Seeder:
                 self.plan()
             except RegistryError as exc:
                 raise SeedError(str(exc)) from None
-            self.push_blobs()
-            self._parallel(self._finish_target, [t for t in self.targets if t.push])
+            self.push()
         images = [t.result for t in self.targets]
         return {"changed": any(r["changed"] for r in images), "images": images, "warnings": self.warnings,
                 "diff": diff_of(self.targets)}
