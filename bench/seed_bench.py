@@ -6,7 +6,7 @@ registry), then three warm runs (everything present).  Medians over the rounds a
 Then airgap-seed's peak RSS for the small set and for an image with a 1 GiB layer (it must stay flat).
 Our packages are byte-compiled first, as an installed package is.
 
-    python bench/seed_bench.py [--rounds R] [--scale N] [--text-mib M] [--big-mib B] [--skip-big]
+    python bench/seed_bench.py [--rounds R] [--scale N] [--text-mib M] [--big-mib B] [--skip-big] [--kind pyregistry]
 """
 import argparse
 import compileall
@@ -116,10 +116,10 @@ def timed(cmd, **kw):
     return elapsed, peak[0]
 
 
-def fresh_registry(work, name):
+def fresh_registry(work, name, kind):
     path = os.path.join(work, "registry-" + name)
     os.makedirs(path)
-    return RegistryProcess("distribution", path).start()
+    return RegistryProcess(kind, path).start()
 
 
 def forget_images(refs, regs):
@@ -160,6 +160,8 @@ def main():
     parser.add_argument("--text-mib", type=int, default=24, help="size of the text layer of bench/docs")
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the big layer for the RSS check")
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--kind", choices=["distribution", "pyregistry"], default="distribution",
+                        help="the registry seeded (the targets are set against Distribution)")
     args = parser.parse_args()
     for tool in ("docker", "skopeo", "docker-registry"):
         if not shutil.which(tool):
@@ -177,11 +179,11 @@ def main():
             tarballs.append(make_samples.write_image(src, ref, layers, args.scale))
             refs.append(ref)
         total = sum(os.path.getsize(t) for t in tarballs)
-        print(f"tarballs: {len(tarballs)} images, {total / MIB:.0f} MiB (incompressible and text layers, shared base layer)")
+        print(f"registry: {args.kind}; tarballs: {len(tarballs)} images, {total / MIB:.0f} MiB (incompressible and text layers, shared base layer)")
         runs = {name: {"cold": [], "warm": [], "rss": [], "sent": [], "warm_sent": []} for name in TOOLS}
         for round_no in range(args.rounds):
             for name in TOOLS:
-                reg = fresh_registry(work, f"{name}-{round_no}")
+                reg = fresh_registry(work, f"{name}-{round_no}", args.kind)
                 regs.append(reg)
                 run = runs[name]
                 if name == "docker":
@@ -224,7 +226,7 @@ def main():
             big_dir = os.path.join(work, "big")
             os.makedirs(big_dir)
             write_big_image(big_dir, args.big_mib)
-            reg = fresh_registry(work, "big")
+            reg = fresh_registry(work, "big", args.kind)
             regs.append(reg)
             elapsed, rss, _sent = run_ours(big_dir, reg, "preserve", os.path.join(work, "big.json"))
             reg.stop()

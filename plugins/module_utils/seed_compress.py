@@ -15,7 +15,7 @@ from collections import deque
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import zstd_binary, zstd_module
 
 
-GZIP_LEVEL = 6
+GZIP_LEVEL = 4  # zlib: on source text about twice as fast as level 6 for some 5% more bytes
 GZIP_CHUNK = 1024 * 1024
 GZIP_SAMPLE = 32 * 1024
 GZIP_STORE_RATIO = 0.97
