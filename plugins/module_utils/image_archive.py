@@ -148,17 +148,21 @@ class _Section(io.RawIOBase):
 
 
 class _Limited:
-    """At most `size` bytes of a sequential stream (a member inside a compressed tar)."""
+    """At most `size` bytes of a sequential stream (member `what` inside a compressed tar)."""
 
-    def __init__(self, fh, size, on_close=None):
+    def __init__(self, fh, size, what, on_close=None):
         self._fh = fh
         self._left = size
+        self._what = what
         self._on_close = on_close
 
     def read(self, n=-1):
         if n is None or n < 0 or n > self._left:
             n = self._left
-        data = self._fh.read(n)
+        try:
+            data = self._fh.read(n)
+        except archive_errors() as exc:
+            raise ImageArchiveError(f"{self._what}: cannot read: {exc.__class__.__name__}: {exc}") from None
         self._left -= len(data)
         return data
 
@@ -348,7 +352,7 @@ class ImageArchive:
                         if not block:
                             raise ImageArchiveError(f"{self.path}: truncated inside {name}")
                         left -= len(block)
-                    return _Limited(fh, member.size - offset, on_close=stream.close)
+                    return _Limited(fh, member.size - offset, f"{self.path} ({name})", on_close=stream.close)
         except archive_errors() as exc:
             stream.close()
             raise ImageArchiveError(f"{self.path}: cannot read {name}: {exc}") from None
@@ -369,12 +373,15 @@ class ImageArchive:
                 for info in tar:
                     name = _norm(info.name)
                     if name in wanted and info.isfile():
-                        yield name, _Limited(tar.extractfile(info), info.size)
+                        yield name, _Limited(tar.extractfile(info), info.size, f"{self.path} ({name})")
                         wanted.discard(name)
                         if not wanted:
                             return
+        except archive_errors() as exc:
+            raise ImageArchiveError(f"{self.path}: cannot read: {exc.__class__.__name__}: {exc}") from None
         finally:
             stream.close()
+        raise ImageArchiveError(f"{self.path}: {', '.join(sorted(wanted))} no longer in the tarball (did it change during the run?)")
 
     def member_digest(self, name):
         """sha256 digest of a member's bytes (hashing it when the name does not say)."""

@@ -495,10 +495,23 @@ class RegistryClient:
             hdrs["Authorization"] = auth
         conn = self._conn()
         self._local.fresh = False
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for key, value in hdrs.items():
-            conn.putheader(key, value)
-        conn.endheaders()
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for key, value in hdrs.items():
+                conn.putheader(key, value)
+            conn.endheaders()
+            self._send_body(conn, stream, length, progress)
+        except BaseException:
+            self._drop_conn()  # a half-sent request: the connection cannot carry another one
+            raise
+        raw = conn.getresponse()
+        resp = _Response(raw.status, raw.headers, raw.read())
+        if raw.will_close:
+            self._drop_conn()
+        return resp
+
+    def _send_body(self, conn, stream, length, progress):
+        """`length` bytes of `stream` onto the connection; sendfile(2) from a file window on a plain socket."""
         left = length
         send_to = None if isinstance(conn.sock, ssl.SSLSocket) else getattr(stream, "send_to", None)
         while left > 0:
@@ -513,11 +526,6 @@ class RegistryClient:
             left -= n
             if progress:
                 progress(n)
-        raw = conn.getresponse()
-        resp = _Response(raw.status, raw.headers, raw.read())
-        if raw.will_close:
-            self._drop_conn()
-        return resp
 
     def upload_blob(self, repo, digest, size, open_stream, chunk_size=None, progress=None):  # noqa: PLR0917 - the documented interface
         """Upload a blob streamed from open_stream(offset); monolithic or chunked; resumes; returns bytes sent."""

@@ -38,6 +38,7 @@ LAYER_TYPES = {
     ("oci", "gzip"): "application/vnd.oci.image.layer.v1.tar+gzip",
     ("oci", "zstd"): "application/vnd.oci.image.layer.v1.tar+zstd",
 }
+BLOB_ERRORS = (RegistryError, CompressError, ImageArchiveError, OSError)
 STORAGE_HINT = " (the registry could not store the blob: is its disk full? see its log)"
 DEFAULTS = {
     "transport": "direct", "layers": "preserve", "hub_library": False, "rename": None, "username": None, "password": None,
@@ -128,7 +129,6 @@ class BlobJob:
         self.want = want
         self.home = home
         self.desc = None
-        self.lock = threading.Lock()
 
     @property
     def label(self):
@@ -246,6 +246,7 @@ class Seeder:
         self._parallel(self._check_target, self.targets)
         for target in self.targets:
             if not target.push:
+                self.progress.target_done(target.result)
                 continue
             image = target.image
             keys = [("config", image.config_digest)]
@@ -312,12 +313,16 @@ class Seeder:
             return
         try:
             self._get_in(job, live)
-        except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
-            self._abort.set()
-            where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
-            hint = STORAGE_HINT if isinstance(exc, RegistryError) and (exc.status or 0) >= 500 else ""
-            raise SeedError(f"{job.home.target}: {where}: {exc}{hint}") from None
+        except BLOB_ERRORS as exc:
+            raise self._failed(job, exc) from None
         self._settled(job)
+
+    def _failed(self, job, exc):
+        """Stop the run; the SeedError to raise for `exc`, naming the target, the tarball and the member."""
+        self._abort.set()
+        where = job.image.archive.path + (f" ({job.layer.member})" if job.layer else "")
+        hint = STORAGE_HINT if isinstance(exc, RegistryError) and (exc.status or 0) >= 500 else ""
+        return SeedError(f"{job.home.target}: {where}: {exc}{hint}")
 
     def _get_in(self, job, live):
         target = job.home
@@ -327,7 +332,7 @@ class Seeder:
         if digest:
             size = self.client.blob_size(repo, digest)
             if size is not None:
-                job.desc = {"digest": digest, "size": size}
+                job.desc = {"digest": digest, "size": size if job.converted else job.size}
                 self._count(target, "blobs_skipped")
                 self.progress.blob_done((job.key, repo), "skipped", job.label)
                 return
@@ -357,12 +362,19 @@ class Seeder:
 
     def _settle_streamed(self, archive, jobs):
         """Settle the blobs of a compressed tarball: lookups first, then uploads in one pass through the tar."""
+        if self.opts["check_mode"]:
+            for job in jobs:
+                self._settle(job)
+            return
         pending = []
         for job in jobs:
             if job.converted or job.known_digest is None:
                 pending.append(job)
             else:
-                self._settle_lookup_only(job, pending)
+                try:
+                    self._settle_lookup_only(job, pending)
+                except BLOB_ERRORS as exc:
+                    raise self._failed(job, exc) from None
         by_member = {}
         for job in pending:
             by_member.setdefault(job.layer.member, []).append(job)
@@ -384,7 +396,7 @@ class Seeder:
         if size is None:
             pending.append(job)
             return
-        job.desc = {"digest": job.known_digest, "size": size}
+        job.desc = {"digest": job.known_digest, "size": job.size}
         self._count(job.home, "blobs_skipped")
         self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
         self._settled(job)
@@ -405,6 +417,9 @@ class Seeder:
         layers += [(sum(j.size for j in jobs), partial(self._settle_streamed, archive, jobs)) for archive, jobs in streamed.values()]
         layers.sort(key=lambda task: -task[0])
         self._parallel(lambda task: task(), configs + [task for _size, task in layers])
+        unfinished = [t.target for t in self.targets if t.push and t.pending]
+        if unfinished:
+            raise SeedError(f"{', '.join(unfinished)}: some blobs were never read from the tarball (did it change during the run?)")
 
     # --- manifests -----------------------------------------------------------------------------------------------
     def _manifest(self, image, layer_descs):
@@ -437,7 +452,7 @@ class Seeder:
         if self._abort.is_set():
             return
         try:
-            for key in target.keys:
+            for key in dict.fromkeys(target.keys):
                 job = self.jobs[key]
                 if job.home is target or job.home.repo == target.repo:
                     continue
@@ -447,21 +462,37 @@ class Seeder:
                 if self.client.mount_blob(target.repo, job.desc["digest"], from_repo=job.home.repo):
                     self._count(target, "blobs_mounted")
                     continue
-                desc, sent = self._upload(job, target.repo)
-                if desc["digest"] != job.desc["digest"]:
-                    raise SeedError(f"{target.target}: recompressing {job.label} gave {desc['digest']}, not {job.desc['digest']}")
+                sent = self._copy(job, target.repo) if job.converted else self._upload(job, target.repo)[1]
                 self._count(target, "blobs_pushed")
                 self._count(target, "bytes_sent", sent)
             target.result["changed"] = True
-            if self.opts["check_mode"]:
-                return
-            body, media_type = self._manifest(target.image, [self.jobs[k].desc for k in target.keys[1:]])
-            target.result["digest"] = self.client.put_manifest(target.repo, target.tag, body, media_type)
-        except (RegistryError, CompressError, ImageArchiveError, OSError) as exc:
+            if not self.opts["check_mode"]:
+                body, media_type = self._manifest(target.image, [self.jobs[k].desc for k in target.keys[1:]])
+                target.result["digest"] = self.client.put_manifest(target.repo, target.tag, body, media_type)
+        except BLOB_ERRORS as exc:
             self._abort.set()
             raise SeedError(f"{target.target}: {exc}") from None
-        finally:
-            self.progress.target_done(target.result)
+        self.progress.target_done(target.result)
+
+    def _copy(self, job, repo):
+        """Upload a recompressed blob into `repo` from its home repository (a registry that refuses mounts): the registry's
+        bytes, not a new compression, which could differ from a blob another tool pushed; returns bytes sent."""
+        digest, size = job.desc["digest"], job.desc["size"]
+        key = (job.key, repo)
+
+        def open_at(offset):
+            stream = self.client.open_blob(job.home.repo, digest)
+            left = offset
+            while left > 0:
+                skipped = len(stream.read(min(left, 1024 * 1024)))
+                if not skipped:
+                    stream.close()
+                    raise RegistryError(f"GET blob {job.home.repo}@{digest}: ended before byte {offset}")
+                left -= skipped
+            return stream
+        self.progress.blob_start(key, job.label, size)
+        return self.client.upload_blob(repo, digest, size, open_at, chunk_size=self.opts["chunk_size"],
+                                       progress=lambda n: self.progress.blob_advance(key, n))
 
     # --- run -----------------------------------------------------------------------------------------------------
     def _parallel(self, fn, items):
@@ -480,6 +511,7 @@ class Seeder:
                 try:
                     fn(item)
                 except Exception as exc:  # noqa: BLE001 - collected, re-raised below in the caller's thread
+                    self._abort.set()
                     errors.append(exc)
         threads = [threading.Thread(target=work, daemon=True) for _n in range(min(int(self.opts["parallel"]), len(items)))]
         for thread in threads:

@@ -74,7 +74,7 @@ class _Pipe:
         try:
             for block in iter(lambda: self._source.read(BLOCK), b""):
                 self._proc.stdin.write(block)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any source failure must fail the upload, not end the layer early
             self._error = exc
         finally:
             try:
@@ -175,14 +175,25 @@ def gzip_reader(source):
 
 
 def gunzip_reader(source):
-    dec = zlib.decompressobj(47)
+    """Decompressed `source`, a gzip stream of one or more members (as concatenated gzip files are)."""
+    state = {"dec": zlib.decompressobj(47)}
 
     def step(block):
+        out = bytearray()
         try:
-            return dec.decompress(block)
+            while block:
+                dec = state["dec"]
+                out += dec.decompress(block)
+                block = dec.unused_data if dec.eof else b""
+                if block:
+                    state["dec"] = zlib.decompressobj(47)
         except zlib.error as exc:
             raise CompressError(f"bad gzip data: {exc}") from None
-    return _Transform(source, step, dec.flush)
+        return bytes(out)
+
+    def finish():
+        return state["dec"].flush()
+    return _Transform(source, step, finish)
 
 
 def _zstd_binary():

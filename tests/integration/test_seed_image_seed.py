@@ -12,6 +12,7 @@ import tarfile
 import pytest
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import read_archive
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
+from ansible_collections.airgap.registry.plugins.module_utils.seed import Seeder
 
 from tests.conftest import require
 from tests.helpers.seed import seed_module
@@ -216,6 +217,26 @@ def test_image_pushed_by_another_tool_is_up_to_date(tarballs, distribution_regis
     assert by_source["abox:1.0.1"]["bytes_sent"] == 0
     assert by_source["abox:1.0.1"]["digest"] == pushed
     assert by_source["nginx:1.25"]["changed"] is True
+
+
+def test_registry_refusing_mounts_gets_the_blob_it_has_copied(distribution_registry, sample_images, tmp_path, monkeypatch):
+    """gzip layers learned from a docker push are copied between repositories from the registry, not recompressed (which
+    would give other digests) when the registry refuses cross-repository mounts."""
+    host = distribution_registry.host
+    _run("docker", "tag", "abox:1.0.1", f"{host}/abox:1.0.1")
+    _run("docker", "tag", "abox:1.0.1", "abox:latest")
+    try:
+        _run("docker", "push", "-q", f"{host}/abox:1.0.1")
+        _run("docker", "save", "-o", str(tmp_path / "set.tar"), "abox:1.0.1", "abox:latest", "nginx:1.25")
+    finally:
+        subprocess.run(["docker", "rmi", f"{host}/abox:1.0.1", "abox:latest"], check=False, capture_output=True)
+    monkeypatch.setattr(RegistryClient, "mount_blob", lambda self, repo, digest, from_repo=None: False)
+    result = Seeder({"src": [str(tmp_path / "set.tar")], "registry": host, "layers": "gzip"}).run()
+    by_target = {i["target"]: i for i in result["images"]}
+    assert by_target[f"{host}/abox:1.0.1"]["changed"] is False
+    assert by_target[f"{host}/nginx:1.25"]["changed"] is True
+    assert _pull_id(f"{host}/nginx:1.25") == _engine_id("nginx:1.25")
+    assert _pull_id(f"{host}/abox:latest") == _engine_id("abox:1.0.1")
 
 
 def test_pyregistry_round_trip(tarballs, start_registry):

@@ -161,3 +161,20 @@ def test_broken_files_name_the_file_and_the_problem(tmp_path, samples):
 def _put(path, data):
     path.write_bytes(data)
     return str(path)
+
+
+def test_compressed_tarball_that_changes_during_a_run_is_an_error(tmp_path):
+    """A member read in the first pass but gone in the second names the tarball, and a damaged stream is an ImageArchiveError."""
+    path, _blobs, _configs = _legacy_two_images(tmp_path / "two.tar")
+    packed = tmp_path / "two.tar.gz"
+    packed.write_bytes(gzip.compress(open(path, "rb").read()))
+    archive = read_archive(str(packed))
+    members = [x.member for x in archive.images[0].layers]
+    packed.write_bytes(gzip.compress(open(_write_tar(tmp_path / "other.tar", [("x.txt", b"x")]), "rb").read()))
+    with pytest.raises(ImageArchiveError, match=r"two\.tar\.gz: .* no longer in the tarball"):
+        list(archive.stream_members(members))
+    packed.write_bytes(gzip.compress(open(path, "rb").read())[:-4096])
+    with pytest.raises(ImageArchiveError, match=r"two\.tar\.gz"):
+        for _name, stream in archive.stream_members(members):
+            while stream.read(65536):
+                pass

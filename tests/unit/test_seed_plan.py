@@ -93,3 +93,33 @@ def test_gzip_pieces_store_incompressible_data_and_stay_valid_gzip():
     assert subprocess.run(["gzip", "-t"], input=packed, check=False).returncode == 0
     assert len(noise) < len(packed) < len(noise) + len(text) // 10
     assert packed == seed_compress.gzip_reader(io.BytesIO(data)).read()
+
+
+def test_gunzip_reads_every_member_of_a_concatenated_gzip():
+    data = [b"first member " * 5000, b"second member " * 7000, b"third"]
+    joined = b"".join(gzip.compress(part, mtime=0) for part in data)
+    reader = seed_compress.convert(io.BytesIO(joined), "gzip", "none")
+    out = bytearray()
+    for block in iter(lambda: reader.read(4096), b""):
+        out += block
+    assert bytes(out) == b"".join(data)
+
+
+def test_zstd_binary_fails_when_its_source_fails(monkeypatch):
+    """A source error while the zstd binary compresses fails the read; it never ends the layer early."""
+    monkeypatch.setitem(image_archive._ZSTD, "module", None)
+
+    class Failing(io.RawIOBase):
+        sent = 0
+
+        def read(self, n=-1):
+            self.sent += 1
+            if self.sent > 3:
+                raise seed_compress.CompressError("bad gzip data: invalid block type")
+            return b"x" * 65536
+
+    reader = seed_compress.convert(Failing(), "none", "zstd")
+    with pytest.raises(seed_compress.CompressError, match="invalid block type"):
+        while reader.read(65536):
+            pass
+    reader.close()
