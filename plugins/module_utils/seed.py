@@ -343,6 +343,7 @@ class Seeder:
                 return
         if self.opts["check_mode"]:
             self._count(target, "blobs_pushed")
+            self.progress.blob_done((job.key, repo), "would push", job.label)
             return
         job.desc, sent = self._upload(job, repo, live)
         self._count(target, "blobs_pushed")

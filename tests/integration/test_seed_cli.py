@@ -28,11 +28,13 @@ def test_seed_report_rerun_and_check(distribution_registry, sample_tarballs, tmp
     assert sorted(RegistryClient(distribution_registry.host).catalog()) == ["abox", "tools/busyish", "web/nginx"]
     again = _cli(str(sample_tarballs), "--registry", distribution_registry.host, "--rename", "nginx=web/nginx", "--report", str(report))
     assert again.returncode == 0 and "3 images, 0 pushed, 0 B sent" in again.stdout
+    assert f"present  {distribution_registry.host}/web/nginx:1.25" in again.stderr
     assert json.loads(report.read_text())["changed"] is False
     check = _cli(str(sample_tarballs), "--registry", distribution_registry.host, "--check", "--layers", "gzip", "--rename", "abox=other/abox",
                  "--rename", "nginx=web/nginx")
     assert check.returncode == 0 and "1 would push" in check.stdout
     assert f"would push {distribution_registry.host}/other/abox:1.0.1" in check.stderr
+    assert "would push other/abox config" in check.stderr
     assert "other/abox" not in RegistryClient(distribution_registry.host).catalog()
 
 
