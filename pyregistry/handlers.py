@@ -159,8 +159,10 @@ class Handlers:
     async def run(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
-    async def receive(self, request, writer):
-        """Stream the request body into an UploadWriter, hashing off the event loop; returns the bytes received."""
+    async def receive(self, request, writer, expected=None):
+        """Stream the request body into an UploadWriter, hashing off the event loop; returns the bytes received.
+
+        A body that is not `expected` bytes long (when given) is rolled back before the writer lets the next request in."""
         loop = asyncio.get_running_loop()
         pending = None
         parts, buffered, total = [], 0, 0
@@ -179,6 +181,8 @@ class Handlers:
             if parts:
                 await loop.run_in_executor(None, writer.write, parts)
                 total += buffered
+            if expected is not None and total != expected:
+                await loop.run_in_executor(None, writer.abort)
         except BaseException:
             if pending is not None and not pending.done():
                 await asyncio.wait([pending])
@@ -295,9 +299,8 @@ class Handlers:
                 raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
             expected = int(m.group(2)) - int(m.group(1)) + 1
         writer = await self.run(self.storage.upload_writer, name, upload_id)
-        received = await self.receive(request, writer)
+        received = await self.receive(request, writer, expected)
         if expected is not None and received != expected:
-            await self.run(writer.abort)
             detail = {"expected_bytes": expected, "received": received}
             raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
         return size + received
@@ -335,7 +338,9 @@ class Handlers:
     async def _manifest_get(self, request, name, reference):
         digest, data, info = await self.run(self.storage.get_manifest, name, reference)
         accepted = _accepted_types(request)
-        if accepted and "*/*" not in accepted and info.media_type not in accepted and info.media_type != manifests.DOCKER_MANIFEST:
+        by_tag = not manifests.DIGEST_RE.fullmatch(reference)
+        if accepted and "*/*" not in accepted and info.media_type not in accepted and info.media_type != manifests.DOCKER_MANIFEST \
+                and (by_tag or info.media_type != manifests.DOCKER_LIST):  # by digest, a list is served as it is (as Distribution does)
             digest, data, info = await self.run(self._fallback_child, name, info, accepted, reference)
         headers = {"Docker-Content-Digest": digest, "ETag": f'"{digest}"', "Content-Type": info.media_type}
         if request.headers.get("If-None-Match", "").strip() in (f'"{digest}"', digest):

@@ -14,6 +14,10 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 IMAGE_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
 LIST_TYPES = (DOCKER_LIST, OCI_INDEX)
 KNOWN_TYPES = IMAGE_TYPES + LIST_TYPES
+FOREIGN_LAYER_TYPES = ("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",  # pulled from their urls: not stored here
+                       "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                       "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                       "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd")
 
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
 ANY_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
@@ -70,7 +74,11 @@ def parse(data, content_type=None):
             raise RegistryError("MANIFEST_INVALID", detail="layers must be a list")
         for i, layer in enumerate(layers):
             digest = _descriptor_digest(layer, f"layers[{i}]")
-            if not layer.get("urls"):
+            foreign = layer.get("mediaType") in FOREIGN_LAYER_TYPES
+            if foreign != bool(layer.get("urls")):
+                problem = "a foreign layer needs urls" if foreign else "only foreign layers have urls"
+                raise RegistryError("MANIFEST_INVALID", detail=f"layers[{i}]: {problem}")
+            if not foreign:
                 info.blobs.append(digest)
         info.artifact_type = doc.get("artifactType") or config.get("mediaType")
     else:
@@ -78,7 +86,10 @@ def parse(data, content_type=None):
         if not isinstance(children, list):
             raise RegistryError("MANIFEST_INVALID", detail="manifests must be a list")
         for i, child in enumerate(children):
-            info.children.append((_descriptor_digest(child, f"manifests[{i}]"), child.get("platform") or {}))
+            platform = child.get("platform") or {}
+            if not isinstance(platform, dict):
+                raise RegistryError("MANIFEST_INVALID", detail=f"manifests[{i}].platform must be an object")
+            info.children.append((_descriptor_digest(child, f"manifests[{i}]"), platform))
         info.artifact_type = doc.get("artifactType")
     subject = doc.get("subject")
     if subject is not None:

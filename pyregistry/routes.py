@@ -93,6 +93,8 @@ def build_app(config, metrics=None):
         try:
             try:
                 response = await handler(request)
+            except ConnectionError:
+                raise  # the client went away (aiohttp raises ConnectionResetError into the body): not a storage error
             except OSError as exc:
                 raise storage_error(exc) from exc
         except RegistryError as exc:

@@ -16,7 +16,7 @@ from pyregistry import driver, manifests
 from pyregistry.errors import RegistryError
 from pyregistry.paths import Layout
 
-NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"  # Distribution's grammar; [-]+, not [-]*: no backtracking blow-up
 NAME_RE = re.compile(rf"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*")
 TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 UUID_RE = re.compile(r"[a-f0-9-]{36}")
@@ -70,6 +70,7 @@ class UploadState:
     def __init__(self, hasher, offset):
         self.hasher = hasher
         self.offset = offset
+        self.busy = False  # a request is writing the data file (one writer at a time: bytes and hash stay in order)
 
 
 class UploadWriter:
@@ -81,6 +82,7 @@ class UploadWriter:
         self.start = state.offset
         self.start_hasher = state.hasher.copy() if state.hasher is not None else None
         self.fh = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self.held = True  # state.busy is this writer's until close()
 
     def write(self, parts):
         """Append a list of byte strings (no joining: one copy less per byte)."""
@@ -91,20 +93,25 @@ class UploadWriter:
             self.state.offset += len(chunk)
 
     def close(self):
-        if not self.fh.closed:
-            self.fh.close()
+        """Close the data file and let the next request write to this upload."""
+        try:
+            if not self.fh.closed:
+                self.fh.close()
+        finally:
+            if self.held:
+                self.held = False
+                self.state.busy = False
 
     def abort(self):
-        """Roll the upload back to where this writer started (after a failed or rejected request body)."""
+        """Roll the upload back to where this writer started (after a failed or rejected request body), then close."""
         try:
-            self.close()
-        except OSError:
-            pass
-        try:
+            self.fh.close()
             os.truncate(self.path, self.start)
             self.state.hasher, self.state.offset = self.start_hasher, self.start
         except OSError:
             self.state.offset = -1
+        finally:
+            self.close()
 
 
 class Storage:
@@ -219,9 +226,17 @@ class Storage:
         another worker process), hashing is deferred to the commit, which then hashes the whole file once."""
         size = self.upload_size(name, upload_id)
         state = self._state(name, upload_id)
+        with self._uploads_lock:
+            if state.busy:
+                raise RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
+            state.busy = True
         if state.offset != size:
             state.hasher, state.offset = None, size
-        return UploadWriter(state, self.layout.upload_data(name, upload_id))
+        try:
+            return UploadWriter(state, self.layout.upload_data(name, upload_id))
+        except OSError:
+            state.busy = False
+            raise
 
     def cancel_upload(self, name, upload_id):
         """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none."""
@@ -238,6 +253,8 @@ class Storage:
         """Verify the upload against `digest`, then move it into place and link it; returns the size."""
         check_digest(digest)
         state = self.upload_state(name, upload_id)
+        if state.busy:
+            raise RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
         actual = "sha256:" + state.hasher.hexdigest()
         if actual != digest:
             self.discard_upload(name, upload_id)

@@ -1,4 +1,5 @@
 """pyregistry's HTTP API against the OCI Distribution spec and Distribution's behaviour, over real HTTP."""
+import hashlib
 import json
 import os
 import pathlib
@@ -176,6 +177,9 @@ def test_manifest_accept_negotiation(pyregistry_server):
     assert as_list.headers["Content-Type"] == DOCKER_LIST and as_list.body == lst
     as_image = req(url, "GET", "/v2/pyreg/neg/manifests/list", headers={"Accept": DOCKER_MANIFEST})
     assert as_image.headers["Docker-Content-Digest"] == docker_digest and as_image.body == docker_data
+    list_digest = "sha256:" + hashlib.sha256(lst).hexdigest()
+    by_digest = req(url, "GET", f"/v2/pyreg/neg/manifests/{list_digest}", headers={"Accept": DOCKER_MANIFEST})
+    assert by_digest.headers["Docker-Content-Digest"] == list_digest and by_digest.body == lst  # by digest: what was asked for
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
                         "manifests": [{"mediaType": OCI_MANIFEST, "digest": oci_digest, "size": 1}]}).encode()
     assert put_manifest(url, "pyreg/neg", "index", index, OCI_INDEX).status == 201

@@ -54,6 +54,14 @@ def test_good_names(name):
     check_name(name)
 
 
+def test_name_check_does_not_backtrack():
+    """Python's regex engine backtracks: the name grammar must not make a short bad name take exponential time."""
+    started = time.monotonic()
+    with pytest.raises(RegistryError):
+        check_name("a" * 26 + "!")
+    assert time.monotonic() - started < 0.05
+
+
 def test_references():
     check_reference("v1.0-rc_1")
     check_reference("sha256:" + "0" * 64)
@@ -132,6 +140,36 @@ def test_manifest_parse_types():
     foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": "sha256:" + "2" * 64, "size": 1, "urls": ["https://x"]}
     info = manifests.parse(json.dumps({"schemaVersion": 2, "mediaType": manifests.DOCKER_MANIFEST, "config": cfg, "layers": [foreign]}).encode())
     assert info.blobs == [cfg["digest"]]
+    plain = {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": "sha256:" + "3" * 64, "size": 1}
+    for layer, words in (({**foreign, "urls": []}, "needs urls"), ({**plain, "urls": ["https://x"]}, "only foreign layers")):
+        with pytest.raises(RegistryError) as exc:
+            manifests.parse(json.dumps({"schemaVersion": 2, "mediaType": manifests.DOCKER_MANIFEST, "config": cfg, "layers": [layer]}).encode())
+        assert exc.value.code == "MANIFEST_INVALID" and words in exc.value.detail
+    child = {"mediaType": manifests.DOCKER_MANIFEST, "digest": "sha256:" + "4" * 64, "size": 1, "platform": "linux/amd64"}
+    with pytest.raises(RegistryError) as exc:
+        manifests.parse(json.dumps({"schemaVersion": 2, "mediaType": manifests.DOCKER_LIST, "manifests": [child]}).encode())
+    assert "platform must be an object" in exc.value.detail
+
+
+def test_one_writer_per_upload(tmp_path):
+    """A second request writing (or committing) an upload while one writes is refused, so bytes and hash stay in order."""
+    store = Storage(str(tmp_path))
+    upload = store.start_upload("a")
+    first = store.upload_writer("a", upload)
+    first.write([b"abc"])
+    for call in (lambda: store.upload_writer("a", upload), lambda: store.commit_upload("a", upload, "sha256:" + hashlib.sha256(b"abc").hexdigest())):
+        with pytest.raises(RegistryError) as exc:
+            call()
+        assert exc.value.code == "RANGE_INVALID"
+    first.close()
+    second = store.upload_writer("a", upload)
+    second.write([b"def"])
+    second.close()
+    second.close()  # closing twice never frees a later writer's hold
+    third = store.upload_writer("a", upload)
+    third.write([b"ghi"])
+    third.abort()  # rolled back, then free
+    assert store.commit_upload("a", upload, "sha256:" + hashlib.sha256(b"abcdef").hexdigest()) == 6
 
 
 def test_purge_uploads_by_startedat(tmp_path):
