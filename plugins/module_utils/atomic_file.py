@@ -10,12 +10,18 @@ import tempfile
 def write_atomically(path, write, mode=0o644):
     """Call write(fh) on a binary temp file next to `path` (already at `mode`), then rename it over `path`.
 
-    On any error the temp file is removed and `path` is left as it was.
+    A file that exists keeps its owner and group (when the caller may set them).  On any error the temp file is
+    removed and `path` is left as it was.
     """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory)
     try:
         os.fchmod(fd, mode)
+        try:
+            old = os.stat(path)
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except (FileNotFoundError, PermissionError):
+            pass
         with os.fdopen(fd, "w+b") as fh:
             write(fh)
             fh.flush()

@@ -145,6 +145,16 @@ def current_container(attrs, image_env):
     }
 
 
+SECRET_ENV = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|ACCESSKEY|ACCOUNTKEY|SECRETKEY", re.IGNORECASE)
+
+
+def masked(settings):
+    """`settings` for a diff: env values whose names look secret (REGISTRY_HTTP_SECRET, S3 keys, ...) shown as ********."""
+    if not settings or not isinstance(settings.get("env"), dict):
+        return settings
+    return dict(settings, env={k: "********" if SECRET_ENV.search(k) else v for k, v in settings["env"].items()})
+
+
 def differences(desired, current):
     """Names of the compared settings that differ (all of them when nothing runs)."""
     if current is None:
@@ -231,13 +241,18 @@ def deploy_container(client, p, check_mode):
             result["diff"] = {"before": {"state": "absent"}, "after": {"state": "absent"}}
         return result
 
+    def file_hash(path, what):
+        if check_mode and not os.path.exists(path):
+            return "not written yet"  # check mode: the task that writes it did not run either
+        return dc.sha256_hex(dc.read_file(path, what))
+
     tls = bool(p.get("tls_cert"))
     hashes = {}
     if tls:
-        hashes["tls-cert"] = dc.sha256_hex(dc.read_file(p["tls_cert"], "TLS certificate"))
-        hashes["tls-key"] = dc.sha256_hex(dc.read_file(p["tls_key"], "TLS key"))
+        hashes["tls-cert"] = file_hash(p["tls_cert"], "TLS certificate")
+        hashes["tls-key"] = file_hash(p["tls_key"], "TLS key")
     if p.get("htpasswd_path"):
-        hashes["htpasswd"] = dc.sha256_hex(dc.read_file(p["htpasswd_path"], "htpasswd file"))
+        hashes["htpasswd"] = file_hash(p["htpasswd_path"], "htpasswd file")
     image, pulled = dc.ensure_image(client, p["image"], p["pull"], check_mode)
     if pulled:
         result["actions"].append("pulled")
@@ -265,8 +280,8 @@ def deploy_container(client, p, check_mode):
     diffs = differences(desired, current)
     running = container is not None and _running(container)
     want_running = p["state"] in ("started", "restarted")
-    result["diff"] = {"before": dict(current or {}, state=("running" if running else "stopped") if container is not None else "absent"),
-                      "after": dict(desired, state="running" if want_running else "stopped")}
+    result["diff"] = {"before": masked(dict(current or {}, state=("running" if running else "stopped") if container is not None else "absent")),
+                      "after": masked(dict(desired, state="running" if want_running else "stopped"))}
     result["differences"] = diffs
     scheme = "https" if tls or env.get("REGISTRY_HTTP_TLS_CERTIFICATE") or ((p.get("config") or {}).get("http") or {}).get("tls") else "http"
     url = f"{scheme}://{dc.probe_host(p['bind_address'])}:{p['published_port']}"
@@ -290,7 +305,7 @@ def deploy_container(client, p, check_mode):
                 parent = os.path.dirname(config_path)
                 if not os.path.isdir(parent):
                     os.makedirs(parent, mode=0o755)
-                write_bytes_atomically(config_path, config_bytes)
+                write_bytes_atomically(config_path, config_bytes, mode=0o640)  # it may hold http.secret or storage keys
 
     recreate = bool(diffs)
     if recreate:
@@ -485,7 +500,8 @@ def deploy_service(client, p, check_mode):
     scheme = "https" if env.get("REGISTRY_HTTP_TLS_CERTIFICATE") else "http"
     url = f"{scheme}://127.0.0.1:{p['published_port']}"
     result.update(url=url, differences=diffs, secrets=[s[0] for s in secrets],
-                  diff={"before": dict(current or {}, state="present" if service is not None else "absent"), "after": dict(desired, state="present")})
+                  diff={"before": masked(dict(current or {}, state="present" if service is not None else "absent")),
+                        "after": masked(dict(desired, state="present"))})
 
     if p["node_labels"]:
         missing = ensure_node_labels(client, node, p["node_labels"], check_mode) if node else dict(p["node_labels"])

@@ -216,6 +216,21 @@ def test_unreadable_cert_fails_clearly_and_creates_nothing(docker_client, deploy
     assert res.get("failed") and "tls_cert" in res["msg"] and "tls_key" in res["msg"], res
 
 
+def test_check_mode_before_the_files_exist_and_secret_env_masked_in_diff(docker_client, deployed, tmp_path):
+    """A first check-mode run of a play that would write the cert, key and htpasswd just before: it reports a create."""
+    port = free_port()
+    name = f"dep-checkfirst-{port}"
+    deployed["containers"].append(name)
+    args = {"name": name, "published_port": port, "tls_cert": str(tmp_path / "not-yet.crt"), "tls_key": str(tmp_path / "not-yet.key"),
+            "htpasswd_path": str(tmp_path / "not-yet.htpasswd"), "env": {"REGISTRY_HTTP_SECRET": "s3cr3t-value-7", "REGISTRY_LOG_LEVEL": "info"}}
+    res, _ = run_module(MODULE, args, check=True, diff=True)
+    assert res.get("changed") is True and not res.get("failed"), res
+    assert "created" in res["actions"]
+    after_env = res["diff"]["after"]["env"]
+    assert after_env["REGISTRY_HTTP_SECRET"] == "********" and after_env["REGISTRY_LOG_LEVEL"] == "info"
+    assert not container_exists(docker_client, name)
+
+
 @pytest.fixture
 def distribution3_image(docker_client, tmp_path):
     """A local image laid out like Distribution 3.x (config at /etc/distribution/config.yml, version label), built offline."""
