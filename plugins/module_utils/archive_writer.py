@@ -93,7 +93,11 @@ def _digest_from_path(path):
 
 
 def archive_identity(path):
-    """{format, config_digest, refs} of the image a tarball holds, or None when it is absent or unreadable."""
+    """{format, config_digest, refs, ids} of the image a tarball holds, or None when it is absent or unreadable.
+
+    `ids` are the digests that identify the image: its config, and the manifest or index digests of an OCI layout
+    (an engine with the containerd image store gives the index digest as the image ID).
+    """
     try:
         with tarfile.open(path, "r:*") as tar:
             names = set(tar.getnames())
@@ -101,8 +105,10 @@ def archive_identity(path):
                 entries = json.load(tar.extractfile("manifest.json"))
                 if not isinstance(entries, list) or len(entries) != 1:
                     return None
-                return {"format": "docker-archive", "config_digest": _digest_from_path(entries[0].get("Config")),
-                        "refs": list(entries[0].get("RepoTags") or [])}
+                config_digest = _digest_from_path(entries[0].get("Config"))
+                index = json.load(tar.extractfile("index.json")) if "index.json" in names else {}
+                ids = [config_digest] + [m["digest"] for m in index.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
+                return {"format": "docker-archive", "config_digest": config_digest, "refs": list(entries[0].get("RepoTags") or []), "ids": ids}
             if "index.json" in names and "oci-layout" in names:
                 manifests = json.load(tar.extractfile("index.json")).get("manifests") or []
                 if len(manifests) != 1 or manifests[0].get("mediaType") not in (OCI_MANIFEST, DOCKER_MANIFEST):
@@ -110,15 +116,17 @@ def archive_identity(path):
                 desc = manifests[0]
                 manifest = json.load(tar.extractfile("blobs/sha256/" + desc["digest"].split(":", 1)[1]))
                 ref = (desc.get("annotations") or {}).get(REF_NAME)
-                return {"format": "oci-archive", "config_digest": manifest["config"]["digest"], "refs": [ref] if ref else []}
+                return {"format": "oci-archive", "config_digest": manifest["config"]["digest"], "refs": [ref] if ref else [],
+                        "ids": [manifest["config"]["digest"], desc["digest"]]}
     except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return None
 
 
-def holds_image(found, fmt, config_digest, ref):
-    """True when `found` (an archive_identity) is `fmt` and holds the image `config_digest` under `ref` (when not None)."""
-    return bool(found and found["format"] == fmt and found["config_digest"] == config_digest and (ref is None or ref in found["refs"]))
+def holds_image(found, fmt, image_id, ref):
+    """True when `found` (an archive_identity) is `fmt` and holds the image `image_id` (config, manifest or index digest)
+    under `ref` (when not None)."""
+    return bool(found and found["format"] == fmt and image_id in found["ids"] and (ref is None or ref in found["refs"]))
 
 
 # --- the tar writer ---------------------------------------------------------------------------------------------------

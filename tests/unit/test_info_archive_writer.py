@@ -196,7 +196,8 @@ def test_docker_archive_layout(registry, tmp_path):
     assert sha(tar.extractfile(config_hex + ".json").read()) == registry.image[1]
     path = tmp_path / "app.tar"
     path.write_bytes(tar.fileobj.getvalue())
-    assert aw.archive_identity(str(path)) == {"format": "docker-archive", "config_digest": registry.image[1], "refs": ["tools/app:1.0"]}
+    assert aw.archive_identity(str(path)) == {"format": "docker-archive", "config_digest": registry.image[1], "refs": ["tools/app:1.0"],
+                                              "ids": [registry.image[1]]}
 
 
 def test_docker_archive_refuses_a_layer_that_does_not_match_its_diff_id(registry):
@@ -232,7 +233,9 @@ def test_oci_archive_layout_converts_a_docker_manifest(registry, tmp_path):
         assert sha(tar.extractfile("blobs/sha256/" + lay["digest"].split(":")[1]).read()) == lay["digest"]
     path = tmp_path / "app.tar"
     path.write_bytes(tar.fileobj.getvalue())
-    assert aw.archive_identity(str(path)) == {"format": "oci-archive", "config_digest": registry.image[1], "refs": ["tools/app:1.0"]}
+    found = aw.archive_identity(str(path))
+    assert found == {"format": "oci-archive", "config_digest": registry.image[1], "refs": ["tools/app:1.0"], "ids": [registry.image[1], found["ids"][1]]}
+    assert found["ids"][1] == sha(tar.extractfile("blobs/sha256/" + found["ids"][1].split(":")[1]).read())
 
 
 def test_oci_manifest_is_kept_byte_for_byte(registry):
@@ -332,6 +335,40 @@ def test_engine_archive_streams_and_engine_errors_are_archive_errors(tmp_path):
     with pytest.raises(aw.ArchiveError, match="docker save y:1 failed: engine went away"):
         write_atomically(str(tmp_path / "y.tar"), lambda fh: aw.write_engine_archive(fh, FakeEngine([b"ab", b"cd"], fail_after=1), "y:1"))
     assert sorted(os.listdir(tmp_path)) == ["x.tar"], "the failed tarball left nothing behind"
+
+
+class InspectingEngine(FakeEngine):
+    """docker save output as an engine with the containerd image store writes it, and that engine's image ID (the index digest)."""
+
+    def __init__(self, tarball, image_id):
+        super().__init__([tarball])
+        self.image_id = image_id
+        self.saves = 0
+
+    def inspect_image(self, image):
+        return {"Id": self.image_id}
+
+    def get_image(self, image, chunk_size):
+        self.saves += 1
+        yield from super().get_image(image, chunk_size)
+
+
+def test_engine_save_is_idempotent_when_the_image_id_is_an_index_digest(tmp_path):
+    config = b'{"rootfs": {"type": "layers", "diff_ids": []}}'
+    index_digest = "sha256:" + "1" * 64
+    index = {"schemaVersion": 2, "manifests": [{"mediaType": OCI_INDEX, "digest": index_digest, "size": 1}]}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("blobs/sha256/" + sha(config)[7:], config), ("index.json", json.dumps(index).encode()),
+                           ("manifest.json", json.dumps([{"Config": "blobs/sha256/" + sha(config)[7:], "RepoTags": ["app:1"], "Layers": []}]).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    engine = InspectingEngine(buf.getvalue(), index_digest)
+    saver = aw.ImageSaver(str(tmp_path), source="engine", engine_api=engine)
+    first, _before = saver.save("app:1")
+    again, before = saver.save("app:1")
+    assert (first["changed"], again["changed"], before, engine.saves) == (True, False, sha(config), 1)
 
 
 @pytest.mark.parametrize(("image", "registry", "host", "repo", "reference"), [
