@@ -226,6 +226,9 @@ def cert_summary(cert):
     return {"subject": cert.subject.rfc4514_string(), "subject_alt_names": sorted(san_strings(cert_sans(cert))), "not_after": iso(not_after(cert))}
 
 
+MAX_COMMON_NAME = 64  # X.509 upper bound of a CN; a longer first SAN is cut to it, the SAN itself stays whole
+
+
 class TLSPlan:
     """What must be (re)generated for the requested CA and server certificate, and why."""
 
@@ -233,7 +236,10 @@ class TLSPlan:
         """`check_mode` tolerates missing directories (an earlier task of the same check run would create them)."""
         self.p = params
         self.sans = normalize_sans(params["subject_alt_names"])
-        self.common_name = params.get("common_name") or str(self.sans[0][1])
+        self.common_name = params.get("common_name") or str(self.sans[0][1])[:MAX_COMMON_NAME]
+        for name, value in (("common_name", self.common_name), ("ca_common_name", params["ca_common_name"])):
+            if not 0 < len(value) <= MAX_COMMON_NAME:
+                raise TLSError(f"{name} must be 1 to {MAX_COMMON_NAME} characters (X.509 ub-common-name), not {len(value)}")
         self.reasons = []
         self.ca_cert = self.ca_key = self.cert = self.key = None
         self.new_ca = self.new_key = self.new_cert = False

@@ -43,7 +43,7 @@ options:
     required: true
   ca_common_name:
     description:
-      - Common name of a generated CA.
+      - Common name of a generated CA (1 to 64 characters).
     type: str
     default: airgap.registry CA
   cert:
@@ -58,7 +58,7 @@ options:
     required: true
   common_name:
     description:
-      - Common name of the server certificate. Defaults to the first subject alternative name.
+      - Common name of the server certificate (at most 64 characters). Defaults to the first subject alternative name, cut to 64 characters.
     type: str
   subject_alt_names:
     description:

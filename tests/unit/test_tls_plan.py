@@ -55,6 +55,17 @@ def test_no_sans_is_an_error(tmp_path):
         TLSPlan(params(tmp_path, subject_alt_names=[]))
 
 
+def test_long_first_name_is_cut_for_the_cn_and_long_explicit_names_are_errors(tmp_path):
+    long_name = "registry." + "a" * 60 + ".internal"
+    p = params(tmp_path, subject_alt_names=[long_name])
+    converge(p)
+    cert = tls.read_cert(p["cert"])
+    assert tls.common_name_of(cert) == long_name[:64] and ("DNS", long_name) in tls.cert_sans(cert)
+    for kw in ({"common_name": "c" * 65}, {"ca_common_name": "c" * 65}, {"ca_common_name": ""}):
+        with pytest.raises(TLSError, match="1 to 64 characters"):
+            TLSPlan(params(tmp_path / "x", **kw))
+
+
 def test_first_run_generates_everything_with_safe_modes(tmp_path):
     p = params(tmp_path)
     plan = converge(p)
