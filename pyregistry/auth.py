@@ -47,14 +47,19 @@ class Htpasswd:
             self._reload()
             hashed = self._users.get(user)
             key = (user, hashlib.sha256(password.encode()).hexdigest())
-            if hashed is None:
-                return False
-            if key in self._verified:
+            if hashed is not None and key in self._verified:
                 return True
+            decoy = None if hashed is not None else next(iter(self._users.values()), None)
+        # An unknown user costs one bcrypt check too (against another user's hash, result ignored), so the answer's
+        # timing does not tell which users exist.
+        against = hashed or decoy
+        if against is None:
+            return False
         try:
-            ok = bcrypt.checkpw(password.encode(), hashed.encode())
+            matched = bcrypt.checkpw(password.encode(), against.encode())
         except ValueError:
-            ok = False
+            matched = False
+        ok = matched and hashed is not None
         if ok:
             with self._lock:
                 if self._users.get(user) == hashed:

@@ -247,7 +247,7 @@ class Handlers:
             except ValueError:
                 rng = None
             start, stop = (rng.start, rng.stop) if rng else (None, None)
-            if rng is None or (start is not None and start >= size and start >= 0):
+            if rng is None or size == 0 or (start is not None and start >= size and start >= 0):
                 raise RegistryError("RANGE_INVALID", detail={"size": size}, headers={"Content-Range": f"bytes */{size}"})
             if start is not None:
                 if start < 0:

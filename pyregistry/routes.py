@@ -77,7 +77,7 @@ def build_app(config, metrics=None):
             if not m:
                 continue
             if request.method not in methods:
-                raise RegistryError("UNSUPPORTED", message=f"method {request.method} not allowed here")
+                raise RegistryError("UNSUPPORTED", message=f"method {request.method} not allowed here", headers={"Allow": ", ".join(methods)})
             args = m.groupdict()
             if "name" in args:
                 check_name(args["name"])

@@ -41,6 +41,7 @@ def test_base_and_version_header_on_every_status(pyregistry_server):
         assert resp.status == status, (method, path, resp.body)
         assert resp.headers[API] == "registry/2.0"
         assert resp.json()["errors"][0]["code"]
+    assert req(url, "PATCH", "/v2/").headers["Allow"] == "GET, HEAD"
 
 
 def test_blob_upload_monolithic_get_head_range_etag(pyregistry_server):
@@ -61,6 +62,9 @@ def test_blob_upload_monolithic_get_head_range_etag(pyregistry_server):
     assert cached.status == 304
     bad_range = req(url, "GET", f"/v2/pyreg/blobs/blobs/{digest}", headers={"Range": f"bytes={len(data) + 5}-"})
     assert bad_range.status == 416
+    empty = push_blob(url, "pyreg/blobs", b"")
+    suffix = req(url, "GET", f"/v2/pyreg/blobs/blobs/{empty}", headers={"Range": "bytes=-10"})
+    assert suffix.status == 416 and suffix.headers["Content-Range"] == "bytes */0"
     other = req(url, "GET", f"/v2/pyreg/other/blobs/{digest}")
     assert other.status == 404 and other.error_codes() == ["BLOB_UNKNOWN"]
 

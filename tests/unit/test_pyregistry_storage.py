@@ -198,6 +198,19 @@ def test_htpasswd_bcrypt_variants_and_reload(tmp_path):
     path.write_text("")
     assert not auth.check("u2b", "pw")  # cached success forgotten when the file changes
     assert auth.challenge() == 'Basic realm="realm"'
+
+
+def test_htpasswd_unknown_user_costs_a_bcrypt_check(tmp_path, monkeypatch):
+    """An unknown name is checked against another user's hash (and refused), so timing does not reveal who exists."""
+    path = tmp_path / "htpasswd"
+    path.write_text("alice:" + bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode() + "\n")
+    auth = Htpasswd(str(path), "realm")
+    calls = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda password, hashed: calls.append(password) or real(password, hashed))
+    assert auth.check("mallory", "pw") is False  # alice's password under another name: still refused
+    assert calls == [b"pw"]
+    assert auth.check("alice", "pw") is True
     assert parse_basic("Basic dTpwdw==") == ("u", "pw")
     assert parse_basic("Bearer x") is None and parse_basic("Basic !!!") is None
 
