@@ -501,6 +501,8 @@ class RegistryClient:
                 conn.putheader(key, value)
             conn.endheaders()
             self._send_body(conn, stream, length, progress)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            return self._early_answer(conn, exc)
         except BaseException:
             self._drop_conn()  # a half-sent request: the connection cannot carry another one
             raise
@@ -509,6 +511,16 @@ class RegistryClient:
         if raw.will_close:
             self._drop_conn()
         return resp
+
+    def _early_answer(self, conn, exc):
+        """The answer a registry sent before closing on a body it would not take (a full disk: 500), else `exc` again."""
+        try:
+            raw = conn.getresponse()
+            return _Response(raw.status, raw.headers, raw.read())
+        except (OSError, http.client.HTTPException):
+            raise exc from None
+        finally:
+            self._drop_conn()
 
     def _send_body(self, conn, stream, length, progress):
         """`length` bytes of `stream` onto the connection; sendfile(2) from a file window on a plain socket."""
@@ -533,6 +545,7 @@ class RegistryClient:
         what = f"upload {repo}@{digest}"
         sent = 0
         failures = 0
+        answer = None  # the last error answer, for the final error
         location = self._start_upload(repo, scope)
         offset = 0
         while True:
@@ -562,6 +575,7 @@ class RegistryClient:
                     continue
                 if resp.status not in RETRY_STATUSES and resp.status != 416:
                     raise error_from_body(resp.status, resp.body, what)
+                answer = error_from_body(resp.status, resp.body, what)
                 reason = f"HTTP {resp.status}"
             except ssl.SSLCertVerificationError as exc:
                 raise RegistryError(f"{what}: TLS certificate not trusted: {exc.verify_message}") from None
@@ -570,6 +584,8 @@ class RegistryClient:
                 reason = f"{exc.__class__.__name__}: {exc}"
             failures += 1
             if failures > self.retries:
+                if answer is not None:
+                    raise RegistryError(f"{answer} (after {self.retries} retries; last try: {reason})", status=answer.status, code=answer.code)
                 raise RegistryError(f"{what}: {reason} (after {self.retries} retries)")
             time.sleep(min(0.25 * 2 ** failures, 8))
             known, location = self._upload_offset(location, scope)

@@ -4,11 +4,13 @@ import hashlib
 import http.server
 import io
 import json
+import socket
 import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import _Section
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryAuthError, RegistryClient, RegistryError
 
 
@@ -200,3 +202,40 @@ def test_unknown_repo_error_carries_oci_code(fake):
         client.get_manifest("app", "1")
     assert (err.value.status, err.value.code) == (404, "NAME_UNKNOWN")
     assert "repository name not known" in str(err.value)
+
+
+def test_an_answer_sent_before_the_body_is_taken_is_reported(tmp_path):
+    """A registry that answers 500 and closes mid-body (a full disk): the error is its answer, not a broken pipe."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    body = json.dumps({"errors": [{"code": "UNKNOWN", "message": "unknown error", "detail": "no space left on device"}]}).encode()
+
+    def serve():
+        while True:
+            try:
+                conn, _addr = server.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(65536)
+                if head.startswith(b"POST"):
+                    conn.sendall(b"HTTP/1.1 202 Accepted\r\nLocation: /v2/r/blobs/uploads/u1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                elif head.startswith(b"GET"):
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                else:  # the PUT with the blob: answer at once, read nothing more, close
+                    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                                 b"Connection: close\r\n\r\n%s" % (len(body), body))
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"x" * (32 << 20))
+    client = RegistryClient(f"127.0.0.1:{server.getsockname()[1]}", scheme="http", retries=1)
+    try:
+        with pytest.raises(RegistryError) as err:
+            client.upload_blob("r", "sha256:" + "0" * 64, 32 << 20, lambda off: _Section(str(blob), off, (32 << 20) - off))
+    finally:
+        server.close()
+    assert err.value.status == 500 and "no space left on device" in str(err.value), str(err.value)
