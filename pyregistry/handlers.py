@@ -11,7 +11,7 @@ from aiohttp import web
 
 from pyregistry import manifests
 from pyregistry.errors import RegistryError
-from pyregistry.storage import check_digest, check_reference
+from pyregistry.storage import check_digest, check_reference, is_digest
 
 FLUSH_BYTES = 4 * 1024 * 1024
 THREADED_SENDFILE_MIN = 1024 * 1024
@@ -338,7 +338,7 @@ class Handlers:
     async def _manifest_get(self, request, name, reference):
         digest, data, info = await self.run(self.storage.get_manifest, name, reference)
         accepted = _accepted_types(request)
-        by_tag = not manifests.DIGEST_RE.fullmatch(reference)
+        by_tag = not is_digest(reference)
         if accepted and "*/*" not in accepted and info.media_type not in accepted and info.media_type != manifests.DOCKER_MANIFEST \
                 and (by_tag or info.media_type != manifests.DOCKER_LIST):  # by digest, a list is served as it is (as Distribution does)
             digest, data, info = await self.run(self._fallback_child, name, info, accepted, reference)

@@ -40,6 +40,11 @@ def is_digest(reference):
     return ":" in reference
 
 
+def upload_in_use(upload_id):
+    """The error for a request that would write (or commit) an upload while another request writes it."""
+    return RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
+
+
 def check_reference(reference):
     """A manifest reference is a tag or a digest."""
     if is_digest(reference):
@@ -228,7 +233,7 @@ class Storage:
         state = self._state(name, upload_id)
         with self._uploads_lock:
             if state.busy:
-                raise RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
+                raise upload_in_use(upload_id)
             state.busy = True
         if state.offset != size:
             state.hasher, state.offset = None, size
@@ -252,9 +257,9 @@ class Storage:
     def commit_upload(self, name, upload_id, digest):
         """Verify the upload against `digest`, then move it into place and link it; returns the size."""
         check_digest(digest)
+        if self._state(name, upload_id).busy:  # before upload_state, which may re-hash the file from disk
+            raise upload_in_use(upload_id)
         state = self.upload_state(name, upload_id)
-        if state.busy:
-            raise RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
         actual = "sha256:" + state.hasher.hexdigest()
         if actual != digest:
             self.discard_upload(name, upload_id)

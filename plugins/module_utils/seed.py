@@ -330,11 +330,7 @@ class Seeder:
         learned = None if job.layer is None else self.present.get((job.layer.diff_id, job.want))
         digest = job.known_digest or (learned[0]["digest"] if learned else None)
         if digest:
-            size = self.client.blob_size(repo, digest)
-            if size is not None:
-                job.desc = {"digest": digest, "size": size if job.converted else job.size}
-                self._count(target, "blobs_skipped")
-                self.progress.blob_done((job.key, repo), "skipped", job.label)
+            if self._present(job, digest):
                 return
             if learned and not self.opts["check_mode"] and self.client.mount_blob(repo, digest, from_repo=learned[1]):
                 job.desc = {"digest": digest, "size": learned[0]["size"]}
@@ -349,6 +345,16 @@ class Seeder:
         self._count(target, "blobs_pushed")
         self._count(target, "bytes_sent", sent)
         self.progress.blob_done((job.key, repo), "pushed", job.label)
+
+    def _present(self, job, digest):
+        """True, the blob counted as skipped, when its home repository already has `digest` (one HEAD)."""
+        size = self.client.blob_size(job.home.repo, digest)
+        if size is None:
+            return False
+        job.desc = {"digest": digest, "size": size if job.converted else job.size}
+        self._count(job.home, "blobs_skipped")
+        self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
+        return True
 
     def _settled(self, job):
         """A blob is in its home repository: finish the targets that were waiting only for it (on this thread)."""
@@ -393,14 +399,10 @@ class Seeder:
 
     def _settle_lookup_only(self, job, pending):
         """HEAD a blob in its home repository; queue it for upload when missing."""
-        size = self.client.blob_size(job.home.repo, job.known_digest)
-        if size is None:
+        if self._present(job, job.known_digest):
+            self._settled(job)
+        else:
             pending.append(job)
-            return
-        job.desc = {"digest": job.known_digest, "size": job.size}
-        self._count(job.home, "blobs_skipped")
-        self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
-        self._settled(job)
 
     def push(self):
         """Settle every blob: configs first (tiny), then layers largest first, so the last uploads to finish run side by
@@ -418,9 +420,6 @@ class Seeder:
         layers += [(sum(j.size for j in jobs), partial(self._settle_streamed, archive, jobs)) for archive, jobs in streamed.values()]
         layers.sort(key=lambda task: -task[0])
         self._parallel(lambda task: task(), configs + [task for _size, task in layers])
-        unfinished = [t.target for t in self.targets if t.push and t.pending]
-        if unfinished:
-            raise SeedError(f"{', '.join(unfinished)}: some blobs were never read from the tarball (did it change during the run?)")
 
     # --- manifests -----------------------------------------------------------------------------------------------
     def _manifest(self, image, layer_descs):
