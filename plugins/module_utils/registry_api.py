@@ -30,6 +30,9 @@ CONNECTION_ERRORS = (ConnectionError, http.client.RemoteDisconnected, http.clien
 LOOPBACK_HOSTS = ("localhost", "::1", "[::1]")
 SEND_BLOCK = 1024 * 1024
 SENDFILE_BLOCK = 16 * SEND_BLOCK
+MAX_PAGES = 100000  # 100 million names at Distribution's default page size of 1000
+MAX_EMPTY_PAGES = 10
+MAX_REDIRECTS = 5
 
 
 class RegistryError(Exception):
@@ -363,26 +366,59 @@ class RegistryClient:
         match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
         return match.group(1) if match else None
 
-    def catalog(self, page_size=1000):
-        """All repository names, following Link pages."""
-        out = []
-        url = "/v2/_catalog?" + urlencode({"n": page_size})
-        while url:
-            resp = self.request("GET", url, scope="registry:catalog:*")
-            out.extend(json.loads(resp.body or b"{}").get("repositories") or [])
+    def _pages(self, first, key, scope, what, ok=(200,)):
+        """Follow `Link: <...>; rel="next"` from `first`; yields each page's `key` list (None for a 404 page).
+
+        Bounded: a next link seen before (a cycle), more than MAX_PAGES pages, or MAX_EMPTY_PAGES pages in a row that
+        add no new name end the listing with a RegistryError naming the registry.
+        """
+        url = first
+        seen = set()
+        names = set()
+        idle = 0
+        for page in range(1, MAX_PAGES + 1):
+            seen.add(self._path(url))
+            resp = self.request("GET", url, scope=scope, ok=ok)
+            if resp.status == 404:
+                yield None
+                return
+            try:
+                data = json.loads(resp.body or b"{}")
+                items = data.get(key) or [] if isinstance(data, dict) else None
+            except ValueError:
+                items = None
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise RegistryError(f"{what} of {self.host}: page {page} is not a JSON object with a list of names in {key!r}")
+            yield [item for item in items if item not in names]
+            fresh = set(items) - names
+            names.update(fresh)
             url = self._next_link(resp)
+            if not url:
+                return
+            if self._path(url) in seen:
+                raise RegistryError(f"{what} of {self.host}: the registry's next-page link {url} after page {page} points to a "
+                                    "page already read (a pagination loop); listing stopped")
+            idle = 0 if fresh else idle + 1
+            if idle >= MAX_EMPTY_PAGES:
+                raise RegistryError(f"{what} of {self.host}: {idle} pages in a row brought no new name while the registry "
+                                    "kept sending a next-page link (a pagination loop); listing stopped")
+        raise RegistryError(f"{what} of {self.host}: more than {MAX_PAGES} pages; listing stopped")
+
+    def catalog(self, page_size=1000):
+        """All repository names, following Link pages (bounded, loops detected: see _pages)."""
+        out = []
+        for names in self._pages("/v2/_catalog?" + urlencode({"n": page_size}), "repositories", "registry:catalog:*", "catalog"):
+            out.extend(names)
         return out
 
     def tags(self, repo, page_size=1000):
-        """All tags of `repo`; [] when the repository is unknown."""
+        """All tags of `repo`; [] when the repository is unknown (pages bounded, loops detected: see _pages)."""
         out = []
-        url = f"/v2/{repo}/tags/list?" + urlencode({"n": page_size})
-        while url:
-            resp = self.request("GET", url, scope=f"repository:{repo}:pull", ok=(200, 404))
-            if resp.status == 404:
+        for names in self._pages(f"/v2/{repo}/tags/list?" + urlencode({"n": page_size}), "tags", f"repository:{repo}:pull",
+                                 f"tags of {repo}", ok=(200, 404)):
+            if names is None:
                 return []
-            out.extend(json.loads(resp.body or b"{}").get("tags") or [])
-            url = self._next_link(resp)
+            out.extend(names)
         return out
 
     def head_manifest(self, repo, ref, accept=MANIFEST_TYPES):
@@ -421,7 +457,9 @@ class RegistryClient:
         """A streaming download of a blob (BlobStream), following redirects (no credentials to other hosts)."""
         scope = f"repository:{repo}:pull"
         url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
-        for _redirect in range(5):
+        visited = []
+        while True:
+            visited.append(url)
             parts = urlsplit(url)
             same_host = parts.netloc == self.host
             headers = {"User-Agent": self.user_agent}
@@ -443,9 +481,12 @@ class RegistryClient:
             conn.close()
             if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
                 url = urljoin(url, resp.getheader("Location"))
+                if url in visited:
+                    raise RegistryError(f"GET blob {repo}@{digest} from {self.host}: redirect loop ({' -> '.join([*visited, url])})")
+                if len(visited) > MAX_REDIRECTS:
+                    raise RegistryError(f"GET blob {repo}@{digest} from {self.host}: more than {MAX_REDIRECTS} redirects (last: {url})")
                 continue
             raise error_from_body(resp.status, body, f"GET blob {repo}@{digest}")
-        raise RegistryError(f"GET blob {repo}@{digest}: too many redirects")
 
     # --- uploads -------------------------------------------------------------------------------------------------
     @staticmethod
