@@ -35,6 +35,16 @@ def _range_header(size):
     return f"0-{max(size - 1, 0)}"
 
 
+def _check_read_reference(reference):
+    """The manifest reference of a read (GET, HEAD, DELETE): one that is neither a valid tag nor a digest names nothing
+    here, so it is unknown (404 MANIFEST_UNKNOWN), as the OCI distribution-spec v1.1.1 conformance suite expects of pulls
+    (`.INVALID_MANIFEST_NAME`). A PUT keeps check_reference's 400 (TAG_INVALID, DIGEST_INVALID)."""
+    try:
+        check_reference(reference)
+    except RegistryError:
+        raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]}) from None
+
+
 def _page_size(request, default):
     raw = request.query.get("n") or ""
     return int(raw) if raw.isdigit() else default  # Distribution ignores a malformed n
@@ -326,8 +336,11 @@ class Handlers:
 
     # ---- manifests ---------------------------------------------------------------------------------------
     async def manifest(self, request, name, reference):
-        check_reference(reference)
         method = request.method
+        if method == "PUT":
+            check_reference(reference)
+        else:
+            _check_read_reference(reference)
         if method in ("GET", "HEAD"):
             return await self._manifest_get(request, name, reference)
         if method == "PUT":
