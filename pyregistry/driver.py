@@ -1,21 +1,51 @@
-"""Filesystem primitives: atomic writes (temp file + rename), reads, stats, listings, deletes, moves."""
+"""Filesystem primitives: atomic writes (temp file + rename), reads, stats, listings, deletes, moves, file locks.
+
+Safe against concurrent callers without locks of their own: a write whose directory is removed meanwhile retries,
+and a tree is deleted by first renaming it to a temp name (it disappears in one step, never half-way).
+"""
+import contextlib
+import fcntl
 import os
 import shutil
 import uuid
+
+TMP_PREFIX = ".tmp-"
+RETRIES = 8  # a concurrent delete can remove a directory between its creation and our use of it
+
+
+def _tmp_name(directory):
+    return os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+
+
+def makedirs(path):
+    """Create `path` and its parents; never fails because another caller created or removed one meanwhile."""
+    for attempt in range(RETRIES):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return
+        except (FileExistsError, FileNotFoundError):  # removed between mkdir's EEXIST and its isdir check
+            if attempt == RETRIES - 1:
+                raise
 
 
 def write_atomic(path, data):
     """Write `data` to `path` through a temp file in the same directory, renamed into place."""
     directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        remove_file(tmp)
-        raise
+    for attempt in range(RETRIES):
+        makedirs(directory)
+        tmp = _tmp_name(directory)
+        try:
+            with open(tmp, "xb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+            return
+        except FileNotFoundError:  # the directory went away under us: make it again
+            remove_file(tmp)
+            if attempt == RETRIES - 1:
+                raise
+        except BaseException:
+            remove_file(tmp)
+            raise
 
 
 def read(path):
@@ -50,7 +80,7 @@ def exists(path):
 def list_dir(path):
     """Sorted entry names of the directory at `path` (temp files excluded); [] when absent."""
     try:
-        return sorted(name for name in os.listdir(path) if not name.startswith(".tmp-"))
+        return sorted(name for name in os.listdir(path) if not name.startswith(TMP_PREFIX))
     except (FileNotFoundError, NotADirectoryError):
         return []
 
@@ -65,14 +95,71 @@ def remove_file(path):
 
 
 def remove_tree(path):
-    """Remove a directory tree; True when it existed."""
+    """Remove a directory tree in one visible step (renamed to a temp name, then deleted); True when it existed."""
     if not os.path.isdir(path):
         return False
-    shutil.rmtree(path, ignore_errors=True)
+    doomed = _tmp_name(os.path.dirname(path))
+    try:
+        os.rename(path, doomed)
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # removed by someone else meanwhile
+    shutil.rmtree(doomed, ignore_errors=True)
     return True
 
 
 def move(src, dst):
     """Rename `src` to `dst` (same filesystem), creating parent directories."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    os.replace(src, dst)
+    directory = os.path.dirname(dst)
+    for attempt in range(RETRIES):
+        makedirs(directory)
+        try:
+            os.replace(src, dst)
+            return
+        except FileNotFoundError:
+            if not os.path.exists(src) or attempt == RETRIES - 1:
+                raise
+
+
+def _lock_fd(path):
+    """An open descriptor of the lock file at `path`, created (owned like the directory above it) when missing."""
+    directory = os.path.dirname(path)
+    makedirs(directory)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    if os.geteuid() == 0:  # e.g. garbage-collect run as root: the registry's own user must still open it
+        with contextlib.suppress(OSError):
+            owner = os.stat(os.path.dirname(directory))
+            os.fchown(fd, owner.st_uid, owner.st_gid)
+            os.chown(directory, owner.st_uid, owner.st_gid)
+    return fd
+
+
+@contextlib.contextmanager
+def locked(path, shared=False):
+    """Hold an flock on the lock file at `path` (exclusive, or shared) for the `with` block.
+
+    flock locks belong to the open file description, so they exclude other threads of this process as well as other
+    processes (pyregistry workers, garbage-collect)."""
+    fd = _lock_fd(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def try_lock_file(fd):
+    """Take an exclusive flock on an open file without waiting; False when another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def same_file(fd, path):
+    """True when `path` still names the file open as `fd` (it was not renamed away or replaced)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

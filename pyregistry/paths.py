@@ -1,4 +1,9 @@
-"""The on-disk layout, identical to Distribution's filesystem storage driver, in one place."""
+"""The on-disk layout, identical to Distribution's filesystem storage driver, in one place.
+
+pyregistry adds only lock files, in `<root>/.pyregistry-locks/`, outside the `docker/registry/v2` tree that
+Distribution reads.
+"""
+import hashlib
 import os
 
 ALGORITHMS = ("sha256",)
@@ -18,6 +23,16 @@ class Layout:
         self.base = os.path.join(self.root, "docker", "registry", "v2")
         self.blobs = os.path.join(self.base, "blobs")
         self.repositories = os.path.join(self.base, "repositories")
+        self.locks = os.path.join(self.root, ".pyregistry-locks")
+
+    # .pyregistry-locks/<kind>-<stripe>: one of 256 lock files per kind, so their number stays bounded
+    def lock(self, kind, key):
+        """The lock file guarding `key` (a repository name, ...) among the `kind` locks."""
+        return os.path.join(self.locks, f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:2]}")
+
+    def gc_lock(self):
+        """Held shared by every write that links a blob or manifest, exclusive by garbage-collect's sweep."""
+        return os.path.join(self.locks, "gc")
 
     # blobs/sha256/ab/abcd.../data
     def blob_dir(self, digest):

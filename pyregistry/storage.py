@@ -70,24 +70,25 @@ def parse_rfc3339(text):
 
 
 class UploadState:
-    """Incremental sha256 of an upload's data file, kept in memory between requests (hasher None: not known here)."""
+    """Incremental sha256 of an upload's data file, kept in memory between requests (hasher None: not known here).
+
+    Only the holder of the data file's flock (see Storage.open_upload) reads or changes it."""
 
     def __init__(self, hasher, offset):
         self.hasher = hasher
         self.offset = offset
-        self.busy = False  # a request is writing the data file (one writer at a time: bytes and hash stay in order)
 
 
 class UploadWriter:
-    """Appends request bytes to an upload's data file, hashing as it goes. Call write() off the event loop."""
+    """Appends request bytes to an upload's data file, hashing as it goes. Call write() off the event loop.
 
-    def __init__(self, state, path):
+    Holds the data file's flock from creation to close(), so one request at a time writes an upload, in any process."""
+
+    def __init__(self, state, fh):
         self.state = state
-        self.path = path
+        self.fh = fh
         self.start = state.offset
         self.start_hasher = state.hasher.copy() if state.hasher is not None else None
-        self.fh = open(path, "ab")  # noqa: SIM115 - closed in close()
-        self.held = True  # state.busy is this writer's until close()
 
     def write(self, parts):
         """Append a list of byte strings (no joining: one copy less per byte)."""
@@ -98,21 +99,18 @@ class UploadWriter:
             self.state.offset += len(chunk)
 
     def close(self):
-        """Close the data file and let the next request write to this upload."""
-        try:
-            if not self.fh.closed:
-                self.fh.close()
-        finally:
-            if self.held:
-                self.held = False
-                self.state.busy = False
+        """Close the data file, which lets the next request write to this upload (closing twice is harmless)."""
+        if not self.fh.closed:
+            self.fh.close()
 
     def abort(self):
-        """Roll the upload back to where this writer started (after a failed or rejected request body), then close."""
+        """Roll the upload back to where this writer started (after a failed or rejected request body), then close.
+        The truncation happens while the lock is still held."""
         try:
-            self.fh.close()
-            os.truncate(self.path, self.start)
-            self.state.hasher, self.state.offset = self.start_hasher, self.start
+            if not self.fh.closed:
+                self.fh.flush()
+                os.ftruncate(self.fh.fileno(), self.start)
+                self.state.hasher, self.state.offset = self.start_hasher, self.start
         except OSError:
             self.state.offset = -1
         finally:
@@ -129,6 +127,15 @@ class Storage:
         self._uploads_lock = threading.Lock()
         self._manifest_cache = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    # ---- locks -------------------------------------------------------------------------------------------
+    def repo_lock(self, name):
+        """Exclusive lock of one repository's links (tags, revisions, layers): its writers and deleters take turns."""
+        return driver.locked(self.layout.lock("repo", name))
+
+    def _no_sweep(self):
+        """Shared lock that keeps garbage-collect's sweep out while a blob or manifest is checked and linked."""
+        return driver.locked(self.layout.gc_lock(), shared=True)
 
     # ---- blobs -------------------------------------------------------------------------------------------
     def _linked(self, link_path, digest):
@@ -151,15 +158,18 @@ class Storage:
         return driver.exists(self.layout.blob_data(digest))
 
     def link_blob(self, name, digest):
-        driver.write_atomic(self.layout.layer_link(name, digest), digest.encode())
+        """Link a blob into a repository (its layer link, rewritten: a fresh mtime)."""
+        with self._no_sweep(), self.repo_lock(name):
+            driver.write_atomic(self.layout.layer_link(name, digest), digest.encode())
 
     def delete_blob(self, name, digest):
         """Unlink a blob from a repository (the data stays until garbage-collect)."""
         if not self.delete_enabled:
             raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
-        if not self._linked(self.layout.layer_link(name, digest), digest):
-            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
-        driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
+        with self.repo_lock(name):
+            if not self._linked(self.layout.layer_link(name, digest), digest):
+                raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+            driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
 
     def touch_blob(self, digest):
         """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it."""
@@ -174,11 +184,12 @@ class Storage:
             check_name(source)
             if not self.blob_in_repo(source, digest):
                 return False
-        if not self.blob_exists(digest):
-            return False
-        self.touch_blob(digest)
-        self.link_blob(name, digest)
-        return self.blob_exists(digest)
+        with self._no_sweep():  # the blob cannot be swept between this check and the link
+            if not self.blob_exists(digest):
+                return False
+            self.touch_blob(digest)
+            self.link_blob(name, digest)
+        return True
 
     # ---- uploads -----------------------------------------------------------------------------------------
     def start_upload(self, name):
@@ -212,15 +223,36 @@ class Storage:
                 state = self._uploads[(name, upload_id)] = UploadState(None, -1)
         return state
 
-    def upload_state(self, name, upload_id):
-        """The upload's hash state, re-hashed from disk when memory does not match the data file."""
-        size = self.upload_size(name, upload_id)
+    def open_upload(self, name, upload_id):
+        """The upload's data file, open for appending with its flock held: (file object, size).
+
+        Raises BLOB_UPLOAD_UNKNOWN when the upload is gone (committed or cancelled meanwhile), RANGE_INVALID when
+        another request (of this or another worker process) holds it."""
+        self.upload_size(name, upload_id)
+        path = self.layout.upload_data(name, upload_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # never O_CREAT: a committed upload stays gone
+        except (FileNotFoundError, NotADirectoryError):
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
+        fh = os.fdopen(fd, "ab")
+        try:
+            if not driver.try_lock_file(fd):
+                raise upload_in_use(upload_id)
+            if not driver.same_file(fd, path):  # committed (renamed into blobs/) while we waited for the lock
+                raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
+            return fh, os.fstat(fd).st_size
+        except BaseException:
+            fh.close()
+            raise
+
+    def upload_state(self, name, upload_id, size):
+        """The upload's hash state at `size` bytes, re-hashed from disk when memory does not match (lock held)."""
         state = self._state(name, upload_id)
         if state.hasher is None or state.offset != size:
             hasher = hashlib.sha256()
             offset = 0
             with open(self.layout.upload_data(name, upload_id), "rb") as fh:
-                while chunk := fh.read(HASH_READ_SIZE):
+                while offset < size and (chunk := fh.read(min(HASH_READ_SIZE, size - offset))):
                     hasher.update(chunk)
                     offset += len(chunk)
             state.hasher, state.offset = hasher, offset
@@ -229,19 +261,11 @@ class Storage:
     def upload_writer(self, name, upload_id):
         """An UploadWriter appending to the upload. When this process did not see the earlier bytes (a restart, or
         another worker process), hashing is deferred to the commit, which then hashes the whole file once."""
-        size = self.upload_size(name, upload_id)
+        fh, size = self.open_upload(name, upload_id)
         state = self._state(name, upload_id)
-        with self._uploads_lock:
-            if state.busy:
-                raise upload_in_use(upload_id)
-            state.busy = True
         if state.offset != size:
             state.hasher, state.offset = None, size
-        try:
-            return UploadWriter(state, self.layout.upload_data(name, upload_id))
-        except OSError:
-            state.busy = False
-            raise
+        return UploadWriter(state, fh)
 
     def cancel_upload(self, name, upload_id):
         """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none."""
@@ -255,27 +279,34 @@ class Storage:
         driver.remove_tree(self.layout.upload(name, upload_id))
 
     def commit_upload(self, name, upload_id, digest):
-        """Verify the upload against `digest`, then move it into place and link it; returns the size."""
+        """Verify the upload against `digest`, then move it into place and link it; returns the size.
+
+        Holds the upload's lock throughout (a concurrent PATCH or commit of it gets RANGE_INVALID, a later one
+        BLOB_UPLOAD_UNKNOWN) and the shared garbage-collect lock while the blob is placed and linked."""
         check_digest(digest)
-        if self._state(name, upload_id).busy:  # before upload_state, which may re-hash the file from disk
-            raise upload_in_use(upload_id)
-        state = self.upload_state(name, upload_id)
-        actual = "sha256:" + state.hasher.hexdigest()
-        if actual != digest:
+        fh, size = self.open_upload(name, upload_id)
+        with fh:
+            state = self.upload_state(name, upload_id, size)
+            actual = "sha256:" + state.hasher.hexdigest()
+            if actual != digest:
+                self.discard_upload(name, upload_id)
+                raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+            with self._no_sweep():
+                self._place_blob(name, digest, self.layout.upload_data(name, upload_id), state.offset)
             self.discard_upload(name, upload_id)
-            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+        return state.offset
+
+    def _place_blob(self, name, digest, data, size):
+        """Put a verified upload's data file at the blob's path (unless the same bytes are there) and link it."""
         target = self.layout.blob_data(digest)
-        data = self.layout.upload_data(name, upload_id)
-        if driver.size(target) == state.offset:
+        if driver.size(target) == size:
             self.touch_blob(digest)  # wanted again: a running garbage-collect leaves fresh blobs alone
             self.link_blob(name, digest)
-            if driver.size(target) != state.offset:  # swept in between all the same: put these bytes in place
+            if driver.size(target) != size:  # swept in between all the same: put these bytes in place
                 driver.move(data, target)
         else:
             driver.move(data, target)
             self.link_blob(name, digest)
-        self.discard_upload(name, upload_id)
-        return state.offset
 
     def list_uploads(self):
         """(name, uuid, started_epoch) of every upload session on disk."""
@@ -354,6 +385,14 @@ class Storage:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if is_digest(reference) and reference != digest:
             raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
+        with self._no_sweep(), self.repo_lock(name):
+            self._store_manifest(name, reference, data, digest, info)
+        self.manifest_info(digest, data)
+        return digest, info
+
+    def _store_manifest(self, name, reference, data, digest, info):
+        """Check that the repository holds what the manifest references, then write it and link it (locks held).
+        The tag's current link is written last: it is what makes the tag visible."""
         for blob in info.blobs:
             if not (manifests.DIGEST_RE.fullmatch(blob) and self.blob_stat(name, blob)):
                 raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": blob})
@@ -369,13 +408,15 @@ class Storage:
         if not is_digest(reference):
             driver.write_atomic(self.layout.tag_index_link(name, reference, digest), digest.encode())
             driver.write_atomic(self.layout.tag_current_link(name, reference), digest.encode())
-        self.manifest_info(digest, data)
-        return digest, info
 
     def delete_manifest(self, name, reference):
         """Delete a tag, or a manifest revision by digest together with the tags that point at it."""
         if not self.delete_enabled:
             raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
+        with self.repo_lock(name):
+            self._delete_manifest(name, reference)
+
+    def _delete_manifest(self, name, reference):
         if not is_digest(reference):
             if not driver.exists(self.layout.tag_current_link(name, reference)):
                 raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "tag": reference})
@@ -390,11 +431,13 @@ class Storage:
 
     # ---- tags, catalog, referrers ------------------------------------------------------------------------
     def tags(self, name):
-        """Sorted tags of a repository, or None when the repository has no tags directory."""
+        """Sorted tags of a repository, or None when the repository has no tags directory.
+
+        Only tags with a current link are listed (what GET can resolve), whatever a crash or Distribution left."""
         path = self.layout.tags(name)
         if not os.path.isdir(path):
             return None
-        return driver.list_dir(path)
+        return [tag for tag in driver.list_dir(path) if driver.exists(self.layout.tag_current_link(name, tag))]
 
     def tag_digest(self, name, tag):
         link = driver.read(self.layout.tag_current_link(name, tag))

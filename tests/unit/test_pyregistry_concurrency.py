@@ -1,0 +1,84 @@
+"""Storage under concurrent writers: upload locks across processes, one-step deletes, tags GET can resolve."""
+import hashlib
+import os
+import threading
+
+import pytest
+
+from pyregistry import driver, manifests
+from pyregistry.errors import RegistryError
+from pyregistry.storage import Storage
+
+
+def digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_upload_lock_holds_across_processes(tmp_path):
+    """Two Storage objects on one root stand for two worker processes: one writer per upload all the same."""
+    first, second = Storage(str(tmp_path)), Storage(str(tmp_path))
+    upload = first.start_upload("a")
+    writer = first.upload_writer("a", upload)
+    writer.write([b"abc"])
+    for call in (lambda: second.upload_writer("a", upload), lambda: second.commit_upload("a", upload, digest(b"abc"))):
+        with pytest.raises(RegistryError) as exc:
+            call()
+        assert exc.value.code == "RANGE_INVALID"
+    writer.close()
+    assert second.commit_upload("a", upload, digest(b"abc")) == 3  # hashed from disk: the bytes came from "another process"
+    with pytest.raises(RegistryError) as exc:
+        first.commit_upload("a", upload, digest(b"abc"))
+    assert exc.value.code == "BLOB_UPLOAD_UNKNOWN"
+    with pytest.raises(RegistryError) as exc:
+        first.upload_writer("a", upload)
+    assert exc.value.code == "BLOB_UPLOAD_UNKNOWN"
+
+
+def test_abort_truncates_before_releasing_the_lock(tmp_path):
+    store = Storage(str(tmp_path))
+    upload = store.start_upload("a")
+    writer = store.upload_writer("a", upload)
+    writer.write([b"kept"])
+    writer.close()
+    writer = store.upload_writer("a", upload)
+    writer.write([b"rolled back"])
+    writer.abort()
+    assert open(store.layout.upload_data("a", upload), "rb").read() == b"kept"
+    assert store.commit_upload("a", upload, digest(b"kept")) == 4
+
+
+def test_remove_tree_is_one_step_and_writes_survive_it(tmp_path):
+    tree = tmp_path / "tags" / "t"
+    driver.write_atomic(str(tree / "current" / "link"), b"x")
+    assert driver.remove_tree(str(tree)) and not tree.exists()
+    assert driver.list_dir(str(tmp_path / "tags")) == []
+    assert not driver.remove_tree(str(tree))
+    errors = []
+
+    def churn(i):
+        try:
+            for _ in range(200):
+                if i % 2:
+                    driver.remove_tree(str(tree))
+                else:
+                    driver.write_atomic(str(tree / "index" / "sha256" / "ab" / "link"), b"y")
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+
+
+def test_tags_lists_only_what_get_resolves(tmp_path):
+    store = Storage(str(tmp_path), delete_enabled=True)
+    doc = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}'
+    store.put_manifest("r", "t", doc, manifests.OCI_INDEX)
+    os.makedirs(store.layout.tag("r", "half-written") + "/index")  # a crash (or Distribution) left a tag without current link
+    assert store.tags("r") == ["t"]
+    store.delete_manifest("r", "t")
+    assert store.tags("r") == []
+    assert not [name for name in os.listdir(store.layout.base) if name.startswith(".")]  # locks live outside the layout
