@@ -484,6 +484,12 @@ def deploy_service(client, p, check_mode):
     if p.get("htpasswd_path"):
         files.append(("htpasswd", p["htpasswd_path"], HTPASSWD_FILE, "htpasswd file"))
     for kind, path, filename, what in files:
+        if check_mode and not os.path.exists(path):
+            # check mode: the task that writes the file did not run either; plan the secret without its content
+            secret = f"{name}-{kind}-(not written yet)"
+            secrets.append((secret, filename))
+            secret_data[secret] = None
+            continue
         data = dc.read_file(path, what)
         secret = secret_name(name, kind, data)
         secrets.append((secret, filename))
