@@ -1,13 +1,68 @@
-"""htpasswd (bcrypt) authentication, re-reading the file whenever its mtime or size changes."""
+"""htpasswd (bcrypt) authentication, re-reading the file whenever its mtime or size changes.
+
+Passwords compare as Distribution (Go's x/crypto/bcrypt) and Apache compare them: as bytes, of which bcrypt reads the
+first 72. A failed check always costs the work of the file's most expensive hash, so its timing tells neither whether
+the user exists nor which cost that user's hash has.
+"""
 import base64
 import binascii
 import hashlib
 import os
+import re
 import threading
 
 import bcrypt
 
-BCRYPT_PREFIXES = ("$2y$", "$2b$", "$2a$")
+BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; Go and Apache ignore the rest, Python's bcrypt 5 raises ValueError
+BCRYPT_COST_RE = re.compile(rb"\$2[aby]\$(\d\d)\$")
+BCRYPT_MIN_COST, BCRYPT_MAX_COST = 4, 31
+
+
+def hash_cost(hashed):
+    """The cost of a bcrypt hash (bytes), or None when it is not one bcrypt can check."""
+    m = BCRYPT_COST_RE.match(hashed)
+    if m is None or not BCRYPT_MIN_COST <= int(m.group(1)) <= BCRYPT_MAX_COST:
+        return None
+    return int(m.group(1))
+
+
+def bcrypt_matches(password, hashed):
+    """True when `password` (bytes, any length) matches the bcrypt hash `hashed` (bytes); False on a malformed hash."""
+    try:
+        return bcrypt.checkpw(password[:BCRYPT_MAX_BYTES], hashed)
+    except ValueError:
+        return False
+
+
+def spend(password, costs):
+    """Hash `password` once at each cost in `costs` and discard the results: work that makes failures cost the same."""
+    for cost in costs:
+        bcrypt.hashpw(password[:BCRYPT_MAX_BYTES], bcrypt.gensalt(rounds=cost))
+
+
+def padding_costs(cost, top):
+    """Costs whose work adds up, with one check at `cost` (None: no check), to one check at `top`.
+
+    2^top = 2^cost + 2^cost + 2^(cost+1) + ... + 2^(top-1), so a check at `cost` plus hashes at cost, cost+1, ...,
+    top-1 does the work of one check at `top`; with no check, one hash at `top` does."""
+    if cost is None:
+        return [top]
+    return list(range(cost, top))
+
+
+def read_users(path):
+    """{user: hash} (both bytes) from the htpasswd file at `path`, parsed as Distribution parses it: lines trimmed,
+    empty and '#' lines skipped, the user name up to the first ':'. Entries bcrypt cannot check are kept (they never
+    match, as in Distribution)."""
+    users = {}
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line or line.startswith(b"#") or b":" not in line:
+                continue
+            user, _, hashed = line.partition(b":")
+            users[user] = hashed
+    return users
 
 
 class Htpasswd:
@@ -17,6 +72,7 @@ class Htpasswd:
         self.path = path
         self.realm = realm
         self._users = {}
+        self._top_cost = None
         self._stamp = None
         self._verified = set()
         self._lock = threading.Lock()
@@ -29,57 +85,45 @@ class Htpasswd:
             stamp = None
         if stamp == self._stamp:
             return
-        users = {}
-        if stamp is not None:
-            with open(self.path, encoding="utf-8", errors="replace") as fh:
-                for raw in fh:
-                    line = raw.strip()
-                    if not line or line.startswith("#") or ":" not in line:
-                        continue
-                    user, _, hashed = line.partition(":")
-                    if hashed.startswith(BCRYPT_PREFIXES):
-                        users[user] = hashed
-        self._users, self._stamp, self._verified = users, stamp, set()
+        users = read_users(self.path) if stamp is not None else {}
+        costs = [c for c in map(hash_cost, users.values()) if c is not None]
+        self._users, self._top_cost, self._stamp, self._verified = users, max(costs, default=None), stamp, set()
 
     def check(self, user, password):
-        """True when `user`/`password` match the file (successful checks are cached until it changes)."""
+        """True when `user`/`password` (str, as parse_basic gives them) match the file; successful checks are cached
+        until the file changes. A failure costs one check at the file's highest bcrypt cost, whoever the user is."""
+        user_b, password_b = user.encode("utf-8", "surrogateescape"), password.encode("utf-8", "surrogateescape")
+        key = (user_b, hashlib.sha256(password_b).digest())
         with self._lock:
             self._reload()
-            hashed = self._users.get(user)
-            key = (user, hashlib.sha256(password.encode()).hexdigest())
+            hashed, top = self._users.get(user_b), self._top_cost
             if hashed is not None and key in self._verified:
                 return True
-            decoy = None if hashed is not None else next(iter(self._users.values()), None)
-        # An unknown user costs one bcrypt check too (against another user's hash, result ignored), so the answer's
-        # timing does not tell which users exist.
-        against = hashed or decoy
-        if against is None:
-            return False
-        try:
-            matched = bcrypt.checkpw(password.encode(), against.encode())
-        except ValueError:
-            matched = False
-        ok = matched and hashed is not None
-        if ok:
+        cost = hash_cost(hashed) if hashed is not None else None
+        if cost is not None and bcrypt_matches(password_b, hashed):
             with self._lock:
-                if self._users.get(user) == hashed:
+                if self._users.get(user_b) == hashed:
                     self._verified.add(key)
-        return ok
+            return True
+        if top is not None:
+            spend(password_b, padding_costs(cost, top))
+        return False
 
     def challenge(self):
         return f'Basic realm="{self.realm}"'
 
 
 def parse_basic(header):
-    """'Basic base64(user:pass)' -> (user, password), or None."""
+    """'Basic base64(user:pass)' -> (user, password), or None. Both are str holding the exact bytes sent (UTF-8, other
+    bytes as surrogate escapes), so they compare byte for byte as Go's Request.BasicAuth gives them to Distribution."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
+    except binascii.Error:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
