@@ -5,6 +5,7 @@ import sys
 
 from pyregistry import __version__
 from pyregistry.config import ConfigError, load, parse_duration
+from pyregistry.output import install_filter
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -33,6 +34,7 @@ def main(argv=None):
     log_section = config.raw.get("log") if isinstance(config.raw.get("log"), dict) else {}
     level = LOG_LEVELS.get(str(log_section.get("level", "info")).lower(), logging.INFO)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_filter()
     if args.command == "serve":
         from pyregistry.server import run
 

@@ -9,6 +9,7 @@ import ssl
 import aiohttp
 from aiohttp import web
 
+from pyregistry.output import harden_aiohttp
 from pyregistry.routes import build_app
 
 AIOHTTP_RUNNER_SHUTDOWN = tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) >= (3, 9)
@@ -59,6 +60,7 @@ async def purge_loop(config, storage):
 
 async def serve(config, sock, purge=True):
     """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests and return."""
+    harden_aiohttp()
     app = build_app(config)
     # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
     shutdown = {"shutdown_timeout": 10}

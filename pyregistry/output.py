@@ -1,0 +1,95 @@
+"""What pyregistry lets out besides its API answers: no `Server` header, no request bytes echoed in aiohttp's own
+error answers or logged with its parser errors, and repeated log records collapsed.
+
+aiohttp offers no setting for the first two, so `harden_aiohttp` wraps two of its methods (present, with the same
+signatures, from aiohttp 3.8 to 3.14): a response's header writer, and the protocol's error answer.
+"""
+import logging
+import time
+from http import HTTPStatus
+
+from aiohttp import hdrs, http_exceptions, web_protocol, web_response
+
+REPEAT_WINDOW = 60.0  # seconds during which records like one already logged are only counted
+MAX_KINDS = 1000  # distinct kinds of record remembered; beyond it the memory starts over
+
+
+def harden_aiohttp():
+    """Make every response, aiohttp's own error answers included, go without aiohttp's `Server: Python/... aiohttp/...`
+    header (Distribution sends none; a `Server` set in http.headers stays), and make aiohttp's error answers (a header
+    over the size limit, a malformed request line) say only their status, never the request bytes that caused them.
+    Idempotent."""
+    response_cls, protocol_cls = web_response.StreamResponse, web_protocol.RequestHandler
+    if getattr(response_cls._write_headers, "pyregistry", False):
+        return
+    write_headers, handle_error = response_cls._write_headers, protocol_cls.handle_error
+
+    async def _write_headers(self):
+        if self._headers.get(hdrs.SERVER) == web_response.SERVER_SOFTWARE:
+            del self._headers[hdrs.SERVER]
+        await write_headers(self)
+
+    def _handle_error(self, request, status=500, exc=None, message=None):
+        return handle_error(self, request, status, exc, status_line(status))
+
+    _write_headers.pyregistry = True
+    response_cls._write_headers = _write_headers
+    protocol_cls.handle_error = _handle_error
+
+
+def status_line(status):
+    """400 -> '400 Bad Request' (the whole body of aiohttp's error answers)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+class OutputFilter(logging.Filter):
+    """A handler filter: drops the request bytes aiohttp's parser errors carry (a 64 KiB `Authorization` header would
+    be logged with its base64 credentials), and lets one record of a kind through per REPEAT_WINDOW, the next one after
+    it saying how many were dropped. Records of the `pyregistry` logger below ERROR are never dropped (each names a
+    different upload or event)."""
+
+    def __init__(self, window=REPEAT_WINDOW, clock=time.monotonic):
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self.seen = {}  # kind -> [window start, records dropped since]
+
+    def filter(self, record):
+        scrub(record)
+        if record.name == "pyregistry" and record.levelno < logging.ERROR:
+            return True
+        return self._admit(record)
+
+    def _admit(self, record):
+        now = self.clock()
+        exc_type = record.exc_info[0] if record.exc_info else None
+        kind = (record.name, record.levelno, str(record.msg), exc_type)
+        entry = self.seen.get(kind)
+        if entry is not None and now - entry[0] < self.window:
+            entry[1] += 1
+            return False
+        if len(self.seen) >= MAX_KINDS:
+            self.seen.clear()
+        dropped = entry[1] if entry is not None else 0
+        self.seen[kind] = [now, 0]
+        if dropped:
+            record.msg, record.args = f"{record.getMessage()} (and {dropped} more like it in the last {now - entry[0]:.0f}s)", None
+        return True
+
+
+def scrub(record):
+    """Replace the traceback of an aiohttp parser error (its message quotes the offending request bytes) by its class
+    and status."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, http_exceptions.HttpProcessingError):
+        record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__} ({exc.code})", None
+        record.exc_info, record.exc_text = None, None
+
+
+def install_filter(logger=None):
+    """Put an OutputFilter on every handler of `logger` (the root logger by default)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        handler.addFilter(OutputFilter())
