@@ -37,7 +37,8 @@ def free_port():
 class Server:
     """One registry process with its own storage, started from a Distribution config.yml."""
 
-    def __init__(self, kind, workdir, workers):
+    def __init__(self, kind, workdir, workers, command=None):
+        """`command`: argv before the config path (default: the kind's own); pyregistry variants keep kind's config."""
         self.kind = kind
         self.port = free_port()
         self.root = os.path.join(workdir, kind)
@@ -48,12 +49,15 @@ class Server:
             "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True}},
             "http": {"addr": f"127.0.0.1:{self.port}"},
         }
-        if kind == "pyregistry":
+        if kind.startswith("pyregistry"):
             config["pyregistry"] = {"workers": workers}
         self.config_path = os.path.join(workdir, f"{kind}.yml")
         with open(self.config_path, "w") as fh:
             json.dump(config, fh)  # JSON is YAML
-        cmd = ["docker-registry", "serve", self.config_path] if kind == "distribution" else [sys.executable, "-m", "pyregistry", "serve", self.config_path]
+        if command is not None:
+            cmd = [*command, self.config_path]
+        else:
+            cmd = ["docker-registry", "serve", self.config_path] if kind == "distribution" else [sys.executable, "-m", "pyregistry", "serve", self.config_path]
         env = {**os.environ, "PYTHONPATH": REPO_ROOT}
         self.log = open(os.path.join(workdir, f"{kind}.log"), "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
