@@ -1,8 +1,14 @@
 """Garbage collection: mark every blob a kept manifest needs (config, layers, index children, referrers), sweep the rest.
 
-Safe while pushes happen: blobs and links written within the grace period are never swept (uploads, mounts, manifest
-pushes and HEAD checks refresh a blob's mtime), the mark phase runs a second time right before the sweep so manifests
-pushed meanwhile protect their blobs, and each blob's age is checked once more just before it is deleted.
+Safe while pushes happen. A push is a run of steps in one repository (upload sessions written to, layers linked,
+manifests put); a repository whose last step is younger than the grace period is *pushing*, and everything linked
+into it (its layer links and, with delete_untagged, its untagged manifests) is kept whatever its age. So a push is
+never broken by a collection as long as no pause between two of its steps is longer than the grace period.
+Blobs and links written or refreshed (upload, mount, manifest push, HEAD) within the grace period are kept too.
+
+The sweep decides and deletes while holding the gc lock exclusively; every write that links a blob or a manifest
+holds it shared, so a manifest put, a commit or a mount happens wholly before the sweep's decision (and protects
+its blobs) or wholly after the deletions (and sees them: 400 MANIFEST_BLOB_UNKNOWN or a fresh upload).
 """
 import os
 import re
@@ -56,8 +62,15 @@ def _keep_set(storage, repo, revisions, delete_untagged):
     return keep
 
 
-def mark(storage, delete_untagged=False, grace=0.0, now=None):
-    """(blob digests in use, [(repo, digest)] of untagged manifests to delete)."""
+def pushing(storage, grace, now):
+    """Repositories whose last push step (upload session written, layer linked) is younger than `grace`."""
+    return {repo for repo in storage.repositories(markers=("_layers", "_uploads", "_manifests"))
+            if now - storage.last_push_activity(repo) < grace}
+
+
+def mark(storage, delete_untagged=False, grace=0.0, now=None, active=()):
+    """(blob digests in use, [(repo, digest)] of untagged manifests to delete); `active`: repositories being pushed,
+    whose layer links and manifests are all kept."""
     now = time.time() if now is None else now
     marked, untagged = set(), []
     for repo in storage.catalog():
@@ -65,7 +78,7 @@ def mark(storage, delete_untagged=False, grace=0.0, now=None):
         keep = _keep_set(storage, repo, revisions, delete_untagged)
         for digest in sorted(revisions - keep):
             linked = driver.mtime(storage.layout.revision_link(repo, digest)) or 0
-            if now - linked < grace:
+            if repo in active or now - linked < grace:
                 keep.add(digest)
             else:
                 untagged.append((repo, digest))
@@ -75,6 +88,8 @@ def mark(storage, delete_untagged=False, grace=0.0, now=None):
             if info is not None:
                 marked.update(info.blobs)
                 marked.update(child for child, _ in info.children)
+    for repo in active:
+        marked.update(storage.layer_digests(repo))
     return marked, untagged
 
 
@@ -92,27 +107,17 @@ def all_blobs(storage):
 def _newest_links(storage):
     """digest -> newest mtime of any repository's layer link to it."""
     newest = {}
-    for repo in storage.catalog() + storage.repositories(uploads=True):
-        layers = os.path.join(storage.layout.layers(repo), "sha256")
-        for hexpart in driver.list_dir(layers):
-            stamp = driver.mtime(os.path.join(layers, hexpart, "link"))
-            digest = "sha256:" + hexpart
+    for repo in storage.repositories(markers=("_layers",)):
+        for digest in storage.layer_digests(repo):
+            stamp = driver.mtime(storage.layout.layer_link(repo, digest))
             if stamp is not None and stamp > newest.get(digest, 0):
                 newest[digest] = stamp
     return newest
 
 
-def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
-    """Run a collection over the store at `root`; returns a Report."""
-    storage = Storage(root, delete_enabled=True)
-    now = time.time()
-    marked, untagged = mark(storage, delete_untagged, grace, now)
-    report = Report(dry_run=dry_run, manifests=untagged)
-    if not dry_run:
-        for repo, digest in untagged:
-            for tag in storage.tags(repo) or []:
-                driver.remove_tree(os.path.dirname(storage.layout.tag_index_link(repo, tag, digest)))
-            driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))
+def plan(storage, delete_untagged, grace, now):
+    """(blobs marked, untagged manifests to delete, blobs to delete) as the store stands now."""
+    marked, untagged = mark(storage, delete_untagged, grace, now, pushing(storage, grace, now))
     links = _newest_links(storage)
     candidates = []
     for digest in all_blobs(storage):
@@ -121,23 +126,44 @@ def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
         fresh = max(driver.mtime(storage.layout.blob_data(digest)) or 0, links.get(digest, 0))
         if now - fresh >= grace:
             candidates.append(digest)
-    if candidates and not dry_run:
-        remarked, _ = mark(storage, False, grace)
-        candidates = [d for d in candidates if d not in remarked]
-    report.marked = len(marked)
-    report.blobs = sorted(candidates)
-    if dry_run:
-        return report
-    doomed = set()
-    for digest in report.blobs:
-        if time.time() - (driver.mtime(storage.layout.blob_data(digest)) or 0) < grace:
-            continue  # pushed, mounted or checked again while we marked
+    return marked, untagged, candidates
+
+
+def _delete_manifests(storage, untagged):
+    for repo, digest in untagged:
+        for tag in storage.tags(repo) or []:
+            driver.remove_tree(os.path.dirname(storage.layout.tag_index_link(repo, tag, digest)))
+        driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))
+
+
+def _delete_blobs(storage, doomed):
+    """Delete blobs, then every repository's layer links to them."""
+    for digest in doomed:
         driver.remove_tree(storage.layout.blob_dir(digest))
-        doomed.add(digest)
+    for repo in storage.repositories(markers=("_layers",)):
+        for digest in storage.layer_digests(repo):
+            if digest in doomed:
+                driver.remove_tree(os.path.dirname(storage.layout.layer_link(repo, digest)))
+
+
+def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
+    """Run a collection over the store at `root`; returns a Report.
+
+    A first pass runs without a lock; when it finds garbage, a second pass under the exclusive gc lock decides again
+    (only what both passes doom is deleted) and deletes, while pushes wait to link anything."""
+    storage = Storage(root, delete_enabled=True)
+    marked, untagged, candidates = plan(storage, delete_untagged, grace, time.time())
+    report = Report(dry_run=dry_run, marked=len(marked), manifests=untagged, blobs=sorted(candidates))
+    if dry_run or not (untagged or candidates):
+        return report
+    with driver.locked(storage.layout.gc_lock()):
+        marked, again, fresh_candidates = plan(storage, delete_untagged, grace, time.time())
+        report.marked = len(marked)
+        report.manifests = [item for item in untagged if item in set(again)]
+        _delete_manifests(storage, report.manifests)
+        if report.manifests:  # their blobs may be garbage now: decide on blobs with the manifests gone
+            marked, _, fresh_candidates = plan(storage, delete_untagged, grace, time.time())
+        doomed = set(candidates) & set(fresh_candidates)
+        _delete_blobs(storage, doomed)
     report.blobs = sorted(doomed)
-    for repo in set(storage.catalog() + storage.repositories(uploads=True)):
-        layers = os.path.join(storage.layout.layers(repo), "sha256")
-        for hexpart in driver.list_dir(layers):
-            if "sha256:" + hexpart in doomed:
-                driver.remove_tree(os.path.join(layers, hexpart))
     return report

@@ -439,6 +439,19 @@ class Storage:
             return None
         return [tag for tag in driver.list_dir(path) if driver.exists(self.layout.tag_current_link(name, tag))]
 
+    def layer_digests(self, name):
+        """Digests of the blobs linked into a repository (its _layers links)."""
+        root = os.path.join(self.layout.layers(name), "sha256")
+        return ["sha256:" + hexpart for hexpart in driver.list_dir(root) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
+
+    def last_push_activity(self, name):
+        """Epoch of the newest push step in a repository: a layer linked, an upload session started or written to
+        (0 when none)."""
+        stamps = [driver.mtime(self.layout.layer_link(name, digest)) for digest in self.layer_digests(name)]
+        for upload_id in driver.list_dir(self.layout.uploads(name)):
+            stamps += [driver.mtime(self.layout.upload_data(name, upload_id)), driver.mtime(self.layout.upload_startedat(name, upload_id))]
+        return max((stamp for stamp in stamps if stamp is not None), default=0)
+
     def tag_digest(self, name, tag):
         link = driver.read(self.layout.tag_current_link(name, tag))
         return link.decode(errors="replace").strip() if link is not None else None
@@ -448,14 +461,15 @@ class Storage:
         digests = ("sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart))
         return [digest for digest in digests if self._linked(self.layout.revision_link(name, digest), digest)]
 
-    def repositories(self, uploads=False):
-        """Repository names (with manifests, or with upload sessions), in Distribution's order: path components compared one by one."""
-        marker = "_uploads" if uploads else "_manifests"
+    def repositories(self, uploads=False, markers=None):
+        """Repository names (with manifests, or with upload sessions, or with any of `markers`: e.g. "_layers"), in
+        Distribution's order: path components compared one by one."""
+        markers = set(markers or ["_uploads" if uploads else "_manifests"])
         found = []
 
         def walk(directory, prefix):
             entries = driver.list_dir(directory)
-            if marker in entries and prefix:
+            if prefix and markers.intersection(entries):
                 found.append(prefix)
             for entry in entries:
                 if entry.startswith("_"):

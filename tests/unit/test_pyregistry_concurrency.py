@@ -82,3 +82,26 @@ def test_tags_lists_only_what_get_resolves(tmp_path):
     store.delete_manifest("r", "t")
     assert store.tags("r") == []
     assert not [name for name in os.listdir(store.layout.base) if name.startswith(".")]  # locks live outside the layout
+
+
+def test_sweep_waits_for_a_manifest_put_in_progress(tmp_path):
+    """The sweep takes the gc lock exclusively; a manifest put (or commit, or mount) holds it shared meanwhile."""
+    from pyregistry.gc import collect
+
+    store = Storage(str(tmp_path), delete_enabled=True)
+    upload = store.start_upload("r")
+    writer = store.upload_writer("r", upload)
+    writer.write([b"garbage"])
+    writer.close()
+    store.commit_upload("r", upload, digest(b"garbage"))
+    old = os.path.getmtime(store.layout.blob_data(digest(b"garbage"))) - 3600
+    for path in (store.layout.blob_data(digest(b"garbage")), store.layout.layer_link("r", digest(b"garbage"))):
+        os.utime(path, (old, old))
+    reports = []
+    with store._no_sweep():
+        sweeper = threading.Thread(target=lambda: reports.append(collect(str(tmp_path), grace=60)))
+        sweeper.start()
+        sweeper.join(0.5)
+        assert sweeper.is_alive()  # waiting for the put to finish
+    sweeper.join(30)
+    assert reports[0].blobs == [digest(b"garbage")]
