@@ -18,7 +18,9 @@ THREADED_SENDFILE_MIN = 1024 * 1024
 SEND_STALL_SECONDS = 120
 SENDFILE_THREADS = 16
 SENDFILE_POOL = ThreadPoolExecutor(max_workers=SENDFILE_THREADS, thread_name_prefix="pyregistry-sendfile")
-CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?")
+NUMBER = r"[0-9]{1,18}"  # ASCII digits that fit an int64 (\d and str.isdigit() take '²' or '٣'; int() refuses 5,000 digits)
+NUMBER_RE = re.compile(NUMBER)
+CONTENT_RANGE_RE = re.compile(rf"(?:bytes[ =])?({NUMBER})-({NUMBER})(?:/{NUMBER}|/\*)?")
 DEFAULT_CATALOG_ENTRIES = 100
 
 
@@ -46,8 +48,9 @@ def _check_read_reference(reference):
 
 
 def _page_size(request, default):
+    """The `n` query parameter as an int, or `default` when it is absent or not NUMBER (Distribution ignores a malformed n)."""
     raw = request.query.get("n") or ""
-    return int(raw) if raw.isdigit() else default  # Distribution ignores a malformed n
+    return int(raw) if NUMBER_RE.fullmatch(raw) else default
 
 
 def _paginate(items, request, default, path, key=None):

@@ -50,8 +50,8 @@ def parse(data, content_type=None):
     """Parse manifest bytes into ManifestInfo, or raise MANIFEST_INVALID."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RegistryError("MANIFEST_INVALID", detail=f"not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
+        raise RegistryError("MANIFEST_INVALID", detail=f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise RegistryError("MANIFEST_INVALID", detail="manifest is not a JSON object")
     if doc.get("schemaVersion") != 2:
@@ -86,10 +86,12 @@ def parse(data, content_type=None):
         if not isinstance(children, list):
             raise RegistryError("MANIFEST_INVALID", detail="manifests must be a list")
         for i, child in enumerate(children):
-            platform = child.get("platform") or {}
+            digest = _descriptor_digest(child, f"manifests[{i}]")
+            platform = child.get("platform")
+            platform = {} if platform is None else platform
             if not isinstance(platform, dict):
                 raise RegistryError("MANIFEST_INVALID", detail=f"manifests[{i}].platform must be an object")
-            info.children.append((_descriptor_digest(child, f"manifests[{i}]"), platform))
+            info.children.append((digest, platform))
         info.artifact_type = doc.get("artifactType")
     subject = doc.get("subject")
     if subject is not None:
