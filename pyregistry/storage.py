@@ -268,9 +268,11 @@ class Storage:
         return UploadWriter(state, fh)
 
     def cancel_upload(self, name, upload_id):
-        """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none."""
-        self.upload_size(name, upload_id)
-        self.discard_upload(name, upload_id)
+        """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none, RANGE_INVALID while another request
+        writes or commits it (never pulled from under a commit)."""
+        fh, _size = self.open_upload(name, upload_id)
+        with fh:
+            self.discard_upload(name, upload_id)
 
     def discard_upload(self, name, upload_id):
         """Drop an upload session's state and directory (no error when already gone)."""

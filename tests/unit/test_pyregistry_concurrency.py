@@ -105,3 +105,27 @@ def test_sweep_waits_for_a_manifest_put_in_progress(tmp_path):
         assert sweeper.is_alive()  # waiting for the put to finish
     sweeper.join(30)
     assert reports[0].blobs == [digest(b"garbage")]
+
+
+def test_cancel_never_pulls_an_upload_from_under_its_commit(tmp_path):
+    store, other = Storage(str(tmp_path)), Storage(str(tmp_path))
+    upload = store.start_upload("a")
+    writer = store.upload_writer("a", upload)
+    writer.write([b"data"])
+    writer.close()
+    real_state = store.upload_state
+    refused = []
+
+    def cancel_meanwhile(*args):
+        try:
+            other.cancel_upload("a", upload)  # a DELETE arriving at another worker mid-commit
+        except RegistryError as exc:
+            refused.append(exc.code)
+        return real_state(*args)
+
+    store.upload_state = cancel_meanwhile
+    assert store.commit_upload("a", upload, digest(b"data")) == 4
+    assert refused == ["RANGE_INVALID"]
+    with pytest.raises(RegistryError) as exc:
+        other.cancel_upload("a", upload)
+    assert exc.value.code == "BLOB_UPLOAD_UNKNOWN"
