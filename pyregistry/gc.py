@@ -136,14 +136,20 @@ def _delete_manifests(storage, untagged):
         driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))
 
 
-def _delete_blobs(storage, doomed):
-    """Delete blobs, then every repository's layer links to them."""
-    for digest in doomed:
+def _delete_blobs(storage, candidates, grace):
+    """Delete blobs not refreshed meanwhile (a HEAD touches a blob without taking the gc lock), then every
+    repository's layer links to them; returns the set deleted."""
+    doomed = set()
+    for digest in sorted(candidates):
+        if time.time() - (driver.mtime(storage.layout.blob_data(digest)) or 0) < grace:
+            continue  # checked by a client about to push a manifest, right now
         driver.remove_tree(storage.layout.blob_dir(digest))
+        doomed.add(digest)
     for repo in storage.repositories(markers=("_layers",)):
         for digest in storage.layer_digests(repo):
             if digest in doomed:
                 driver.remove_tree(os.path.dirname(storage.layout.layer_link(repo, digest)))
+    return doomed
 
 
 def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
@@ -163,7 +169,6 @@ def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
         _delete_manifests(storage, report.manifests)
         if report.manifests:  # their blobs may be garbage now: decide on blobs with the manifests gone
             marked, _, fresh_candidates = plan(storage, delete_untagged, grace, time.time())
-        doomed = set(candidates) & set(fresh_candidates)
-        _delete_blobs(storage, doomed)
+        doomed = _delete_blobs(storage, set(candidates) & set(fresh_candidates), grace)
     report.blobs = sorted(doomed)
     return report
