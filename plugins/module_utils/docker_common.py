@@ -27,7 +27,15 @@ except ImportError:
 
 
 class DeployError(Exception):
-    """A failure with a message meant for the user (becomes fail_json's msg)."""
+    """A failure with a message meant for the user (becomes fail_json's msg).
+
+    `result` holds what the module reports beside the message (changed, actions, created, ...): a failure after the
+    engine was changed says so, and what it left behind.
+    """
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.result = result
 
 
 def docker_sdk_missing(module):
@@ -99,6 +107,22 @@ def probe_host(bind_address):
 
 def v2_status(url, cafile=None, timeout=3):
     """HTTP status of GET `url`/v2/, or None when nothing answers. TLS is verified only against `cafile`."""
+    return v2_probe(url, cafile=cafile, timeout=timeout)[0]
+
+
+def _error_text(exc):
+    """The network error behind a urllib failure (`[Errno 111] Connection refused`, `timed out`, ...)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        exc = reason
+    elif reason:
+        return str(reason)
+    text = str(exc) or type(exc).__name__
+    return text if text.startswith(type(exc).__name__) or text.startswith("[") else f"{type(exc).__name__}: {text}"
+
+
+def v2_probe(url, cafile=None, timeout=3):
+    """(HTTP status, None) of GET `url`/v2/, or (None, the network error as text) when nothing answers."""
     context = None
     if url.startswith("https"):
         if cafile:
@@ -113,21 +137,29 @@ def v2_status(url, cafile=None, timeout=3):
         handlers.append(HTTPSHandler(context=context))
     try:
         with build_opener(*handlers).open(url.rstrip("/") + "/v2/", timeout=timeout) as resp:
-            return resp.status
+            return resp.status, None
     except HTTPError as exc:
-        return exc.code
-    except (URLError, OSError, ssl.SSLError):
-        return None
+        return exc.code, None
+    except (URLError, OSError, ssl.SSLError) as exc:
+        return None, _error_text(exc)
 
 
 def wait_v2(url, timeout, cafile=None, until=None):
-    """Poll `url`/v2/ until it answers 200 or 401 (and `until()` holds, if given); DeployError on timeout."""
+    """Poll `url`/v2/ until it answers 200 or 401 (and `until()` holds, if given); DeployError on timeout.
+
+    The error names the last answer: an HTTP status, or the network error (connection refused, reset, TLS, timeout).
+    """
     deadline = time.monotonic() + timeout
-    status = None
     while True:
-        status = v2_status(url, cafile=cafile)
+        status, error = v2_probe(url, cafile=cafile)
         if status in (200, 401) and (until is None or until()):
             return status
         if time.monotonic() >= deadline:
-            raise DeployError(f"{url}/v2/ did not answer 200 or 401 within {timeout}s (last status: {status})")
+            if status is None:
+                last = f"last error: {error}"
+            elif status in (200, 401):
+                last = f"it answered HTTP {status} but the deployment had not converged"
+            else:
+                last = f"last answer: HTTP {status}"
+            raise DeployError(f"{url}/v2/ did not answer 200 or 401 within {timeout}s ({last})", last_status=status, last_error=error)
         time.sleep(0.5)

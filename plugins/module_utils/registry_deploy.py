@@ -448,7 +448,50 @@ def _wait_converged(client, name, desired, url, timeout):
     try:
         dc.wait_v2(url, timeout, until=converged)
     except dc.DeployError as exc:
-        raise dc.DeployError(f"service {name} did not converge: {exc}") from None
+        raise dc.DeployError(f"service {name} did not converge: {exc}; tasks: {_task_report(client, name)}", **exc.result) from None
+
+
+def _task_report(client, name):
+    """The service's current tasks as `state (error)`, e.g. `running`, `rejected (No such image: ...)`, for an error message."""
+    service = _find_service(client, name)
+    if service is None:
+        return "the service is gone"
+    try:
+        tasks = service.tasks(filters={"desired-state": "running"}) or service.tasks()
+    except dc.APIError as exc:
+        return f"cannot list them ({exc.explanation or exc})"
+    states = []
+    for task in tasks[:5]:
+        status = task.get("Status") or {}
+        err = status.get("Err") or ""
+        states.append(f"{status.get('State') or 'unknown'}" + (f" ({err})" if err else ""))
+    return ", ".join(states) or "none scheduled (is a node labelled for the placement constraints?)"
+
+
+def _failure_after_changes(exc, *, name, p, result, created_secrets, service_created, service_updated, url):
+    """The DeployError of a failure while applying or waiting: the real error, what this run created or updated (then
+    changed: true, as the engine did change), and the likely fix."""
+    created = {"service": name if service_created else None, "secrets": list(created_secrets)}
+    made = []
+    if service_created:
+        made.append(f"service {name}")
+    elif service_updated:
+        made.append(f"an update of service {name}")
+    if created_secrets:
+        made.append("secrets " + ", ".join(created_secrets))
+    msg = str(exc)
+    if made:
+        msg += (f". This run created {' and '.join(made)}, left in place (a re-run with fixed settings takes them over; "
+                "state: absent removes the service and its secrets)")
+    last = exc.result
+    nothing_listens = "last_status" in last and last.get("last_status") is None
+    if p["publish_mode"] == "ingress" and nothing_listens:
+        msg += (f". Nothing answered on port {p['published_port']} published in ingress mode: the ingress routing mesh does not work on "
+                "every host (inside containers, on some CI machines and hardened kernels); publish on the node itself with "
+                "publish_mode: host (role registry_swarm: registry_swarm_publish_mode: host)")
+    return dc.DeployError(msg, changed=bool(made), actions=result["actions"], created=created, secrets=result["secrets"], url=url,
+                          service={"name": name} if (service_created or service_updated) else {},
+                          last_status=last.get("last_status"), last_error=last.get("last_error"))
 
 
 def deploy_service(client, p, check_mode):
@@ -532,17 +575,28 @@ def deploy_service(client, p, check_mode):
         return result
 
     ids = {n: s.id for n, s in owned.items()}
-    for secret in new_secrets:
-        try:
-            ids[secret] = client.secrets.create(name=secret, data=secret_data[secret], labels={SERVICE_LABEL: name}).id
-        except dc.APIError as exc:
-            raise dc.DeployError(f"cannot create secret {secret}: {exc.explanation or exc}") from None
-    if diffs:
-        service_id = _apply_service(client, service, name, desired, ids)
-    else:
-        service_id = service.id
-    if p["wait"]:
-        _wait_converged(client, name, desired, url, p["wait_timeout"])
+    created_secrets = []
+    service_id = service.id if service is not None else None
+    applied = False
+    try:
+        for secret in new_secrets:
+            try:
+                ids[secret] = client.secrets.create(name=secret, data=secret_data[secret], labels={SERVICE_LABEL: name}).id
+            except dc.APIError as exc:
+                raise dc.DeployError(f"cannot create secret {secret}: {exc.explanation or exc}") from None
+            created_secrets.append(secret)
+        if diffs:
+            service_id = _apply_service(client, service, name, desired, ids)
+            applied = True
+        if p["wait"]:
+            _wait_converged(client, name, desired, url, p["wait_timeout"])
+    except dc.DeployError as exc:
+        done = [a for a in result["actions"] if a not in ("secrets created", "service created", "service updated", "old secrets removed")]
+        result["actions"] = done + (["secrets created"] if created_secrets else []) + (
+            [("service updated" if service is not None else "service created")] if applied else [])
+        raise _failure_after_changes(exc, name=name, p=p, result=result, created_secrets=created_secrets,
+                                     service_created=applied and service is None, service_updated=applied and service is not None,
+                                     url=url) from None
     if stale:
         result["secrets_in_use"] = _remove_secrets(stale, p["wait_timeout"] if p["wait"] else 0)
     result["service"] = {"id": service_id, "name": name}

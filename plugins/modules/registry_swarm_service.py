@@ -103,7 +103,11 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for convergence.
+    description:
+      - Seconds to wait for convergence.
+      - When the service does not converge or answer in time, the module fails with the last error seen on C(/v2/),
+        the state of the service's tasks, what this run created (C(changed=true), RV(created)) and, in V(ingress)
+        mode with nothing answering, the advice to publish in V(host) mode.
     type: int
     default: 120
   docker_host:
@@ -163,6 +167,19 @@ differences:
   type: list
   elements: str
   sample: [env, secrets]
+created:
+  description:
+    - On a failure after the engine was changed (the module then reports C(changed=true)), what this run created and
+      left in place - C(service) (its name, or null when an existing service was updated) and C(secrets) (names).
+    - A re-run with fixed settings updates them; O(state=absent) removes the service and its secrets.
+  returned: on failure after changes
+  type: dict
+  sample: {service: registry, secrets: [registry-cert-3b1f0c9a2d4e, registry-key-77aa01c2e9f0]}
+last_error:
+  description: On a failure to answer on /v2/, the last network error seen (null when the registry answered with a status).
+  returned: on failure while waiting
+  type: str
+  sample: "[Errno 111] Connection refused"
 secrets_in_use:
   description: Old secrets that could not be removed yet because tasks still held them.
   returned: when old secrets were removed
@@ -215,7 +232,7 @@ def main():
         client = docker_client(params["docker_host"])
         result = deploy_service(client, params, module.check_mode)
     except DeployError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **exc.result)
     except DockerException as exc:
         module.fail_json(msg=f"Docker engine error: {exc}")
     module.exit_json(**result)
