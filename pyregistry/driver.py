@@ -131,17 +131,32 @@ def remove_file(path):
         return False
 
 
-def remove_tree(path):
-    """Remove a directory tree in one visible step (renamed to a temp name, then deleted); True when it existed."""
+def set_aside(path):
+    """Rename the directory `path` to a temp name beside it (it disappears in one step); returns that name, or None
+    when there was no such directory."""
     if not os.path.isdir(path):
-        return False
-    doomed = _tmp_name(os.path.dirname(path))
+        return None
+    aside = _tmp_name(os.path.dirname(path))
     try:
-        os.rename(path, doomed)
+        os.rename(path, aside)
     except (FileNotFoundError, NotADirectoryError):
-        return False  # removed by someone else meanwhile
+        return None  # removed by someone else meanwhile
     sync_dir(os.path.dirname(path))
-    shutil.rmtree(doomed, ignore_errors=True)
+    return aside
+
+
+def put_back(aside, path):
+    """Undo set_aside."""
+    os.rename(aside, path)
+    sync_dir(os.path.dirname(path))
+
+
+def remove_tree(path):
+    """Remove a directory tree in one visible step (set aside, then deleted); True when it existed."""
+    aside = set_aside(path)
+    if aside is None:
+        return False
+    shutil.rmtree(aside, ignore_errors=True)
     return True
 
 

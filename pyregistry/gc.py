@@ -136,15 +136,26 @@ def _delete_manifests(storage, untagged):
         driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))
 
 
+def _sweep_blob(storage, digest, grace):
+    """Delete one blob unless a HEAD refreshed it; True when deleted.
+
+    A HEAD touches a blob without the gc lock, so the blob is first set aside (a touch from then on fails, and the
+    HEAD answers 404), then its mtime is read: a touch that came before shows, and the blob is put back."""
+    path = storage.layout.blob_dir(digest)
+    aside = driver.set_aside(path)
+    if aside is None:
+        return False
+    if time.time() - (driver.mtime(os.path.join(aside, "data")) or 0) < grace:
+        driver.put_back(aside, path)
+        return False
+    driver.remove_tree(aside)
+    return True
+
+
 def _delete_blobs(storage, candidates, grace):
-    """Delete blobs not refreshed meanwhile (a HEAD touches a blob without taking the gc lock), then every
-    repository's layer links to them; returns the set deleted."""
-    doomed = set()
-    for digest in sorted(candidates):
-        if time.time() - (driver.mtime(storage.layout.blob_data(digest)) or 0) < grace:
-            continue  # checked by a client about to push a manifest, right now
-        driver.remove_tree(storage.layout.blob_dir(digest))
-        doomed.add(digest)
+    """Delete the blobs (those not refreshed meanwhile), then every repository's layer links to them; returns the
+    set deleted."""
+    doomed = {digest for digest in sorted(candidates) if _sweep_blob(storage, digest, grace)}
     for repo in storage.repositories(markers=("_layers",)):
         for digest in storage.layer_digests(repo):
             if digest in doomed:

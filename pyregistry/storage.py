@@ -172,9 +172,14 @@ class Storage:
             driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
 
     def touch_blob(self, digest):
-        """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it."""
+        """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it.
+
+        Raises BLOB_UNKNOWN when the blob is gone: garbage-collect set it aside for deletion before this touch could
+        reach it (a touch that reaches it first makes the sweep put it back)."""
         try:
             os.utime(self.layout.blob_data(digest))
+        except (FileNotFoundError, NotADirectoryError):
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest}) from None
         except OSError:
             pass
 

@@ -129,3 +129,42 @@ def test_cancel_never_pulls_an_upload_from_under_its_commit(tmp_path):
     with pytest.raises(RegistryError) as exc:
         other.cancel_upload("a", upload)
     assert exc.value.code == "BLOB_UPLOAD_UNKNOWN"
+
+
+@pytest.mark.parametrize("head_first", [True, False])
+def test_head_racing_the_sweep_is_kept_or_answers_404(tmp_path, monkeypatch, head_first):
+    """A HEAD refreshes a blob without the gc lock. Whichever comes first at the moment of deletion, the blob is kept
+    (HEAD first) or the HEAD learns it is gone (404), never a 200 for a blob deleted right after."""
+    from pyregistry import gc
+
+    store = Storage(str(tmp_path), delete_enabled=True)
+    upload = store.start_upload("r")
+    writer = store.upload_writer("r", upload)
+    writer.write([b"unreferenced"])
+    writer.close()
+    d = digest(b"unreferenced")
+    store.commit_upload("r", upload, d)
+    old = os.path.getmtime(store.layout.blob_data(d)) - 3600
+    for path in (store.layout.blob_data(d), store.layout.layer_link("r", d)):
+        os.utime(path, (old, old))
+    real = driver.set_aside
+    outcome = []
+
+    def head_meanwhile(path):  # a HEAD's blob_stat passed already; its touch lands right before or after
+        if path != store.layout.blob_dir(d):
+            return real(path)
+        if head_first:
+            store.touch_blob(d)
+        aside = real(path)
+        if not head_first:
+            with pytest.raises(RegistryError) as exc:
+                store.touch_blob(d)
+            outcome.append(exc.value.code)
+        return aside
+
+    monkeypatch.setattr(gc.driver, "set_aside", head_meanwhile)
+    report = gc.collect(str(tmp_path), grace=60)
+    if head_first:
+        assert report.blobs == [] and store.blob_stat("r", d)
+    else:
+        assert report.blobs == [d] and outcome == ["BLOB_UNKNOWN"] and not store.blob_exists(d)
