@@ -102,6 +102,8 @@ class Config:
     purge_dryrun: bool = False
     accesslog: bool = True
     workers: int = 1
+    header_timeout: float = 60.0
+    body_timeout: float = 60.0
     raw: dict = field(default_factory=dict)
 
 
@@ -135,6 +137,8 @@ def from_mapping(raw, environ=None):
         purge_dryrun=_bool(purge.get("dryrun", False)),
         accesslog=not _bool(_get(raw, "log.accesslog.disabled", False)),
         workers=int(_get(raw, "pyregistry.workers", 1)),
+        header_timeout=parse_duration(_get(raw, "pyregistry.headertimeout", "60s")),
+        body_timeout=parse_duration(_get(raw, "pyregistry.bodytimeout", "60s")),
         raw=raw,
     )
     if bool(cfg.tls_certificate) != bool(cfg.tls_key):
@@ -143,6 +147,9 @@ def from_mapping(raw, environ=None):
         raise ConfigError(f"http.tls.minimumtls must be tls1.2 or tls1.3, got {cfg.tls_minimum!r}")
     if cfg.workers < 1:
         raise ConfigError("pyregistry.workers must be >= 1")
+    for key, value in (("pyregistry.headertimeout", cfg.header_timeout), ("pyregistry.bodytimeout", cfg.body_timeout)):
+        if value <= 0:
+            raise ConfigError(f"{key} must be a positive duration")
     return cfg
 
 

@@ -1,7 +1,10 @@
-"""Serving: TLS context, listening socket, worker processes, upload purging, clean shutdown on SIGTERM/SIGINT."""
+"""Serving: TLS context, listening socket, worker processes, upload purging, clean shutdown on SIGTERM/SIGINT, and
+the limits that keep idle or slow clients from holding every connection: the soft open-file limit raised to the hard
+one, read timeouts for request heads and bodies."""
 import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -45,6 +48,72 @@ def listen(config, reuse_port=False, backlog=1024):
     return sock
 
 
+def raise_open_files_limit():
+    """Raise the soft RLIMIT_NOFILE to the hard one (every connection holds a descriptor, and systemd leaves the soft
+    limit at 1024); returns the soft limit in force. An unlimited hard limit gives 2^20, Linux's default nr_open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, exc)
+    return soft
+
+
+def connection_phase(handler):
+    """Where an aiohttp connection (a RequestHandler) stands, as (phase, progress):
+    ("head", requests parsed) while it waits for a request head (idle between requests, or a head arriving),
+    ("body", body bytes received) while a request's body is still arriving and the server is reading it,
+    ("busy", None) otherwise (the server works or writes; the client waits for it).
+
+    Reads `_waiter`, `_request_count` and `_current_request`, which RequestHandler has from aiohttp 3.8 to 3.14."""
+    waiter = handler._waiter
+    if waiter is not None and not waiter.done():
+        return "head", handler._request_count
+    request, transport = handler._current_request, handler.transport
+    if request is not None and transport is not None and not request.content.is_eof() and transport.is_reading():
+        return "body", request.content.total_bytes
+    return "busy", None
+
+
+class ConnectionGuard:
+    """Closes connections that hold a slot without progress: waiting for a request head (idle, or a head sent slowly)
+    longer than `header_timeout` seconds, or receiving no byte of a body the server is reading for `body_timeout`."""
+
+    def __init__(self, server, header_timeout, body_timeout):
+        self.server = server  # aiohttp's web.Server: its `connections` are the live RequestHandlers
+        self.limits = {"head": header_timeout, "body": body_timeout}
+        self.seen = {}  # handler -> (phase, progress, since)
+
+    @property
+    def interval(self):
+        """Seconds between sweeps: a quarter of the shortest timeout, within [0.1, 5]."""
+        return min(5.0, max(0.1, min(self.limits.values()) / 4))
+
+    def sweep(self, now):
+        """Close the connections whose phase has made no progress for longer than its limit; returns how many."""
+        seen, closed = {}, 0
+        for handler in list(self.server.connections):
+            phase, progress = connection_phase(handler)
+            last = self.seen.get(handler)
+            since = last[2] if last is not None and last[:2] == (phase, progress) else now
+            if phase in self.limits and now - since > self.limits[phase]:
+                handler.force_close()
+                closed += 1
+                continue
+            seen[handler] = (phase, progress, since)
+        self.seen = seen
+        return closed
+
+    async def run(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval)
+            self.sweep(loop.time())
+
+
 async def purge_loop(config, storage):
     """Purge stale upload sessions at startup and then every interval."""
     loop = asyncio.get_running_loop()
@@ -64,7 +133,8 @@ async def serve(config, sock, purge=True):
     app = build_app(config)
     # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
     shutdown = {"shutdown_timeout": 10}
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **(shutdown if AIOHTTP_RUNNER_SHUTDOWN else {}))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=config.header_timeout,
+                           **(shutdown if AIOHTTP_RUNNER_SHUTDOWN else {}))
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_context(config), **({} if AIOHTTP_RUNNER_SHUTDOWN else shutdown))
     await site.start()
@@ -72,7 +142,7 @@ async def serve(config, sock, purge=True):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = []
+    tasks = [asyncio.ensure_future(ConnectionGuard(runner.server, config.header_timeout, config.body_timeout).run())]
     if purge and config.purge_enabled and not config.readonly:
         tasks.append(asyncio.ensure_future(purge_loop(config, app["storage"])))
     try:
@@ -87,6 +157,7 @@ def run(config):
     """Run the server; with `config.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
     kernel spreads connections across them. Returns an exit code."""
     ssl_context(config)  # fail early on unreadable certificate/key
+    raise_open_files_limit()
     scheme = "https" if config.tls_certificate else "http"
     log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.host, config.port, config.rootdirectory, config.workers)
     if config.workers == 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -135,8 +136,20 @@ def stop(spec, spec_path, quiet=False):
     return 0
 
 
+def raise_open_files_limit():
+    """Raise the soft RLIMIT_NOFILE to the hard one, for the command to inherit: each client connection holds a
+    descriptor, and a soft limit of 1024 lets a thousand idle connections lock every client out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            print(f"registry-supervisor: cannot raise the open-file limit from {soft} to {hard}: {exc}", flush=True)
+
+
 def run(spec, spec_path):
     """The supervisor itself: keep the command running until SIGTERM."""
+    raise_open_files_limit()
     tmp = f"{spec['pid_file']}.{os.getpid()}"
     with open(tmp, "w") as fh:
         fh.write(f"{os.getpid()}\n")
