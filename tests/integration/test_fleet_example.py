@@ -4,15 +4,20 @@ The copy points every host at this machine (ansible_connection=local) and every 
 runs as a container (the example's backend) with TLS and htpasswd on a free port. Check mode on the fresh fleet plans
 without failing; the switches the playbooks read (registry_seed_enabled, registry_state) work, and a site comes down.
 """
+import base64
+import json
 import os
 import shutil
+import ssl
 import sys
+import urllib.request
 import uuid
 
 import pytest
 import yaml
 
 from tests.helpers.ansible import run_playbook
+from tests.helpers.docs import run_as_written, section_commands
 from tests.helpers.registries import REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
@@ -112,3 +117,62 @@ def test_a_missing_seed_ca_file_names_the_file_and_the_option(sample_tarballs, t
     planned = run_playbook(play, check=True)
     assert planned.rc == 0, planned.stdout[-3000:]
     assert "its CA file " + missing + " is not written yet" in planned.result("Say what check mode cannot know")["msg"]
+
+
+def catalog(site):
+    ca = os.path.join(site.config_dir, "tls", "ca.crt")
+    req = urllib.request.Request(f"https://127.0.0.1:{site.port}/v2/_catalog")
+    req.add_header("Authorization", "Basic " + base64.b64encode(b"admin:change-me-admin").decode())
+    with urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cafile=ca)) as resp:
+        return json.load(resp)["repositories"]
+
+
+def test_skip_seeding_then_seed_then_take_the_registry_down_and_up_again(site):
+    registry_hosts_only(site)
+    host = "registry1.site-a.example"
+    unseeded = run_playbook(SITE, inventory=site.inventory, extra_vars={"registry_seed_enabled": False})
+    assert unseeded.rc == 0, unseeded.stdout[-6000:] + unseeded.stderr[-2000:]
+    assert unseeded.result("Print the catalog and tags", host)["msg"] == [f"registry 127.0.0.1:{site.port}: 0 repositories"]
+    assert site.container().status == "running"
+
+    seeded = run_playbook(SITE, inventory=site.inventory)
+    assert seeded.rc == 0, seeded.stdout[-6000:]
+    assert catalog(site) == ["abox", "nginx", "tools/busyish"]
+    with open(os.path.join(site.config_dir, "tls", "ca.crt")) as fh:
+        ca = fh.read()
+
+    down = run_playbook(SITE, inventory=site.inventory, extra_vars={"registry_state": "absent"})
+    assert down.rc == 0, down.stdout[-6000:]
+    assert site.container() is None
+    # The CA stays (clients keep trusting a redeploy), the storage stays; config, server key and htpasswd go.
+    assert sorted(os.listdir(site.config_dir)) == ["tls"]
+    assert sorted(os.listdir(os.path.join(site.config_dir, "tls"))) == ["ca.crt", "ca.key"]
+    assert os.path.isdir(os.path.join(site.storage_dir, "docker"))
+    names = [name.split(" : ", 1)[-1] for name, res in down.tasks(host) if res and not res.get("skipped")]
+    assert "Reach the registry" not in names and "Read the catalog and tags" not in names
+    again = run_playbook(SITE, inventory=site.inventory, extra_vars={"registry_state": "absent"})
+    assert again.rc == 0 and again.changed_on(host) == 0, again.stdout[-4000:]
+
+    up = run_playbook(SITE, inventory=site.inventory)
+    assert up.rc == 0, up.stdout[-6000:]
+    with open(os.path.join(site.config_dir, "tls", "ca.crt")) as fh:
+        assert fh.read() == ca
+    assert catalog(site) == ["abox", "nginx", "tools/busyish"]
+    pushed = up.result("Seed the registry from the tarballs", host)["images"]
+    assert sum(i["bytes_sent"] for i in pushed) == 0
+
+
+def test_tear_down_as_written_in_docs(site):
+    registry_hosts_only(site)
+    up = run_playbook(SITE, inventory=site.inventory)
+    assert up.rc == 0, up.stdout[-6000:]
+    assert site.container() is not None
+    commands = section_commands("fleet.md", "Tear down")
+    for command in commands:
+        proc = run_as_written(command, inventory=site.inventory)
+        assert proc.returncode == 0, command + "\n" + proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert site.container() is None
+    assert sorted(os.listdir(os.path.join(site.config_dir, "tls"))) == ["ca.crt", "ca.key"]
+    assert not os.path.exists(os.path.join(site.config_dir, "config.yml"))
+    again = run_as_written(commands[-1], inventory=site.inventory)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
