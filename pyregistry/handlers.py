@@ -386,6 +386,7 @@ class Handlers:
                 raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": limit})
             parts.append(chunk)
         data = b"".join(parts)
+        await self.run(manifests.check_go_readable, data)
         digest, info = await self.run(self.storage.put_manifest, name, reference, data, request.headers.get("Content-Type"))
         self.metrics.add("manifest_pushes")
         headers = {"Location": self.url(request, f"/v2/{name}/manifests/{digest}"), "Docker-Content-Digest": digest}

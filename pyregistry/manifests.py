@@ -1,6 +1,8 @@
 """Manifest media types and parsing: what a manifest is, what it references, what it is a referrer of."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,6 +24,38 @@ FOREIGN_LAYER_TYPES = ("application/vnd.docker.image.rootfs.foreign.diff.tar.gzi
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
 ANY_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+# The JSON types of the fields Go clients decode (Distribution's schema2/manifestlist/ocischema, image-spec v1.1):
+# (check, shape named in the error). null passes every check: Go reads it as the field's zero value.
+STRING = (lambda value: isinstance(value, str), "a string")
+INT64 = (lambda value: type(value) is int and INT64_MIN <= value <= INT64_MAX, "an integer that fits an int64")
+STRINGS = (lambda value: isinstance(value, list) and all(isinstance(item, str) for item in value), "a list of strings")
+STRING_MAP = (lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()), "an object of strings")
+OBJECT = (lambda value: isinstance(value, dict), "an object")
+LIST = (lambda value: isinstance(value, list), "a list")
+
+
+def _is_base64(value):
+    """Go decodes a []byte field as standard padded base64 (skipping \\r and \\n)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+BASE64 = (_is_base64, "base64")
+TOP_FIELDS = {"schemaVersion": INT64, "mediaType": STRING, "artifactType": STRING, "config": OBJECT, "layers": LIST,
+              "manifests": LIST, "subject": OBJECT, "annotations": STRING_MAP}
+DESCRIPTOR_FIELDS = {"mediaType": STRING, "digest": STRING, "size": INT64, "urls": STRINGS, "annotations": STRING_MAP,
+                     "data": BASE64, "platform": OBJECT, "artifactType": STRING}
+PLATFORM_FIELDS = {"architecture": STRING, "os": STRING, "os.version": STRING, "os.features": STRINGS, "variant": STRING,
+                   "features": STRINGS}
 
 
 @dataclass
@@ -46,10 +80,93 @@ def _descriptor_digest(desc, where):
     return digest
 
 
+def _invalid(detail):
+    return RegistryError("MANIFEST_INVALID", detail=detail[:300])
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _go_int(text):
+    """An integer literal: an int when it can fit an int64, else inf, which no integer field accepts (Go skips it in a
+    field it ignores; Python's int() of thousands of digits costs quadratic time, then refuses)."""
+    return int(text) if len(text) <= 20 else float("inf")
+
+
+def _unique_keys(pairs):
+    keys = [key for key, _value in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"duplicate key {duplicate[:100]!r}")
+    return dict(pairs)
+
+
+def decode(data):
+    """Manifest bytes -> the JSON value, or raise MANIFEST_INVALID for bytes that Go's encoding/json (Distribution, docker,
+    containerd) refuses or reads differently than Python.
+
+    Refused as Distribution refuses them: anything but UTF-8 (json.loads(bytes) would sniff UTF-16/32 and skip a
+    byte-order mark), NaN/Infinity/-Infinity (not JSON). Refused as ambiguous, where Distribution would store what a
+    client then reads otherwise: invalid UTF-8 and lone UTF-16 surrogate escapes (Go reads U+FFFD), a key twice in one
+    object (parsers differ on which one counts)."""
+    try:
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise ValueError("a UTF-8 byte-order mark starts the body")
+        doc = json.loads(text, parse_constant=_reject_constant, parse_int=_go_int, object_pairs_hook=_unique_keys)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")  # a lone surrogate (an escaped \ud800) cannot be encoded
+    except UnicodeError as exc:
+        raise _invalid(f"not UTF-8 JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
+        raise _invalid(f"not JSON: {exc}") from None
+    return doc
+
+
+def _check_fields(obj, fields, where):
+    """Check `obj` as Go decodes it into a struct with `fields` (name -> (check, shape)): a key that Go matches to a
+    field without being its exact name is refused (Go matches keys case-insensitively, "Layers" or "LAYERS" is layers and
+    the last one wins), and so is a value of the wrong type (Go refuses those)."""
+    folded = {name.casefold(): name for name in fields}
+    for key, value in obj.items():
+        if key not in fields:
+            if key.casefold() in folded:
+                raise _invalid(f"{where}: key {key!r} is read as {folded[key.casefold()]!r} by Go clients")
+            continue
+        check, shape = fields[key]
+        if value is not None and not check(value):
+            raise _invalid(f"{where}.{key} must be {shape}")
+
+
+def _descriptors(doc):
+    """(where, descriptor) for each object in the descriptor positions of a manifest or index."""
+    for key in ("config", "subject"):
+        if isinstance(doc.get(key), dict):
+            yield key, doc[key]
+    for key in ("layers", "manifests"):
+        for i, desc in enumerate(doc.get(key) or []):
+            if isinstance(desc, dict):
+                yield f"{key}[{i}]", desc
+
+
+def check_go_readable(data):
+    """Raise MANIFEST_INVALID unless Go clients read the manifest `data` as this registry does: decode()'s rules, a JSON
+    object, and every known field of the manifest, its descriptors and their platforms of the type Go decodes
+    (schemaVersion 2.0, a size "11", an annotation 1 are refused, as Distribution refuses them)."""
+    doc = decode(data)
+    if not isinstance(doc, dict):
+        raise _invalid("manifest is not a JSON object")
+    _check_fields(doc, TOP_FIELDS, "manifest")
+    for where, desc in _descriptors(doc):
+        _check_fields(desc, DESCRIPTOR_FIELDS, where)
+        if isinstance(desc.get("platform"), dict):
+            _check_fields(desc["platform"], PLATFORM_FIELDS, f"{where}.platform")
+
+
 def parse(data, content_type=None):
     """Parse manifest bytes into ManifestInfo, or raise MANIFEST_INVALID."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, parse_int=_go_int)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
         raise RegistryError("MANIFEST_INVALID", detail=f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
