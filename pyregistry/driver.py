@@ -62,8 +62,9 @@ def makedirs(path):
                 raise
 
 
-def write_atomic(path, data):
-    """Write `data` to `path` through a temp file in the same directory, renamed into place."""
+def write_atomic(path, data, durable=True):
+    """Write `data` to `path` through a temp file in the same directory, renamed into place (synced unless not
+    `durable`: for bookkeeping whose loss is harmless, such as an upload session's start time)."""
     directory = os.path.dirname(path)
     for attempt in range(RETRIES):
         makedirs(directory)
@@ -71,10 +72,12 @@ def write_atomic(path, data):
         try:
             with open(tmp, "xb") as fh:
                 fh.write(data)
-                fh.flush()
-                fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    fsync(fh.fileno())
             os.replace(tmp, path)
-            sync_dir(directory)
+            if durable:
+                sync_dir(directory)
             return
         except FileNotFoundError:  # the directory went away under us: make it again
             remove_file(tmp)
@@ -131,9 +134,9 @@ def remove_file(path):
         return False
 
 
-def set_aside(path):
-    """Rename the directory `path` to a temp name beside it (it disappears in one step); returns that name, or None
-    when there was no such directory."""
+def set_aside(path, durable=True):
+    """Rename the directory `path` to a temp name beside it (it disappears in one step, synced when `durable`);
+    returns that name, or None when there was no such directory."""
     if not os.path.isdir(path):
         return None
     aside = _tmp_name(os.path.dirname(path))
@@ -141,7 +144,8 @@ def set_aside(path):
         os.rename(path, aside)
     except (FileNotFoundError, NotADirectoryError):
         return None  # removed by someone else meanwhile
-    sync_dir(os.path.dirname(path))
+    if durable:
+        sync_dir(os.path.dirname(path))
     return aside
 
 
@@ -151,9 +155,10 @@ def put_back(aside, path):
     sync_dir(os.path.dirname(path))
 
 
-def remove_tree(path):
-    """Remove a directory tree in one visible step (set aside, then deleted); True when it existed."""
-    aside = set_aside(path)
+def remove_tree(path, durable=True):
+    """Remove a directory tree in one visible step (set aside, then deleted); True when it existed. Not `durable`: a
+    power cut may bring it back (for what is harmless to find again: a finished upload session, garbage)."""
+    aside = set_aside(path, durable)
     if aside is None:
         return False
     shutil.rmtree(aside, ignore_errors=True)

@@ -133,7 +133,7 @@ def _delete_manifests(storage, untagged):
     for repo, digest in untagged:
         for tag in storage.tags(repo) or []:
             driver.remove_tree(os.path.dirname(storage.layout.tag_index_link(repo, tag, digest)))
-        driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))
+        driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))  # synced: never back after its blobs are gone
 
 
 def _sweep_blob(storage, digest, grace):
@@ -142,13 +142,13 @@ def _sweep_blob(storage, digest, grace):
     A HEAD touches a blob without the gc lock, so the blob is first set aside (a touch from then on fails, and the
     HEAD answers 404), then its mtime is read: a touch that came before shows, and the blob is put back."""
     path = storage.layout.blob_dir(digest)
-    aside = driver.set_aside(path)
+    aside = driver.set_aside(path, durable=False)  # garbage found again after a power cut is swept next time
     if aside is None:
         return False
     if time.time() - (driver.mtime(os.path.join(aside, "data")) or 0) < grace:
         driver.put_back(aside, path)
         return False
-    driver.remove_tree(aside)
+    driver.remove_tree(aside, durable=False)
     return True
 
 
@@ -159,7 +159,7 @@ def _delete_blobs(storage, candidates, grace):
     for repo in storage.repositories(markers=("_layers",)):
         for digest in storage.layer_digests(repo):
             if digest in doomed:
-                driver.remove_tree(os.path.dirname(storage.layout.layer_link(repo, digest)))
+                driver.remove_tree(os.path.dirname(storage.layout.layer_link(repo, digest)), durable=False)
     return doomed
 
 

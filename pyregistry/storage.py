@@ -203,10 +203,10 @@ class Storage:
         directory = self.layout.upload(name, upload_id)
         os.makedirs(directory)
         try:
-            driver.write_atomic(self.layout.upload_startedat(name, upload_id), _now_rfc3339().encode())
+            driver.write_atomic(self.layout.upload_startedat(name, upload_id), _now_rfc3339().encode(), durable=False)
             open(self.layout.upload_data(name, upload_id), "wb").close()
         except OSError:
-            driver.remove_tree(directory)
+            driver.remove_tree(directory, durable=False)
             raise
         with self._uploads_lock:
             self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), 0)
@@ -283,7 +283,7 @@ class Storage:
         """Drop an upload session's state and directory (no error when already gone)."""
         with self._uploads_lock:
             self._uploads.pop((name, upload_id), None)
-        driver.remove_tree(self.layout.upload(name, upload_id))
+        driver.remove_tree(self.layout.upload(name, upload_id), durable=False)  # found again after a power cut: purged later
 
     def commit_upload(self, name, upload_id, digest):
         """Verify the upload against `digest`, then move it into place and link it; returns the size.

@@ -150,12 +150,12 @@ def test_head_racing_the_sweep_is_kept_or_answers_404(tmp_path, monkeypatch, hea
     real = driver.set_aside
     outcome = []
 
-    def head_meanwhile(path):  # a HEAD's blob_stat passed already; its touch lands right before or after
+    def head_meanwhile(path, durable=True):  # a HEAD's blob_stat passed already; its touch lands right before or after
         if path != store.layout.blob_dir(d):
-            return real(path)
+            return real(path, durable)
         if head_first:
             store.touch_blob(d)
-        aside = real(path)
+        aside = real(path, durable)
         if not head_first:
             with pytest.raises(RegistryError) as exc:
                 store.touch_blob(d)
