@@ -1,7 +1,11 @@
 """Registry storage over the filesystem driver: blobs, uploads, manifests, tags, referrers, catalog.
 
 Everything a client can see becomes visible by one rename or one link write, after its digest and size were
-verified, so a crash leaves either the old state or the new one.
+verified and its data synced (driver), so a crash or a power cut leaves either the old state or the new one.
+
+Concurrency: a repository's links are written and deleted under its lock (repo_lock), an upload under the flock of
+its data file, and whatever links a blob or a manifest holds the gc lock shared (garbage-collect's sweep holds it
+exclusive). All are flocks, so they hold across worker processes. Lock order: upload, gc, repository.
 """
 import hashlib
 import os
@@ -332,11 +336,22 @@ class Storage:
         now = time.time() if now is None else now
         purged = []
         for name, upload_id, started in self.list_uploads():
-            if now - started > age:
+            if now - started > age and (dryrun or self._discard_idle(name, upload_id)):
                 purged.append((name, upload_id))
-                if not dryrun:
-                    self.discard_upload(name, upload_id)
         return purged
+
+    def _discard_idle(self, name, upload_id):
+        """Discard an upload session unless a request is writing or committing it right now; True when discarded."""
+        try:
+            fh, _size = self.open_upload(name, upload_id)
+        except RegistryError as exc:
+            if exc.code == "RANGE_INVALID":
+                return False
+            self.discard_upload(name, upload_id)  # no data file to hold (e.g. half-made by a crash)
+            return True
+        with fh:
+            self.discard_upload(name, upload_id)
+        return True
 
     # ---- manifests ---------------------------------------------------------------------------------------
     def manifest_info(self, digest, data=None):

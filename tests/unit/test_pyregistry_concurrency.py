@@ -168,3 +168,13 @@ def test_head_racing_the_sweep_is_kept_or_answers_404(tmp_path, monkeypatch, hea
         assert report.blobs == [] and store.blob_stat("r", d)
     else:
         assert report.blobs == [d] and outcome == ["BLOB_UNKNOWN"] and not store.blob_exists(d)
+
+
+def test_purge_leaves_an_upload_being_written(tmp_path):
+    store = Storage(str(tmp_path))
+    busy, idle = store.start_upload("a"), store.start_upload("a")
+    writer = store.upload_writer("a", busy)  # a week-old session still receiving bytes
+    writer.write([b"late bytes"])
+    assert store.purge_uploads(-1) == [("a", idle)]
+    writer.close()
+    assert store.commit_upload("a", busy, digest(b"late bytes")) == 10
