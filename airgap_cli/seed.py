@@ -12,18 +12,40 @@ import sys
 import threading
 import time
 
-from ansible_collections.airgap.registry.plugins.module_utils.seed import NullProgress, SeedError, Seeder
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryError
+from ansible_collections.airgap.registry.plugins.module_utils.seed import NullProgress, SeedError, Seeder, human
 
 BAR_WIDTH = 24
 REFRESH = 0.2
+# Errors name this command's flags, not the module's options.
+CLI_OPTION_NAMES = {
+    "src": "SRC",
+    "ca_file": "--ca-file",
+    "trust_hint": "pass --ca-file with the registry's CA certificate, or --insecure",
+    "scheme_hint": "pass --scheme http",
+    "login_hint": "pass --username NAME with --password-stdin, or set AIRGAP_SEED_PASSWORD",
+}
+EPILOG = """\
+password:
+  --password-stdin reads the password from the first line of standard input; else the environment variable
+  AIRGAP_SEED_PASSWORD is used. A password is never taken from the command line.
+
+examples:
+  airgap-seed /media/usb/bundle --registry reg.local:5000 --ca-file ca.crt --username admin --password-stdin < pw.txt
+  AIRGAP_SEED_PASSWORD=... airgap-seed bundle/*.tar --registry reg.local:5000 --username admin --check
+"""
 
 
-def human(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return f"{n:.1f} GiB"
+def target_line(state, result):
+    """The line printed when a target is settled; check mode counts what would be sent, not what was."""
+    if "bytes_to_send" in result:
+        if not result["changed"]:
+            return f"{state:8} {result['target']}"
+        return (f"{state:8} {result['target']} ({result['blobs_pushed']} blobs, {human(result['bytes_to_send'])} to send, "
+                f"{result['blobs_mounted']} to mount, {result['blobs_skipped']} present)")
+    return (f"{state:8} {result['target']} ({human(result['bytes_sent'])} sent, {result['blobs_pushed']} pushed, "
+            f"{result['blobs_mounted']} mounted, {result['blobs_skipped']} skipped)")
 
 
 class PlainProgress(NullProgress):
@@ -43,9 +65,7 @@ class PlainProgress(NullProgress):
         self._line(f"{how:8} {label}")
 
     def target_done(self, result):
-        state = self.pushed if result["changed"] else "present"
-        self._line(f"{state:8} {result['target']} ({human(result['bytes_sent'])} sent, {result['blobs_pushed']} pushed, "
-                   f"{result['blobs_mounted']} mounted, {result['blobs_skipped']} skipped)")
+        self._line(target_line(self.pushed if result["changed"] else "present", result))
 
 
 class BarProgress(PlainProgress):
@@ -83,8 +103,7 @@ class BarProgress(PlainProgress):
         with self.lock:
             self.done_targets += 1
             self._clear()
-            state = self.pushed if result["changed"] else "present"
-            self.out.write(f"{state:8} {result['target']} ({human(result['bytes_sent'])} sent)\n")
+            self.out.write(target_line(self.pushed if result["changed"] else "present", result) + "\n")
 
     def _clear(self):
         if self.drawn:
@@ -134,16 +153,18 @@ def parse_rename(items):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="airgap-seed", description="Push the images of image tarballs into a registry.")
-    parser.add_argument("src", nargs="+", help="image tarballs, directories of tarballs, glob patterns")
+    parser = argparse.ArgumentParser(prog="airgap-seed", description="Push the images of image tarballs into a registry.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("src", nargs="+", metavar="SRC", help="image tarballs, directories of tarballs, glob patterns")
     parser.add_argument("--registry", required=True, help="HOST:PORT of the registry")
     parser.add_argument("--transport", choices=["direct", "engine"], default="direct")
     parser.add_argument("--layers", choices=["preserve", "gzip", "zstd"], default="preserve")
     parser.add_argument("--hub-library", action="store_true", help="keep library/ for Docker Hub official images")
     parser.add_argument("--rename", action="append", metavar="OLD=NEW", help="explicit rename (repeatable)")
-    parser.add_argument("--username")
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    parser.add_argument("--ca-file")
+    parser.add_argument("--username", help="user name for the registry (the password: --password-stdin or AIRGAP_SEED_PASSWORD)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input (default: the AIRGAP_SEED_PASSWORD environment variable)")
+    parser.add_argument("--ca-file", help="PEM file of the CA that signed the registry's TLS certificate")
     parser.add_argument("--insecure", action="store_true", help="do not verify the registry's TLS certificate")
     parser.add_argument("--scheme", choices=["http", "https"])
     parser.add_argument("--parallel", type=int, default=4)
@@ -167,7 +188,14 @@ def main(argv=None):
     opts = {"src": args.src, "registry": args.registry, "transport": args.transport, "layers": args.layers,
             "hub_library": args.hub_library, "rename": parse_rename(args.rename), "username": args.username, "password": password,
             "ca_file": args.ca_file, "validate_certs": not args.insecure, "scheme": args.scheme, "parallel": args.parallel,
-            "retries": args.retries, "timeout": args.timeout, "chunk_size": args.chunk_size, "check_mode": args.check}
+            "retries": args.retries, "timeout": args.timeout, "chunk_size": args.chunk_size, "check_mode": args.check,
+            "option_names": CLI_OPTION_NAMES}
+    if args.report:
+        report_dir = os.path.dirname(os.path.abspath(args.report))
+        if not os.path.isdir(report_dir) or os.path.isdir(args.report):
+            what = f"{report_dir} is not a directory" if not os.path.isdir(report_dir) else "it is a directory"
+            print(f"airgap-seed: error: --report {args.report}: cannot write the report there ({what})", file=sys.stderr)
+            return 2
     mode = args.progress
     if mode == "auto":
         mode = "bars" if sys.stderr.isatty() else "plain"
@@ -180,7 +208,7 @@ def main(argv=None):
             progress.total_targets = len(seeder.load())
             seeder.load = lambda: seeder.targets
         result = seeder.run()
-    except SeedError as exc:
+    except (SeedError, RegistryError) as exc:
         print(f"airgap-seed: error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -191,16 +219,20 @@ def main(argv=None):
         print(f"airgap-seed: warning: {warning}", file=sys.stderr)
     sent = sum(i["bytes_sent"] for i in result["images"])
     changed = sum(1 for i in result["images"] if i["changed"])
-    verb = "would push" if args.check else "pushed"
-    print(f"{len(result['images'])} images, {changed} {verb}, {human(sent)} sent in {elapsed:.1f}s")
+    if args.check:
+        to_send = sum(i.get("bytes_to_send", 0) for i in result["images"])
+        print(f"{len(result['images'])} images, {changed} would push, about {human(to_send)} to send (checked in {elapsed:.1f}s)")
+    else:
+        print(f"{len(result['images'])} images, {changed} pushed, {human(sent)} sent in {elapsed:.1f}s")
     if args.report:
         report = {"registry": args.registry, "transport": args.transport, "layers": args.layers, "check": args.check,
                   "changed": result["changed"], "elapsed_seconds": round(elapsed, 3), "bytes_sent": sent,
                   "images": result["images"], "warnings": result["warnings"]}
-        tmp = args.report + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(report, fh, indent=2)
-        os.replace(tmp, args.report)
+        try:
+            write_bytes_atomically(args.report, (json.dumps(report, indent=2) + "\n").encode())
+        except OSError as exc:
+            print(f"airgap-seed: error: --report {args.report}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     return 0
 
 

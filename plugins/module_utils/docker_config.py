@@ -41,23 +41,23 @@ def auth_key(registry):
     return host
 
 
-def load_config(path):
-    """The parsed config file, or {} when it does not exist."""
+def load_config(path, option="config_path"):
+    """The parsed config file, or {} when it does not exist; errors name `option` (the option that gave the path)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise DockerConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise DockerConfigError(f"{option} {path}: cannot read: {exc.strerror or exc}") from None
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
-        raise DockerConfigError(f"{path} is not valid JSON: {exc}") from None
+        raise DockerConfigError(f"{option} {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise DockerConfigError(f"{path} does not hold a JSON object")
+        raise DockerConfigError(f"{option} {path} does not hold a JSON object")
     return data
 
 
@@ -114,12 +114,12 @@ def without_credentials(config, registry):
     return new
 
 
-def write_config(path, config):
-    """Write `config` atomically (temp file in the same directory, then rename), mode 0600, directory 0700."""
+def write_config(path, config, option="config_path"):
+    """Write `config` atomically (temp file beside the final target of `path`, then rename), mode 0600, directory 0700."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700)
         write_bytes_atomically(path, (json.dumps(config, indent="\t") + "\n").encode(), 0o600)
     except OSError as exc:
-        raise DockerConfigError(f"cannot write {path}: {exc.strerror}") from None
+        raise DockerConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None

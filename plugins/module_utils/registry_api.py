@@ -49,6 +49,19 @@ class RegistryAuthError(RegistryError):
     """The registry refused the request (401/403) after the credentials were tried."""
 
 
+class RegistryFileError(RegistryError):
+    """A file given as an option (the CA file) is missing, unreadable or not what it should be; names the file and option."""
+
+
+# How the errors name the options that fix them: the modules' option names by default; the CLI passes its flags.
+MODULE_OPTION_NAMES = {
+    "ca_file": "ca_file",
+    "trust_hint": "set ca_file to the registry's CA certificate, or validate_certs: false",
+    "scheme_hint": "set scheme: http",
+    "login_hint": "set username and password",
+}
+
+
 class _Response:
     """A fully read response: status, headers (case-insensitive via http.client), body bytes."""
 
@@ -134,8 +147,10 @@ CONNECTION_ARGUMENT_SPEC = {
 
 
 def client_from_params(registry, params, **kwargs):
-    """A RegistryClient for `registry` with the CONNECTION_ARGUMENT_SPEC options found in `params`."""
+    """A RegistryClient for `registry` with the CONNECTION_ARGUMENT_SPEC options found in `params` (and `option_names`)."""
     options = {key: params[key] for key in CONNECTION_ARGUMENT_SPEC}
+    if params.get("option_names"):
+        options["option_names"] = params["option_names"]
     options.update(kwargs)
     return RegistryClient(registry, **options)
 
@@ -144,7 +159,11 @@ class RegistryClient:
     """Client for one registry (HOST:PORT or URL)."""
 
     def __init__(self, registry, username=None, password=None, ca_file=None, validate_certs=True,  # noqa: PLR0917 - the documented interface
-                 scheme=None, timeout=60, retries=4, user_agent="airgap.registry"):
+                 scheme=None, timeout=60, retries=4, user_agent="airgap.registry", option_names=None):
+        """A RegistryFileError (raised here, before any request) when ca_file cannot be read or holds no PEM certificate.
+
+        `option_names` overrides MODULE_OPTION_NAMES, so that errors name the options of the caller (the CLI's flags).
+        """
         if "://" in registry:
             parts = urlsplit(registry)
             scheme = scheme or parts.scheme
@@ -169,6 +188,9 @@ class RegistryClient:
         self._challenge = {}
         self._tokens = {}
         self._ssl_context = None
+        self.names = {**MODULE_OPTION_NAMES, **(option_names or {})}
+        if ca_file and validate_certs:
+            self._context()
 
     # --- connections ---------------------------------------------------------------------------------------------
     @property
@@ -181,10 +203,40 @@ class RegistryClient:
                 ctx = ssl.create_default_context()
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
+            elif self.ca_file:
+                ctx = self._ca_context()
             else:
-                ctx = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+                ctx = ssl.create_default_context()
             self._ssl_context = ctx
         return self._ssl_context
+
+    def _ca_context(self):
+        """A verifying context trusting ca_file; RegistryFileError naming the file and the option when it cannot."""
+        where = f"{self.names['ca_file']} {self.ca_file}"
+        try:
+            with open(self.ca_file, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise RegistryFileError(f"{where}: cannot read the CA certificate: {exc.strerror or exc}") from None
+        if b"CERTIFICATE-----" not in data:
+            raise RegistryFileError(f"{where}: not a PEM CA certificate (no '-----BEGIN CERTIFICATE-----' line)")
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (ssl.SSLError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or str(exc)
+            raise RegistryFileError(f"{where}: not a valid PEM CA certificate ({reason})") from None
+        except OSError as exc:
+            raise RegistryFileError(f"{where}: cannot read the CA certificate: {exc.strerror or exc}") from None
+
+    def _untrusted(self, what, exc):
+        return RegistryError(f"{what}: TLS certificate not trusted: {exc.verify_message} ({self.names['trust_hint']})")
+
+    def login_hint(self, err):
+        """`err` (an auth failure) with a hint: pass credentials when none were given, else check them."""
+        if not isinstance(err, RegistryAuthError) or err.status != 401:
+            return err
+        hint = self.names["login_hint"] if self.username is None else "check the user name and password"
+        return RegistryAuthError(f"{err.message} ({hint})", status=err.status, code=err.code)
 
     def _new_conn(self, scheme, host):
         if scheme == "https":
@@ -223,10 +275,10 @@ class RegistryClient:
                 conn.getresponse().read()
                 self.scheme = "https"
             except ssl.SSLCertVerificationError as exc:
-                raise RegistryError(f"TLS certificate of {self.host} not trusted: {exc.verify_message} (set ca_file or validate_certs)") from None
+                raise RegistryError(f"TLS certificate of {self.host} not trusted: {exc.verify_message} ({self.names['trust_hint']})") from None
             except (ssl.SSLError, OSError, http.client.HTTPException) as exc:
                 if not _is_loopback(self.hostname):
-                    hint = " (a plain-HTTP registry needs scheme http)" if isinstance(exc, ssl.SSLError) else ""
+                    hint = f" (a plain-HTTP registry: {self.names['scheme_hint']})" if isinstance(exc, ssl.SSLError) else ""
                     raise RegistryError(f"cannot reach https://{self.host}/v2/: {exc}{hint}") from None
                 self.scheme = "http"
             finally:
@@ -332,7 +384,7 @@ class RegistryClient:
                     self._drop_conn()
             except ssl.SSLCertVerificationError as exc:
                 self._drop_conn()
-                raise RegistryError(f"{what}: TLS certificate not trusted: {exc.verify_message} (set ca_file or validate_certs)") from None
+                raise self._untrusted(what, exc) from None
             except CONNECTION_ERRORS + (OSError, http.client.HTTPException) as exc:
                 self._drop_conn()
                 if reused:
@@ -352,7 +404,7 @@ class RegistryClient:
                 attempt += 1
                 time.sleep(min(0.25 * 2 ** attempt, 8))
                 continue
-            raise error_from_body(resp.status, resp.body, what)
+            raise self.login_hint(error_from_body(resp.status, resp.body, what))
 
     def ping(self):
         """GET /v2/ through the auth flow; returns the HTTP status."""
@@ -615,11 +667,11 @@ class RegistryClient:
                     location, offset = self._start_upload(repo, scope), 0
                     continue
                 if resp.status not in RETRY_STATUSES and resp.status != 416:
-                    raise error_from_body(resp.status, resp.body, what)
+                    raise self.login_hint(error_from_body(resp.status, resp.body, what))
                 answer = error_from_body(resp.status, resp.body, what)
                 reason = f"HTTP {resp.status}"
             except ssl.SSLCertVerificationError as exc:
-                raise RegistryError(f"{what}: TLS certificate not trusted: {exc.verify_message}") from None
+                raise self._untrusted(what, exc) from None
             except CONNECTION_ERRORS + (OSError, http.client.HTTPException) as exc:
                 self._drop_conn()
                 reason = f"{exc.__class__.__name__}: {exc}"

@@ -43,8 +43,32 @@ STORAGE_HINT = " (the registry could not store the blob: is its disk full? see i
 DEFAULTS = {
     "transport": "direct", "layers": "preserve", "hub_library": False, "rename": None, "username": None, "password": None,
     "ca_file": None, "validate_certs": True, "scheme": None, "timeout": 60, "parallel": 4, "retries": 4, "chunk_size": None,
-    "check_mode": False,
+    "check_mode": False, "option_names": None,
 }
+# How errors name the options (the module's; the CLI passes its flags, see registry_api.MODULE_OPTION_NAMES).
+SEED_OPTION_NAMES = {"src": "src"}
+
+
+def human(n):
+    """A byte count for people: 512 B, 1.5 KiB, 3.2 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def summarize(images, check_mode=False):
+    """One line about a run: images pushed (or that would be) and present, bytes sent (or to send), blobs."""
+    pushed = sum(1 for i in images if i["changed"])
+    blobs = {key: sum(i[key] for i in images) for key in ("blobs_pushed", "blobs_mounted", "blobs_skipped")}
+    if check_mode:
+        size = sum(i.get("bytes_to_send", 0) for i in images)
+        return (f"{len(images)} images: {pushed} would be pushed, {len(images) - pushed} present; about {human(size)} to send "
+                f"({blobs['blobs_pushed']} blobs to upload, {blobs['blobs_mounted']} to mount, {blobs['blobs_skipped']} present)")
+    size = sum(i["bytes_sent"] for i in images)
+    return (f"{len(images)} images: {pushed} pushed, {len(images) - pushed} present; {human(size)} sent "
+            f"({blobs['blobs_pushed']} blobs uploaded, {blobs['blobs_mounted']} mounted, {blobs['blobs_skipped']} present)")
 
 
 class SeedError(Exception):
@@ -76,28 +100,36 @@ def compression_of_media_type(media_type):
     return "none"
 
 
-def expand_sources(src):
-    """Tarball paths from files, directories (their *.tar, *.tar.gz, *.tgz, *.tar.zst files) and globs."""
+def expand_sources(src, option="src"):
+    """Tarball paths from files, directories (their *.tar, *.tar.gz, *.tgz, *.tar.zst files) and globs.
+
+    Errors name `option` (the option that gave the paths) and the path.
+    """
     if isinstance(src, str):
         src = [src]
     out = []
     for given in src or []:
         item = os.path.expanduser(str(given))
         if os.path.isdir(item):
-            found = sorted(os.path.join(item, n) for n in os.listdir(item)
+            try:
+                names = os.listdir(item)
+            except OSError as exc:
+                raise SeedError(f"{option} {item}: cannot list the directory: {exc.strerror or exc}") from None
+            found = sorted(os.path.join(item, n) for n in names
                            if n.endswith(TARBALL_SUFFIXES) and os.path.isfile(os.path.join(item, n)))
         elif os.path.isfile(item):
             found = [item]
         elif glob.has_magic(item):
             found = sorted(p for p in glob.glob(item) if os.path.isfile(p))
             if not found:
-                raise SeedError(f"{item}: the pattern matches no file")
+                raise SeedError(f"{option} {item}: the pattern matches no file")
         else:
-            raise SeedError(f"{item}: no such file or directory")
+            raise SeedError(f"{option} {item}: no such file or directory")
         out.extend(found)
     out = list(dict.fromkeys(os.path.abspath(p) for p in out))
     if not out:
-        raise SeedError(f"no image tarballs found in {', '.join(map(str, src or [])) or 'src (empty)'}")
+        raise SeedError(f"{option}: no image tarballs found in {', '.join(map(str, src or [])) or '(empty)'} "
+                        "(*.tar, *.tar.gz, *.tgz, *.tar.zst)")
     return out
 
 
@@ -168,6 +200,7 @@ class Seeder:
             check_registry(self.opts["registry"])
         except RetagError as exc:
             raise SeedError(str(exc)) from None
+        self.names = {**SEED_OPTION_NAMES, **(self.opts["option_names"] or {})}
         self.progress = progress or NullProgress()
         self.client = None
         self.archives = []
@@ -182,11 +215,11 @@ class Seeder:
     # --- planning ------------------------------------------------------------------------------------------------
     def load(self):
         """Read every tarball and name every target; nothing is pushed before all of them parse."""
-        for path in expand_sources(self.opts["src"]):
+        for path in expand_sources(self.opts["src"], self.names["src"]):
             try:
                 self.archives.append(read_archive(path))
             except ImageArchiveError as exc:
-                raise SeedError(str(exc)) from None
+                raise SeedError(f"{self.names['src']} {exc}") from None
         by_target = {}
         for archive in self.archives:
             for image in archive.images:
@@ -245,6 +278,8 @@ class Seeder:
         """Compare every target with the registry, then list the blobs the targets to push need."""
         self._parallel(self._check_target, self.targets)
         for target in self.targets:
+            if self.opts["check_mode"]:
+                target.result["bytes_to_send"] = 0
             if not target.push:
                 self.progress.target_done(target.result)
                 continue
@@ -265,7 +300,7 @@ class Seeder:
     # --- blobs ---------------------------------------------------------------------------------------------------
     def _count(self, target, field, n=1):
         with self._stats_lock:
-            target.result[field] += n
+            target.result[field] = target.result.get(field, 0) + n
 
     def _open(self, job, offset=0, live=None):
         """A reader of the blob's source bytes as stored in the tarball, from `offset`."""
@@ -339,6 +374,7 @@ class Seeder:
                 return
         if self.opts["check_mode"]:
             self._count(target, "blobs_pushed")
+            self._count(target, "bytes_to_send", job.size)
             self.progress.blob_done((job.key, repo), "would push", job.label)
             return
         job.desc, sent = self._upload(job, repo, live)
@@ -533,7 +569,9 @@ class Seeder:
                 self.connect()
             except RegistryError as exc:
                 raise SeedError(str(exc)) from None
-            return seed_with_engine(self)
+            result = seed_with_engine(self)
+            result.setdefault("summary", summarize(result["images"], self.opts["check_mode"]))
+            return result
         if self.targets:
             try:
                 self.connect()
@@ -543,7 +581,7 @@ class Seeder:
             self.push()
         images = [t.result for t in self.targets]
         return {"changed": any(r["changed"] for r in images), "images": images, "warnings": self.warnings,
-                "diff": diff_of(self.targets)}
+                "diff": diff_of(self.targets), "summary": summarize(images, self.opts["check_mode"])}
 
 
 class _NoClose:

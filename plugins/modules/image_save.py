@@ -208,6 +208,12 @@ def main():
     def client_for(host):
         return client_from_params(host, p)
 
+    if p["source"] == "registry" and p["ca_file"] and p["validate_certs"]:
+        try:
+            client_for(p["registry"] or "localhost")  # reads ca_file: a missing or broken CA fails here, naming it
+        except RegistryError as exc:
+            module.fail_json(msg=str(exc))
+
     saver = ImageSaver(dest, source=p["source"], fmt=p["format"], force=p["force"], check_mode=module.check_mode,
                        engine_api=engine_api(module) if p["source"] == "engine" else None,
                        client_for=client_for, registry=p["registry"], platform_name=p["platform"], layers=p["layers"])

@@ -127,6 +127,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+summary:
+  description:
+    - One line about the run, as C(airgap-seed) prints it; a role or playbook can show it with C(ansible.builtin.debug).
+    - In check mode it counts what would be pushed and the bytes that would be sent.
+  returned: success
+  type: str
+  sample: "3 images: 3 pushed, 0 present; 1.2 MiB sent (7 blobs uploaded, 2 mounted, 0 present)"
 images:
   description: One entry per pushed name (image x tag).
   returned: always
@@ -155,6 +162,12 @@ images:
       sample: sha256:134dee8762a1a6f858eac2642edf149a3182e77e5506b5585bfe7f473d1a8b95
     bytes_sent:
       description: Blob bytes uploaded for this target.
+      type: int
+      sample: 307741
+    bytes_to_send:
+      description:
+        - Check mode only. Blob bytes that would be uploaded for this target (a layer that would be recompressed counts
+          with its size in the tarball).
       type: int
       sample: 307741
     blobs_pushed:
@@ -209,7 +222,7 @@ def main():
     for warning in result.pop("warnings"):
         module.warn(warning)
     diff = result.pop("diff")
-    module.exit_json(changed=result["changed"], images=result["images"], **({"diff": diff} if module._diff else {}))
+    module.exit_json(changed=result["changed"], summary=result["summary"], images=result["images"], **({"diff": diff} if module._diff else {}))
 
 
 if __name__ == "__main__":

@@ -128,7 +128,10 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 def verify(module):
     """Check the credentials with GET /v2/ through the registry's auth flow; fail the task when refused."""
     p = module.params
-    client = client_from_params(p["registry"], p, retries=2)
+    try:
+        client = client_from_params(p["registry"], p, retries=2)
+    except RegistryError as exc:
+        module.fail_json(msg=f"login to {p['registry']} as {p['username']} failed: {exc.message}")
     try:
         client.ping()
     except RegistryAuthError as exc:
@@ -153,9 +156,10 @@ def main():
     )
     p = module.params
     path = p["config_path"] or default_config_path()
+    option = "config_path" if p["config_path"] else "config_path (default)"
     key = auth_key(p["registry"])
     try:
-        config = load_config(path)
+        config = load_config(path, option)
     except DockerConfigError as exc:
         module.fail_json(msg=str(exc))
     stored = get_credentials(config, p["registry"])
@@ -179,7 +183,7 @@ def main():
     changed = new != config
     if changed and not module.check_mode:
         try:
-            write_config(path, new)
+            write_config(path, new, option)
         except DockerConfigError as exc:
             module.fail_json(msg=str(exc))
     result = {"changed": changed, "registry": key, "username": username, "config_path": os.path.abspath(path), "verified": verified}
