@@ -39,9 +39,15 @@ options:
     elements: str
   expect:
     description:
-      - Images that must be present, as C(repo:tag) (C(repo) alone means C(repo:latest)), C(repo@sha256:...) or
-        C(repo:tag@sha256:...) (checked by digest), or with this registry's C(HOST:PORT/) in front. The task fails
-        listing every one that is missing.
+      - Images that must be present, as C(repo:tag), C(repo@sha256:...) (checked by digest) or C(repo:tag@sha256:...)
+        (the tag must point to that digest), optionally with this registry's C(HOST:PORT/) in front, exactly as
+        O(registry) names it.
+      - An entry without a tag or digest means C(repo:latest), as C(docker pull) reads it.
+      - Every entry is checked locally first, before the registry is asked anything; the task fails listing every
+        invalid one, for example a URL (C(https://...)), another registry's C(HOST:PORT/) (C(localhost:5443/abox)
+        when O(registry) is C(127.0.0.1:5443)), or a repository, tag or digest that the reference grammar refuses.
+      - The task fails listing every entry that is missing, and, apart from them, every C(repo:tag@sha256:...) whose tag
+        exists but points to another digest ("digest differs").
     type: list
     elements: str
 seealso:
@@ -94,8 +100,21 @@ missing:
   type: list
   elements: str
   sample: ["tools/busyish:2.1"]
+differs:
+  description: The C(repo:tag@digest) entries of O(expect) whose tag exists in the registry with another digest.
+  returned: always
+  type: list
+  elements: str
+  sample: ["abox:1.0.1@sha256:0000000000000000000000000000000000000000000000000000000000000000"]
+invalid:
+  description: The entries of O(expect) that are not valid image references for this registry, each with the reason.
+  returned: when an entry is invalid (nothing else is read then)
+  type: list
+  elements: str
+  sample: ["localhost:5443/abox:1.0.1: names registry localhost:5443, but this task reads 127.0.0.1:5443"]
 """
 
+import re  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -105,26 +124,77 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 WORKERS = 8
 
 
-def parse_expected(entry, host):
-    """(repository, tag or None, digest or None) of an `expect` entry; a leading `HOST:PORT/` of this registry is dropped.
+# The reference grammar of distribution/reference (what docker and Distribution accept).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DIGEST_RE = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
-    `repo@digest` and `repo:tag@digest` are checked by digest; `repo` alone means `repo:latest`.
+
+class ExpectError(ValueError):
+    """An `expect` entry that is not a valid reference for this registry (the message says why)."""
+
+
+def _registry_part(name):
+    """The leading HOST[:PORT] of a reference, as docker reads it (a first component with '.' or ':', or localhost), or None."""
+    first, sep, _rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def parse_expected(entry, host):
+    """(repository, tag or None, digest or None) of an `expect` entry; ExpectError when it is not valid here.
+
+    A leading `HOST:PORT/` must be this registry's (`host`) and is dropped; `repo` alone means `repo:latest`;
+    `repo@digest` is checked by digest, `repo:tag@digest` by the tag pointing to that digest.
     """
-    name = entry.strip()
-    if host and name.startswith(host + "/"):
-        name = name[len(host) + 1:]
-    repo, _sep, digest = name.partition("@")
+    name = entry.strip() if isinstance(entry, str) else ""
+    if not name:
+        raise ExpectError("empty entry")
+    if "://" in name:
+        raise ExpectError(f"a URL, not an image reference: write {name.split('://', 1)[1]} (no scheme)")
+    if any(ch.isspace() for ch in name):
+        raise ExpectError("contains white space")
+    registry = _registry_part(name)
+    if registry is not None:
+        if registry.lower() != host.lower():
+            raise ExpectError(f"names registry {registry}, but this task reads {host}: drop {registry}/ or write {host}/")
+        name = name[len(registry) + 1:]
+    repo, at, digest = name.partition("@")
     tag = None
     if ":" in repo[repo.rfind("/") + 1:]:
-        repo, _sep, tag = repo.rpartition(":")
+        repo, _colon, tag = repo.rpartition(":")
+        if not TAG_RE.match(tag):
+            raise ExpectError(f"invalid tag {tag!r} (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')")
+    if at and not DIGEST_RE.match(digest):
+        raise ExpectError(f"invalid digest {digest!r} (sha256: and 64 lowercase hex digits)")
+    if not REPO_RE.match(repo) or len(repo) > 255:
+        raise ExpectError(f"invalid repository name {repo!r} (lowercase letters, digits and separators, '/' between components)")
     if digest:
-        return repo, None, digest
+        return repo, tag, digest
     return repo, tag or "latest", None
 
 
+def parse_expect(expect, host):
+    """[(entry, repo, tag, digest)] of every `expect` entry; ExpectError listing every invalid one."""
+    wanted = []
+    invalid = []
+    for entry in expect:
+        try:
+            wanted.append((entry, *parse_expected(entry, host)))
+        except ExpectError as exc:
+            invalid.append(f"{entry}: {exc}")
+    if invalid:
+        error = ExpectError(f"invalid expect {'entry' if len(invalid) == 1 else 'entries'} for {host} (nothing was read): " + "; ".join(invalid))
+        error.invalid = invalid
+        raise error
+    return wanted
+
+
 def inventory(client, repositories=None, expect=()):
-    """{catalog, tags, digests, missing} of a registry, reading tags and digests with a few threads."""
-    wanted = [(entry, *parse_expected(entry, client.host)) for entry in expect]
+    """{catalog, tags, digests, missing, differs} of a registry, reading tags and digests with a few threads."""
+    wanted = parse_expect(expect, client.host)
     repos = client.catalog() if repositories is None else list(repositories)
     queried = list(dict.fromkeys(repos + [repo for _entry, repo, _tag, _digest in wanted]))
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -138,12 +208,41 @@ def inventory(client, repositories=None, expect=()):
         found = run_all(client.head_manifest, [(repo, digest) for _entry, repo, _tag, digest in wanted if digest])
     digests = {f"{repo}:{tag}": (head or {}).get("digest") for (repo, tag), head in heads.items()}
     missing = []
+    differs = []
     for entry, repo, tag, digest in wanted:
-        present = found.get((repo, digest)) is not None if digest else tag in tags.get(repo, [])
-        if not present:
+        if digest is None:
+            if tag not in tags.get(repo, []):
+                missing.append(entry)
+        elif tag is None:
+            if found.get((repo, digest)) is None:
+                missing.append(entry)
+        elif tag not in tags.get(repo, []):
             missing.append(entry)
+        else:
+            held = digests.get(f"{repo}:{tag}")
+            if held != digest and not (held is None and found.get((repo, digest)) is not None):
+                differs.append(entry)
     catalog = repos if repositories is None else [repo for repo in repos if tags.get(repo)]
-    return {"catalog": catalog, "tags": tags, "digests": digests, "missing": missing}
+    return {"catalog": catalog, "tags": tags, "digests": digests, "missing": missing, "differs": differs}
+
+
+def failure_message(registry, result, host):
+    """The task's message when something expected is missing or differs; a tagless entry is shown as REPO:latest."""
+    parts = []
+    if result["missing"]:
+        shown = []
+        for entry in result["missing"]:
+            repo, tag, digest = parse_expected(entry, host)
+            implied = tag == "latest" and digest is None and not entry.strip().endswith(":latest")
+            shown.append(f"{entry} (no tag: {repo}:latest)" if implied else entry)
+        parts.append(f"missing from {registry}: {', '.join(shown)}")
+    if result["differs"]:
+        shown = []
+        for entry in result["differs"]:
+            repo, tag, digest = parse_expected(entry, host)
+            shown.append(f"{repo}:{tag} is {result['digests'].get(f'{repo}:{tag}')}, expected {digest}")
+        parts.append(f"digest differs on {registry}: {'; '.join(shown)}")
+    return "; ".join(parts)
 
 
 def main():
@@ -158,13 +257,15 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    client = client_from_params(p["registry"], p)
     try:
+        client = client_from_params(p["registry"], p)
         result = inventory(client, repositories=p["repositories"], expect=p["expect"] or [])
+    except ExpectError as exc:
+        module.fail_json(msg=str(exc), invalid=exc.invalid)
     except RegistryError as exc:
         module.fail_json(msg=f"registry {p['registry']}: {exc}")
-    if result["missing"]:
-        module.fail_json(msg=f"missing from {p['registry']}: {', '.join(result['missing'])}", **result)
+    if result["missing"] or result["differs"]:
+        module.fail_json(msg=failure_message(p["registry"], result, client.host), **result)
     module.exit_json(changed=False, **result)
 
 
