@@ -84,7 +84,7 @@ def build_app(config, metrics=None):
             if config.readonly and request.method in WRITE_METHODS:
                 raise RegistryError("UNSUPPORTED", message="registry is in read-only mode")
             return await getattr(handlers, handler_name)(request, **args)
-        return web.Response(status=404, text="404 page not found\n")
+        raise RegistryError("UNSUPPORTED", message="no such endpoint in the registry API", status=404)
 
     @web.middleware
     async def middleware(request, handler):

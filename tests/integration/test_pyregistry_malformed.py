@@ -103,3 +103,11 @@ def test_manifest_of_the_wrong_shape_is_invalid(pyregistry_server):
         media_type = doc.get("mediaType") if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str) else OCI_MANIFEST
         resp = req(pyregistry_server.url, "PUT", "/v2/mal/shape/manifests/v1", body=json.dumps(doc).encode(), headers={"Content-Type": media_type})
         assert resp.status == 400 and resp.error_codes() == ["MANIFEST_INVALID"], (doc, resp.status, resp.body[:200])
+
+
+def test_unknown_endpoint_under_v2_is_404_with_an_oci_body(pyregistry_server):
+    url = pyregistry_server.url
+    for method, path in [("GET", "/v2/mal/x/whatever"), ("POST", "/v2/mal/x/tags"), ("GET", "/v2/mal/x/blobs"), ("PUT", "/v2/mal/x/manifests/")]:
+        resp = req(url, method, path)
+        assert resp.status == 404 and resp.error_codes() == ["UNSUPPORTED"], (method, path, resp.status, resp.body[:200])
+        assert resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
