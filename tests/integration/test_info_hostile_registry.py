@@ -51,6 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, b"{}")
         if url.path.endswith("/_catalog") or url.path.endswith("/tags/list"):
             self.server.pages += 1
+            if mode == "always-503":
+                return self._send(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
+            if mode == "always-close":
+                self.close_connection = True
+                return None
             key = "repositories" if url.path.endswith("/_catalog") else "tags"
             page = int(parse_qs(url.query).get("page", ["0"])[0])
             headers = []
@@ -113,3 +118,13 @@ def test_blob_redirect_loop_is_an_error(stub):
     with pytest.raises(RegistryError, match="redirect loop") as info:
         client.open_blob("abox", "sha256:" + "0" * 64)
     assert server.host in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["always-503", "always-close"])
+def test_retries_are_bounded(stub, mode):
+    server = stub(mode)
+    client = RegistryClient(server.host, scheme="http", retries=2)
+    with pytest.raises(RegistryError) as info:
+        client.catalog()
+    assert server.host in str(info.value)
+    assert server.pages <= 2 * (client.retries + 1), "each try may be repeated once on a fresh connection, no more"
