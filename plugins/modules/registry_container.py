@@ -20,7 +20,7 @@ version_added: "0.1.0"
 author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
-  - docker (Python SDK) >= 7.0
+  - docker (Python SDK) >= 5.0.3 (Debian 12 C(python3-docker) 5.0.3 is tested)
 extends_documentation_fragment:
   - airgap.registry.attributes
 attributes:
