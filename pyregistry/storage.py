@@ -467,9 +467,10 @@ class Storage:
         return ["sha256:" + hexpart for hexpart in driver.list_dir(root) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
 
     def last_push_activity(self, name):
-        """Epoch of the newest push step in a repository: a layer linked, an upload session started or written to
-        (0 when none)."""
+        """Epoch of the newest push step in a repository: a layer linked, an upload session started or written to, a
+        manifest put (0 when none)."""
         stamps = [driver.mtime(self.layout.layer_link(name, digest)) for digest in self.layer_digests(name)]
+        stamps += [driver.mtime(os.path.join(self.layout.revisions(name), hexpart, "link")) for hexpart in driver.list_dir(self.layout.revisions(name))]
         for upload_id in driver.list_dir(self.layout.uploads(name)):
             stamps += [driver.mtime(self.layout.upload_data(name, upload_id)), driver.mtime(self.layout.upload_startedat(name, upload_id))]
         return max((stamp for stamp in stamps if stamp is not None), default=0)
