@@ -1,4 +1,5 @@
-"""Manifest media types and parsing: what a manifest is, what it references, what it is a referrer of."""
+"""Manifest media types and parsing: what a manifest is, what it references, what it is a referrer of, and which pushed
+manifests Go clients read as this registry does (check_go_readable; OCI image-spec manifest.md, descriptor.md)."""
 from __future__ import annotations
 
 import base64
@@ -95,11 +96,13 @@ def _go_int(text):
 
 
 def _unique_keys(pairs):
-    keys = [key for key, _value in pairs]
-    if len(set(keys)) != len(keys):
-        duplicate = next(key for key in keys if keys.count(key) > 1)
+    """json's object_pairs_hook: the object as a dict, or ValueError naming a key that it holds twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _value in pairs if key in seen or seen.add(key))
         raise ValueError(f"duplicate key {duplicate[:100]!r}")
-    return dict(pairs)
+    return obj
 
 
 def decode(data):
