@@ -15,6 +15,7 @@ description:
     O(renew_before) days; otherwise the files are left alone.
   - Keys are written with mode V(0600), certificates with V(0644), each atomically (temp file in the same directory,
     then rename).
+  - Missing directories of the four files are created (V(0750) for those that hold a key, else V(0755)).
   - The CA certificate is what clients trust, for example in C(/etc/docker/certs.d/HOST:PORT/ca.crt).
 author:
   - airgap.registry contributors (@airgap-registry)
@@ -159,6 +160,12 @@ reasons:
   type: list
   elements: str
   sample: ["the subject alt names changed"]
+directories_created:
+  description: Directories that were missing and were created (or would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/airgap/tls]
 """
 
 import os  # noqa: E402 - validate-modules wants imports below the documentation
@@ -176,6 +183,19 @@ from ansible_collections.airgap.registry.plugins.module_utils.tls import (  # no
     not_after,
     san_strings,
 )
+
+
+def make_directories(p, check_mode):
+    """Create the missing directories of the four files (0750 where a key goes, else 0755); return them."""
+    created = []
+    for name in ("ca_key", "key", "ca_cert", "cert"):
+        directory = os.path.dirname(os.path.abspath(p[name]))
+        if directory in created or os.path.isdir(directory):
+            continue
+        created.append(directory)
+        if not check_mode:
+            os.makedirs(directory, mode=0o750 if name.endswith("key") else 0o755)
+    return created
 
 
 def main():
@@ -199,6 +219,7 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_ERROR))
     p = module.params
     try:
+        created = make_directories(p, module.check_mode)
         plan = TLSPlan(p, check_mode=module.check_mode)
         before = cert_summary(plan.cert)
         if plan.changed and not module.check_mode:
@@ -206,7 +227,7 @@ def main():
     except (TLSError, OSError) as exc:
         module.fail_json(msg=str(exc))
 
-    changed = plan.changed
+    changed = plan.changed or bool(created)
     for path in (p["ca_key"], p["key"]):
         if os.path.exists(path):
             changed = module.set_mode_if_different(path, "0600", changed) or changed
@@ -223,6 +244,7 @@ def main():
         "not_after": iso(not_after(cert)) if cert is not None else after["not_after"],
         "generated": plan.generated,
         "reasons": plan.reasons,
+        "directories_created": created,
     }
     if module._diff:
         result["diff"] = {"before": before, "after": after}
