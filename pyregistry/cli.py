@@ -31,10 +31,12 @@ def main(argv=None):
     except ConfigError as exc:
         print(f"pyregistry: configuration error: {exc}", file=sys.stderr)
         return 2
-    log_section = config.raw.get("log") if isinstance(config.raw.get("log"), dict) else {}
-    level = LOG_LEVELS.get(str(log_section.get("level", "info")).lower(), logging.INFO)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fields = "".join(f" {key}={value}" for key, value in sorted(config.log_fields.items())).replace("%", "%%")
+    level = LOG_LEVELS.get(config.log_level, logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr, format=f"%(asctime)s %(levelname)s %(name)s: %(message)s{fields}")
     install_filter()
+    for level_name, note in config.notes:
+        getattr(logging.getLogger("pyregistry"), level_name)("configuration: %s", note)
     if args.command == "serve":
         from pyregistry.server import run
 

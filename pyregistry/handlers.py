@@ -159,7 +159,8 @@ class Handlers:
 
     # ---- helpers -----------------------------------------------------------------------------------------
     def url(self, request, path):
-        """An absolute (or, with http.relativeurls, relative) URL for a Location header."""
+        """An absolute (or, with http.relativeurls, relative) URL for a Location header; `path` is under http.prefix."""
+        path = self.config.prefix + path
         if self.config.relativeurls:
             return path
         if self.config.public_host:
@@ -222,14 +223,14 @@ class Handlers:
 
     async def catalog(self, request):
         repos = await self.run(self.storage.catalog)
-        page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, "/v2/_catalog", key=lambda name: name.split("/"))
+        page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, request.path, key=lambda name: name.split("/"))
         return _json({"repositories": page}, headers=headers)
 
     async def tags_list(self, request, name):
         tags = await self.run(self.storage.tags, name)
         if tags is None:
             raise RegistryError("NAME_UNKNOWN", detail={"name": name})
-        page, headers = _paginate(tags, request, None, f"/v2/{name}/tags/list")
+        page, headers = _paginate(tags, request, None, request.path)
         return _json({"name": name, "tags": page}, headers=headers)
 
     # ---- blobs -------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def build_app(config, metrics=None):
     @web.middleware
     async def middleware(request, handler):
         started = time.monotonic()
-        is_api = request.path.startswith("/v2")
+        is_api = request.path.startswith(config.prefix + "/v2")
         try:
             try:
                 response = await handler(request)
@@ -129,5 +129,5 @@ def build_app(config, metrics=None):
     app.router.add_route("GET", "/debug/health", health)
     app.router.add_route("GET", "/healthz", health)
     app.router.add_route("GET", "/metrics", metrics_view)
-    app.router.add_route("*", r"/v2{slash:/?}{tail:.*}", dispatch)
+    app.router.add_route("*", config.prefix + r"/v2{slash:/?}{tail:.*}", dispatch)
     return app

@@ -21,12 +21,17 @@ log = logging.getLogger("pyregistry")
 
 
 def ssl_context(config):
-    """A server TLS context (minimum TLS 1.2, or 1.3 when configured) from the certificate/key files, or None."""
+    """A server TLS context (minimum TLS 1.2, or 1.3 when configured) from the certificate/key files, or None. With
+    http.tls.clientcas, client certificates signed by those CAs are required (or verified if given, per clientauth)."""
     if not config.tls_certificate:
         return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if config.tls_minimum == "tls1.3" else ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(config.tls_certificate, config.tls_key)
+    if config.tls_clientcas:
+        for cafile in config.tls_clientcas:
+            ctx.load_verify_locations(cafile)
+        ctx.verify_mode = ssl.CERT_OPTIONAL if config.tls_clientauth == "verify-client-cert-if-given" else ssl.CERT_REQUIRED
     return ctx
 
 
@@ -128,11 +133,11 @@ async def purge_loop(config, storage):
 
 
 async def serve(config, sock, purge=True):
-    """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests and return."""
+    """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests (for up to http.draintimeout) and return."""
     harden_aiohttp()
     app = build_app(config)
     # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
-    shutdown = {"shutdown_timeout": 10}
+    shutdown = {"shutdown_timeout": config.drain_timeout}
     runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=config.header_timeout,
                            **(shutdown if AIOHTTP_RUNNER_SHUTDOWN else {}))
     await runner.setup()
