@@ -63,7 +63,7 @@ def _keep_set(storage, repo, revisions, delete_untagged):
 
 
 def pushing(storage, grace, now):
-    """Repositories whose last push step (upload session written, layer linked) is younger than `grace`."""
+    """Repositories whose last push step (upload session written, layer linked, manifest put) is younger than `grace`."""
     return {repo for repo in storage.repositories(markers=("_layers", "_uploads", "_manifests"))
             if now - storage.last_push_activity(repo) < grace}
 
