@@ -7,7 +7,8 @@ from pyregistry import __version__
 from pyregistry.config import ConfigError, load, parse_duration
 from pyregistry.output import install_filter
 
-LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
+              "error": logging.ERROR, "fatal": logging.CRITICAL, "panic": logging.CRITICAL}
 
 
 def _parser():

@@ -22,13 +22,14 @@ def only(values, reason):
     return ("only", (frozenset(str(v).lower() for v in values), reason))
 
 
+LOG_LEVELS = ("panic", "fatal", "error", "warn", "warning", "info", "debug", "trace", "")  # logrus's, as Distribution
 FILESYSTEM_ONLY = "only the filesystem storage driver exists in pyregistry"
 NO_CACHE = "pyregistry keeps no blob descriptor cache; every answer reads the storage"
 
 RULES = {
     "version": only(["0.1"], "Distribution's configuration version is 0.1"),
-    "loglevel": USE,
-    "log.level": USE,
+    "loglevel": only(LOG_LEVELS, "not a log level"),
+    "log.level": only(LOG_LEVELS, "not a log level"),
     "log.formatter": only(["text"], "pyregistry writes text logs only"),
     "log.fields": USE,
     "log.hooks": refuse("log hooks (mail on error) are not supported"),
@@ -139,7 +140,7 @@ def check(raw):
 
 def walk(node, keys, notes):
     for key, value in node.items():
-        path = [*keys, str(key).lower()]
+        path = [*keys, str(key)]  # keys match exactly, as in Distribution: `HTTP:` is not `http:`
         dotted = ".".join(path)
         if path[0] == "storage" and len(path) == 2 and path[1] not in STORAGE_SPECIAL:
             raise ValueError(f"{dotted}: {FILESYSTEM_ONLY}")

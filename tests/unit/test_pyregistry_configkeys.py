@@ -65,6 +65,8 @@ def test_every_reference_key_is_honoured_noted_or_refused_by_name(path, value):
     ({"validation": {"disabled": True}}, "validation.disabled"),
     ({"http": {"net": "unix"}}, "http.net"),
     ({"http": "not a mapping"}, "http"),
+    ({"HTTP": {"addr": ":5000"}}, "HTTP"),
+    ({"log": {"level": "verbose"}}, "log.level"),
 ])
 def test_unsupported_or_unknown_keys_are_refused_by_name(raw, key):
     with pytest.raises(ConfigError) as err:
