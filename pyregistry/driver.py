@@ -10,11 +10,18 @@ the call returns. So a power cut leaves the old state or the complete new one, n
 import contextlib
 import fcntl
 import os
+import random
 import shutil
+import time
 import uuid
 
 TMP_PREFIX = ".tmp-"
-RETRIES = 8  # a concurrent delete can remove a directory between its creation and our use of it
+RETRIES = 16  # a concurrent delete can remove a directory between its creation and our use of it
+
+
+def _backoff(attempt):
+    """Wait a little (longer each attempt, randomised) before retrying against a concurrent delete."""
+    time.sleep(random.uniform(0, 0.0005 * (attempt + 1)))
 
 
 def _tmp_name(directory):
@@ -60,6 +67,7 @@ def makedirs(path):
         except (FileExistsError, FileNotFoundError):  # removed between mkdir's EEXIST and its isdir check
             if attempt == RETRIES - 1:
                 raise
+            _backoff(attempt)
 
 
 def write_atomic(path, data, durable=True):
@@ -83,6 +91,7 @@ def write_atomic(path, data, durable=True):
             remove_file(tmp)
             if attempt == RETRIES - 1:
                 raise
+            _backoff(attempt)
         except BaseException:
             remove_file(tmp)
             raise
@@ -188,6 +197,7 @@ def move(src, dst):
         except FileNotFoundError:
             if not os.path.exists(src) or attempt == RETRIES - 1:
                 raise
+            _backoff(attempt)
 
 
 def _lock_fd(path):
