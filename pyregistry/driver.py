@@ -202,6 +202,10 @@ def move(src, dst):
 
 def _lock_fd(path):
     """An open descriptor of the lock file at `path`, created (owned like the directory above it) when missing."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        pass
     directory = os.path.dirname(path)
     makedirs(directory)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)

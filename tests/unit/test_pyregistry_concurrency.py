@@ -178,3 +178,14 @@ def test_purge_leaves_an_upload_being_written(tmp_path):
     assert store.purge_uploads(-1) == [("a", idle)]
     writer.close()
     assert store.commit_upload("a", busy, digest(b"late bytes")) == 10
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
+def test_lock_files_made_by_root_belong_to_the_storage_owner(tmp_path):
+    """garbage-collect run as root must not leave lock files the registry's own user cannot open."""
+    os.chown(tmp_path, 65534, 65534)
+    store = Storage(str(tmp_path))
+    with driver.locked(store.layout.gc_lock(), shared=True):
+        pass
+    for path in (store.layout.locks, store.layout.gc_lock()):
+        assert (os.stat(path).st_uid, os.stat(path).st_gid) == (65534, 65534)
