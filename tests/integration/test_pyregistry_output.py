@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.helpers.pyregistry import req
+from tests.helpers.pyregistry import push_blob, req
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 CREDENTIALS = b"alice:SECRETPASSWORD" * 4000
@@ -51,7 +51,9 @@ def test_oversized_login_header_is_neither_echoed_nor_logged(start_registry, pyt
 @pytest.mark.parametrize("python", pythons())
 def test_no_server_header_on_any_answer(start_registry, python):
     reg = start(start_registry, python)
-    for method, path in [("GET", "/v2/"), ("GET", "/v2/a/manifests/latest"), ("DELETE", "/v2/"), ("GET", "/nothing"), ("GET", "/metrics")]:
+    blob = push_blob(reg.url, "a", b"some layer")
+    for method, path in [("GET", "/v2/"), ("GET", "/v2/a/manifests/latest"), ("DELETE", "/v2/"), ("GET", "/nothing"), ("GET", "/metrics"),
+                         ("GET", f"/v2/a/blobs/{blob}"), ("HEAD", f"/v2/a/blobs/{blob}"), ("POST", "/v2/a/blobs/uploads/")]:
         resp = req(reg.url, method, path)
         assert "Server" not in resp.headers, (method, path, resp.status, resp.headers["Server"])
     answer = raw_exchange(reg.port, b"GET /v2/ HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
