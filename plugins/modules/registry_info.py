@@ -143,7 +143,7 @@ def _registry_part(name):
     return None
 
 
-def parse_expected(entry, host):
+def parse_entry(entry, host):
     """(repository, tag or None, digest or None) of an `expect` entry; ExpectError when it is not valid here.
 
     A leading `HOST:PORT/` must be this registry's (`host`) and is dropped; `repo` alone means `repo:latest`;
@@ -176,13 +176,31 @@ def parse_expected(entry, host):
     return repo, tag or "latest", None
 
 
+def parse_expected(entry, host):
+    """The lenient split of an entry, without validation: (repository, tag or None, digest or None).
+
+    A leading `HOST:PORT/` of this registry is dropped (another registry's stays in the repository name), and a digest
+    wins over a tag. The module checks entries with parse_entry, which refuses what this split lets through.
+    """
+    name = entry.strip()
+    if host and name.startswith(host + "/"):
+        name = name[len(host) + 1:]
+    repo, _sep, digest = name.partition("@")
+    tag = None
+    if ":" in repo[repo.rfind("/") + 1:]:
+        repo, _sep, tag = repo.rpartition(":")
+    if digest:
+        return repo, None, digest
+    return repo, tag or "latest", None
+
+
 def parse_expect(expect, host):
     """[(entry, repo, tag, digest)] of every `expect` entry; ExpectError listing every invalid one."""
     wanted = []
     invalid = []
     for entry in expect:
         try:
-            wanted.append((entry, *parse_expected(entry, host)))
+            wanted.append((entry, *parse_entry(entry, host)))
         except ExpectError as exc:
             invalid.append(f"{entry}: {exc}")
     if invalid:
@@ -232,14 +250,14 @@ def failure_message(registry, result, host):
     if result["missing"]:
         shown = []
         for entry in result["missing"]:
-            repo, tag, digest = parse_expected(entry, host)
+            repo, tag, digest = parse_entry(entry, host)
             implied = tag == "latest" and digest is None and not entry.strip().endswith(":latest")
             shown.append(f"{entry} (no tag: {repo}:latest)" if implied else entry)
         parts.append(f"missing from {registry}: {', '.join(shown)}")
     if result["differs"]:
         shown = []
         for entry in result["differs"]:
-            repo, tag, digest = parse_expected(entry, host)
+            repo, tag, digest = parse_entry(entry, host)
             shown.append(f"{repo}:{tag} is {result['digests'].get(f'{repo}:{tag}')}, expected {digest}")
         parts.append(f"digest differs on {registry}: {'; '.join(shown)}")
     return "; ".join(parts)
