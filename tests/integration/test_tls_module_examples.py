@@ -40,7 +40,7 @@ def test_the_first_example_works_on_a_fresh_host(tmp_path):
     assert again.changed == 0 and again.result(task["name"])["directories_created"] == []
 
 
-def test_the_company_ca_example_names_the_missing_ca(tmp_path):
+def test_the_company_ca_example_works_on_a_fresh_host(tmp_path):
     """The second example expects a company CA at /etc/pki: without one it generates it there (both files absent)."""
     task = moved(examples()[1], tmp_path)
     res = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}])
