@@ -145,6 +145,7 @@ def current_container(attrs, image_env):
     }
 
 
+NOT_SECRET_SUFFIXES = ("_PATH", "_REALM")  # REGISTRY_AUTH_HTPASSWD_PATH names a file; its realm is shown to every client
 SECRET_ENV = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|ACCESSKEY|ACCOUNTKEY|SECRETKEY", re.IGNORECASE)
 
 
@@ -152,7 +153,8 @@ def masked(settings):
     """`settings` for a diff: env values whose names look secret (REGISTRY_HTTP_SECRET, S3 keys, ...) shown as ********."""
     if not settings or not isinstance(settings.get("env"), dict):
         return settings
-    return dict(settings, env={k: "********" if SECRET_ENV.search(k) else v for k, v in settings["env"].items()})
+    return dict(settings, env={k: "********" if SECRET_ENV.search(k) and not k.endswith(NOT_SECRET_SUFFIXES) else v
+                               for k, v in settings["env"].items()})
 
 
 def differences(desired, current):
