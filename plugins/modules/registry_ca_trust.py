@@ -102,9 +102,10 @@ import os  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
 import ssl  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically  # noqa: E402
 
 try:
     from cryptography import x509
@@ -211,15 +212,7 @@ def write(module, path, data):
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         os.makedirs(parent, mode=0o755)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ca.crt.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes_atomically(path, data, 0o644)  # through a symbolic link, which stays a link (issue 10.12)
 
 
 def main():

@@ -60,3 +60,20 @@ def test_registry_htpasswd_writes_through_a_symlinked_file(tmp_path):
     assert out["changed"] is True
     assert os.path.islink(link) and real.is_file()
     assert subprocess.run(["htpasswd", "-vb", str(real), "alice", "Al1ce-pw"], capture_output=True, check=False).returncode == 0
+
+
+def test_registry_ca_trust_writes_through_a_symlinked_ca_file(tmp_path):
+    from tests.helpers.certs import make_tls  # noqa: PLC0415 - only this test needs a CA
+
+    ca, _cert, _key = make_tls(tmp_path / "pki")
+    (tmp_path / "store").mkdir()
+    real = tmp_path / "store" / "registry-ca.crt"
+    certs_d = tmp_path / "certs.d" / "reg.local:5000"
+    certs_d.mkdir(parents=True)
+    link = certs_d / "ca.crt"
+    os.symlink(real, link)
+    pem = open(ca).read()  # noqa: SIM115, PTH123 - a one-line read
+    out, run = run_module("airgap.registry.registry_ca_trust", {"pem": pem, "dest": [str(link)], "verify": False})
+    assert not run.failed, run.stdout[-2000:]
+    assert out["changed"] is True
+    assert os.path.islink(link) and real.read_text() == pem
