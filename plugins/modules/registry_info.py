@@ -176,24 +176,6 @@ def parse_entry(entry, host):
     return repo, tag or "latest", None
 
 
-def parse_expected(entry, host):
-    """The lenient split of an entry, without validation: (repository, tag or None, digest or None).
-
-    A leading `HOST:PORT/` of this registry is dropped (another registry's stays in the repository name), and a digest
-    wins over a tag. The module checks entries with parse_entry, which refuses what this split lets through.
-    """
-    name = entry.strip()
-    if host and name.startswith(host + "/"):
-        name = name[len(host) + 1:]
-    repo, _sep, digest = name.partition("@")
-    tag = None
-    if ":" in repo[repo.rfind("/") + 1:]:
-        repo, _sep, tag = repo.rpartition(":")
-    if digest:
-        return repo, None, digest
-    return repo, tag or "latest", None
-
-
 def parse_expect(expect, host):
     """[(entry, repo, tag, digest)] of every `expect` entry; ExpectError listing every invalid one."""
     wanted = []

@@ -1,7 +1,7 @@
 """registry_info's inventory: expect parsing and what counts as missing, against a fake client."""
 import pytest
 
-from ansible_collections.airgap.registry.plugins.modules.registry_info import inventory, parse_expected
+from ansible_collections.airgap.registry.plugins.modules.registry_info import ExpectError, inventory, parse_entry
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -11,12 +11,18 @@ DIGEST = "sha256:" + "ab" * 32
     ("abox", ("abox", "latest", None)),
     ("tools/busyish:2.0", ("tools/busyish", "2.0", None)),
     ("reg:5000/tools/busyish:2.0", ("tools/busyish", "2.0", None)),
-    ("other:5000/tools/busyish", ("other:5000/tools/busyish", "latest", None)),
     ("abox@" + DIGEST, ("abox", None, DIGEST)),
-    ("reg:5000/tools/abox:1.0@" + DIGEST, ("tools/abox", None, DIGEST)),
+    ("reg:5000/tools/abox:1.0@" + DIGEST, ("tools/abox", "1.0", DIGEST)),
 ])
-def test_parse_expected(entry, parsed):
-    assert parse_expected(entry, "reg:5000") == parsed
+def test_parse_entry(entry, parsed):
+    """parse_entry (the strict parse the module uses, issue 16.6): a repo:tag@digest entry keeps its tag."""
+    assert parse_entry(entry, "reg:5000") == parsed
+
+
+def test_parse_entry_refuses_another_registry():
+    """Another registry's prefix is an error naming both registries (it was once kept in the repository name)."""
+    with pytest.raises(ExpectError, match="names registry other:5000, but this task reads reg:5000"):
+        parse_entry("other:5000/tools/busyish", "reg:5000")
 
 
 class FakeClient:
