@@ -32,8 +32,8 @@ def main(argv=None):
     except ConfigError as exc:
         print(f"pyregistry: configuration error: {exc}", file=sys.stderr)
         return 2
-    fields = "".join(f" {key}={value}" for key, value in sorted(config.log_fields.items())).replace("%", "%%")
-    level = LOG_LEVELS.get(config.log_level, logging.INFO)
+    fields = "".join(f" {key}={value}" for key, value in sorted(config.log.fields.items())).replace("%", "%%")
+    level = LOG_LEVELS.get(config.log.level, logging.INFO)
     logging.basicConfig(level=level, stream=sys.stderr, format=f"%(asctime)s %(levelname)s %(name)s: %(message)s{fields}")
     install_filter()
     for level_name, note in config.notes:
@@ -53,7 +53,7 @@ def main(argv=None):
     except ConfigError as exc:
         print(f"pyregistry: {exc}", file=sys.stderr)
         return 2
-    report = collect(config.rootdirectory, dry_run=args.dry_run, delete_untagged=args.delete_untagged, grace=grace)
+    report = collect(config.storage.rootdirectory, dry_run=args.dry_run, delete_untagged=args.delete_untagged, grace=grace)
     for line in report.lines():
         print(line)
     return 0

@@ -1,29 +1,34 @@
-"""Distribution's config.yml, with `REGISTRY_*` environment overrides, reduced to what pyregistry serves.
+"""Distribution's config.yml with `REGISTRY_*` environment overrides, resolved into typed sections (Config: http with
+its tls, storage with its upload purging, auth, log, and pyregistry's own settings).
 
-An environment variable `REGISTRY_A_B_C=value` sets the config path a.b.c (keys lower-cased), as registry:2 does; one
-that names no key of the reference is ignored with a warning, as Distribution does (Kubernetes sets REGISTRY_PORT for a
-service named registry). Every key is honoured, accepted with a note when it can have no effect here, or refused at
-start with an error naming it (pyregistry.configkeys).
+Keys match exactly as in Distribution (`HTTP:` is no `http:`). An environment variable `REGISTRY_A_B_C=value` sets the
+config path a.b.c (the variable's words lower-cased), as registry:2 does; one that names no key of the reference is
+ignored with a warning, as Distribution does (Kubernetes sets REGISTRY_PORT for a service named registry). No key is
+silently ignored (docs/pyregistry.md): each is honoured, accepted with a note logged at start when it can have no
+effect here, or refused at start with a ConfigError naming it (pyregistry.configkeys).
 """
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
 from pyregistry.configkeys import TYPED_SECTIONS, check, known
+from pyregistry.errors import PyRegistryError
 
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-class ConfigError(ValueError):
+class ConfigError(PyRegistryError, ValueError):
     """The configuration cannot be used."""
 
 
-def parse_duration(value):
+def parse_duration(value: Any) -> float:
     """A Go duration ('168h', '1h30m', '500ms') or a number of seconds -> seconds (float)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -33,7 +38,7 @@ def parse_duration(value):
     return sum(float(num) * DURATION_UNITS[unit] for num, unit in DURATION_RE.findall(text))
 
 
-def _env_value(text):
+def _env_value(text: str) -> bool | int | str:
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -42,7 +47,7 @@ def _env_value(text):
     return text
 
 
-def apply_env(raw, environ):
+def apply_env(raw: dict, environ: Mapping[str, str]) -> list[str]:
     """Overlay `REGISTRY_*` variables on the raw config mapping (in place); returns the names of the variables ignored
     because they name no configuration key. ConfigError when one names a storage driver or auth kind pyregistry lacks."""
     ignored = []
@@ -68,7 +73,7 @@ def apply_env(raw, environ):
     return ignored
 
 
-def _get(raw, dotted, default=None):
+def _get(raw: dict, dotted: str, default: Any = None) -> Any:
     node = raw
     for key in dotted.split("."):
         if not isinstance(node, dict) or key not in node or node[key] is None:
@@ -77,13 +82,13 @@ def _get(raw, dotted, default=None):
     return node
 
 
-def _bool(value):
+def _bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "on")
     return bool(value)
 
 
-def parse_prefix(value):
+def parse_prefix(value: Any) -> str:
     """http.prefix ('/registry/', 'registry', '/') -> '/registry' or '' (none): the API is served under PREFIX/v2/."""
     text = str(value or "").strip().strip("/")
     if any(c in text for c in "?#%{}") or "//" in text:
@@ -91,7 +96,7 @@ def parse_prefix(value):
     return f"/{text}" if text else ""
 
 
-def parse_addr(addr):
+def parse_addr(addr: Any) -> tuple[str, int]:
     """':5000' / '0.0.0.0:5000' / '[::1]:5000' -> (host, port); an empty host means every interface."""
     text = str(addr).strip()
     host, sep, port = text.rpartition(":")
@@ -101,42 +106,152 @@ def parse_addr(addr):
 
 
 @dataclass
-class Config:
-    """What pyregistry serves, resolved from config.yml + environment."""
+class TlsConfig:
+    """http.tls: certificate and key files (None: plain HTTP), minimum version, client CAs and how they are required."""
+
+    certificate: str | None = None
+    key: str | None = None
+    minimum: str = "tls1.2"
+    clientcas: list[str] = field(default_factory=list)
+    clientauth: str = "require-and-verify-client-cert"
+
+
+@dataclass
+class HttpConfig:
+    """http: where to listen, the API's prefix ('' or '/registry'), how Location URLs are built, extra headers, drain."""
 
     host: str = "0.0.0.0"
     port: int = 5000
-    rootdirectory: str = "/var/lib/registry"
-    tls_certificate: str | None = None
-    tls_key: str | None = None
-    tls_minimum: str = "tls1.2"
-    tls_clientcas: list = field(default_factory=list)
-    tls_clientauth: str = "require-and-verify-client-cert"
-    headers: dict = field(default_factory=dict)
-    relativeurls: bool = False
-    public_host: str | None = None
     prefix: str = ""
+    public_host: str | None = None
+    relativeurls: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
     drain_timeout: float = 10.0
-    log_level: str = "info"
-    log_fields: dict = field(default_factory=dict)
-    htpasswd_path: str | None = None
-    htpasswd_realm: str = "basic-realm"
+    tls: TlsConfig = field(default_factory=TlsConfig)
+
+
+@dataclass
+class PurgeConfig:
+    """storage.maintenance.uploadpurging: upload sessions older than `age` seconds removed every `interval` seconds."""
+
+    enabled: bool = True
+    age: float = 168 * 3600.0
+    interval: float = 24 * 3600.0
+    dryrun: bool = False
+
+
+@dataclass
+class StorageConfig:
+    """storage: the filesystem root, deletes, read-only mode and upload purging."""
+
+    rootdirectory: str = "/var/lib/registry"
     delete_enabled: bool = False
     readonly: bool = False
-    purge_enabled: bool = True
-    purge_age: float = 168 * 3600.0
-    purge_interval: float = 24 * 3600.0
-    purge_dryrun: bool = False
+    purge: PurgeConfig = field(default_factory=PurgeConfig)
+
+
+@dataclass
+class AuthConfig:
+    """auth.htpasswd: the file (None: no authentication) and the realm of the challenge."""
+
+    htpasswd_path: str | None = None
+    htpasswd_realm: str = "basic-realm"
+
+
+@dataclass
+class LogConfig:
+    """log: level (logrus's names), fields appended to every line, and whether requests are logged."""
+
+    level: str = "info"
+    fields: dict = field(default_factory=dict)
     accesslog: bool = True
+
+
+@dataclass
+class ServerConfig:
+    """pyregistry: worker processes and the read timeouts of request heads and bodies (seconds)."""
+
     workers: int = 1
     header_timeout: float = 60.0
     body_timeout: float = 60.0
-    notes: list = field(default_factory=list)  # [("warning" or "info", text)], logged at start
-    raw: dict = field(default_factory=dict)
 
 
-def from_mapping(raw, environ=None):
-    """Build a Config from a parsed config.yml mapping plus `environ` (defaults to os.environ)."""
+@dataclass
+class Config:
+    """What pyregistry serves, resolved from config.yml + environment, one typed section per part of config.yml."""
+
+    http: HttpConfig = field(default_factory=HttpConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # [("warning" or "info", text)], logged at start
+
+
+def _tls(raw: dict) -> TlsConfig:
+    """http.tls -> TlsConfig; raises ConfigError for half a key pair, an unknown minimum, client CAs without TLS."""
+    clientcas = _get(raw, "http.tls.clientcas", []) or []
+    tls = TlsConfig(
+        certificate=_get(raw, "http.tls.certificate"),
+        key=_get(raw, "http.tls.key"),
+        minimum=str(_get(raw, "http.tls.minimumtls", "tls1.2")).lower(),
+        clientcas=[str(ca) for ca in (clientcas if isinstance(clientcas, list) else [clientcas])],
+        clientauth=str(_get(raw, "http.tls.clientauth", "") or "require-and-verify-client-cert").lower(),
+    )
+    if bool(tls.certificate) != bool(tls.key):
+        raise ConfigError("http.tls needs both certificate and key")
+    if tls.minimum not in ("tls1.2", "tls1.3"):
+        raise ConfigError(f"http.tls.minimumtls must be tls1.2 or tls1.3, got {tls.minimum!r}")
+    if tls.clientcas and not tls.certificate:
+        raise ConfigError("http.tls.clientcas needs http.tls.certificate and key")
+    return tls
+
+
+def _http(raw: dict) -> HttpConfig:
+    """http -> HttpConfig; raises ConfigError for a bad addr, prefix, draintimeout or tls section."""
+    host, port = parse_addr(_get(raw, "http.addr", ":5000"))
+    prefix = parse_prefix(_get(raw, "http.prefix", ""))
+    public_host = str(_get(raw, "http.host")).rstrip("/") if _get(raw, "http.host") else None
+    if public_host and prefix and public_host.endswith(prefix):
+        public_host = public_host[: -len(prefix)]  # a host that already ends with the prefix: added once, in URLs
+    headers = {}
+    for name, values in (_get(raw, "http.headers", {}) or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values) if isinstance(values, list) else str(values)
+    return HttpConfig(host=host, port=port, prefix=prefix, public_host=public_host,
+                      relativeurls=_bool(_get(raw, "http.relativeurls", False)), headers=headers,
+                      drain_timeout=parse_duration(_get(raw, "http.draintimeout", "10s")), tls=_tls(raw))
+
+
+def _storage(raw: dict) -> StorageConfig:
+    """storage -> StorageConfig; raises ConfigError for a bad purge duration."""
+    purge = _get(raw, "storage.maintenance.uploadpurging", {}) or {}
+    if not isinstance(purge, dict):
+        purge = {}
+    return StorageConfig(
+        rootdirectory=str(_get(raw, "storage.filesystem.rootdirectory", "/var/lib/registry")),
+        delete_enabled=_bool(_get(raw, "storage.delete.enabled", False)),
+        readonly=_bool(_get(raw, "storage.maintenance.readonly.enabled", False)),
+        purge=PurgeConfig(enabled=_bool(purge.get("enabled", True)), age=parse_duration(purge.get("age", "168h")),
+                          interval=parse_duration(purge.get("interval", "24h")), dryrun=_bool(purge.get("dryrun", False))),
+    )
+
+
+def _server(raw: dict) -> ServerConfig:
+    """pyregistry -> ServerConfig; raises ConfigError for workers < 1 or a timeout that is not positive."""
+    server = ServerConfig(workers=int(_get(raw, "pyregistry.workers", 1)),
+                          header_timeout=parse_duration(_get(raw, "pyregistry.headertimeout", "60s")),
+                          body_timeout=parse_duration(_get(raw, "pyregistry.bodytimeout", "60s")))
+    if server.workers < 1:
+        raise ConfigError("pyregistry.workers must be >= 1")
+    for key, value in (("pyregistry.headertimeout", server.header_timeout), ("pyregistry.bodytimeout", server.body_timeout)):
+        if value <= 0:
+            raise ConfigError(f"{key} must be a positive duration")
+    return server
+
+
+def from_mapping(raw: dict | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from a parsed config.yml mapping plus `environ` (defaults to os.environ); raises ConfigError for a
+    refused key (configkeys) or a value pyregistry cannot use."""
     raw = dict(raw or {})
     ignored = apply_env(raw, os.environ if environ is None else environ)
     try:
@@ -145,65 +260,15 @@ def from_mapping(raw, environ=None):
         raise ConfigError(f"unsupported configuration: {exc}") from None
     notes = [("warning", f"environment variable {name} names no configuration key: ignored") for name in ignored]
     notes += [("info", f"{key} has no effect in pyregistry: {reason}") for key, reason in inert]
-    host, port = parse_addr(_get(raw, "http.addr", ":5000"))
-    prefix = parse_prefix(_get(raw, "http.prefix", ""))
-    public_host = str(_get(raw, "http.host")).rstrip("/") if _get(raw, "http.host") else None
-    if public_host and prefix and public_host.endswith(prefix):
-        public_host = public_host[: -len(prefix)]  # a host that already ends with the prefix: added once, in URLs
-    clientcas = _get(raw, "http.tls.clientcas", []) or []
-    headers = {}
-    for name, values in (_get(raw, "http.headers", {}) or {}).items():
-        headers[str(name)] = ", ".join(str(v) for v in values) if isinstance(values, list) else str(values)
-    purge = _get(raw, "storage.maintenance.uploadpurging", {}) or {}
-    if not isinstance(purge, dict):
-        purge = {}
-    cfg = Config(
-        host=host,
-        port=port,
-        rootdirectory=str(_get(raw, "storage.filesystem.rootdirectory", "/var/lib/registry")),
-        tls_certificate=_get(raw, "http.tls.certificate"),
-        tls_key=_get(raw, "http.tls.key"),
-        tls_minimum=str(_get(raw, "http.tls.minimumtls", "tls1.2")).lower(),
-        tls_clientcas=[str(ca) for ca in (clientcas if isinstance(clientcas, list) else [clientcas])],
-        tls_clientauth=str(_get(raw, "http.tls.clientauth", "") or "require-and-verify-client-cert").lower(),
-        headers=headers,
-        relativeurls=_bool(_get(raw, "http.relativeurls", False)),
-        public_host=public_host,
-        prefix=prefix,
-        drain_timeout=parse_duration(_get(raw, "http.draintimeout", "10s")),
-        log_level=str(_get(raw, "log.level", _get(raw, "loglevel", "info"))).lower(),
-        log_fields=dict(_get(raw, "log.fields", {}) or {}),
-        htpasswd_path=_get(raw, "auth.htpasswd.path"),
-        htpasswd_realm=str(_get(raw, "auth.htpasswd.realm", "basic-realm")),
-        delete_enabled=_bool(_get(raw, "storage.delete.enabled", False)),
-        readonly=_bool(_get(raw, "storage.maintenance.readonly.enabled", False)),
-        purge_enabled=_bool(purge.get("enabled", True)),
-        purge_age=parse_duration(purge.get("age", "168h")),
-        purge_interval=parse_duration(purge.get("interval", "24h")),
-        purge_dryrun=_bool(purge.get("dryrun", False)),
-        accesslog=not _bool(_get(raw, "log.accesslog.disabled", False)),
-        workers=int(_get(raw, "pyregistry.workers", 1)),
-        header_timeout=parse_duration(_get(raw, "pyregistry.headertimeout", "60s")),
-        body_timeout=parse_duration(_get(raw, "pyregistry.bodytimeout", "60s")),
-        notes=notes,
-        raw=raw,
-    )
-    if bool(cfg.tls_certificate) != bool(cfg.tls_key):
-        raise ConfigError("http.tls needs both certificate and key")
-    if cfg.tls_minimum not in ("tls1.2", "tls1.3"):
-        raise ConfigError(f"http.tls.minimumtls must be tls1.2 or tls1.3, got {cfg.tls_minimum!r}")
-    if cfg.tls_clientcas and not cfg.tls_certificate:
-        raise ConfigError("http.tls.clientcas needs http.tls.certificate and key")
-    if cfg.workers < 1:
-        raise ConfigError("pyregistry.workers must be >= 1")
-    for key, value in (("pyregistry.headertimeout", cfg.header_timeout), ("pyregistry.bodytimeout", cfg.body_timeout)):
-        if value <= 0:
-            raise ConfigError(f"{key} must be a positive duration")
-    return cfg
+    auth = AuthConfig(htpasswd_path=_get(raw, "auth.htpasswd.path"), htpasswd_realm=str(_get(raw, "auth.htpasswd.realm", "basic-realm")))
+    log = LogConfig(level=str(_get(raw, "log.level", _get(raw, "loglevel", "info"))).lower(),
+                    fields=dict(_get(raw, "log.fields", {}) or {}),
+                    accesslog=not _bool(_get(raw, "log.accesslog.disabled", False)))
+    return Config(http=_http(raw), storage=_storage(raw), auth=auth, log=log, server=_server(raw), notes=notes)
 
 
-def load(path, environ=None):
-    """Read config.yml at `path` (may be None: defaults + environment only)."""
+def load(path: str | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read config.yml at `path` (None: defaults + environment only) into a Config; raises ConfigError."""
     raw = {}
     if path:
         try:

@@ -1,6 +1,5 @@
 """HTTP handlers of the Distribution API: base, blobs, uploads, manifests, tags, catalog, referrers."""
 import asyncio
-import errno
 import json
 import os
 import re
@@ -10,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from pyregistry import manifests
-from pyregistry.errors import RegistryError
+from pyregistry.errors import BlobUnknown, DigestInvalid, ManifestUnknown, NameUnknown, RangeInvalid, RegistryError
 from pyregistry.storage import check_digest, check_reference, is_digest
 
 FLUSH_BYTES = 4 * 1024 * 1024
@@ -44,7 +43,7 @@ def _check_read_reference(reference):
     try:
         check_reference(reference)
     except RegistryError:
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]}) from None
+        raise ManifestUnknown(detail={"reference": reference[:200]}) from None
 
 
 def _page_size(request, default):
@@ -65,6 +64,18 @@ def _paginate(items, request, default, path, key=None):
     page = items[:n]
     headers = {"Link": f'<{path}?last={page[-1] if page else ""}&n={n}>; rel="next"'} if page else {}
     return page, headers
+
+
+async def _read_manifest(request):
+    """The manifest body of a PUT as bytes; raises ManifestTooLarge as soon as its declared or received length is over
+    the limit (nothing more is read)."""
+    manifests.check_size(request.content_length or 0)
+    parts, total = [], 0
+    async for chunk in request.content.iter_any():
+        total += len(chunk)
+        manifests.check_size(total)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _forwarded(header):
@@ -160,11 +171,11 @@ class Handlers:
     # ---- helpers -----------------------------------------------------------------------------------------
     def url(self, request, path):
         """An absolute (or, with http.relativeurls, relative) URL for a Location header; `path` is under http.prefix."""
-        path = self.config.prefix + path
-        if self.config.relativeurls:
+        path = self.config.http.prefix + path
+        if self.config.http.relativeurls:
             return path
-        if self.config.public_host:
-            return self.config.public_host + path
+        if self.config.http.public_host:
+            return self.config.http.public_host + path
         forwarded = _forwarded(request.headers.get("Forwarded", ""))
         proto = forwarded.get("proto") or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() or request.scheme
         host = forwarded.get("host") or request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.headers.get("Host") or request.host
@@ -229,7 +240,7 @@ class Handlers:
     async def tags_list(self, request, name):
         tags = await self.run(self.storage.tags, name)
         if tags is None:
-            raise RegistryError("NAME_UNKNOWN", detail={"name": name})
+            raise NameUnknown(detail={"name": name})
         page, headers = _paginate(tags, request, None, request.path)
         return _json({"name": name, "tags": page}, headers=headers)
 
@@ -241,9 +252,9 @@ class Handlers:
             return _empty(202, {"Docker-Content-Digest": digest})
         stat = self.storage.blob_stat(name, digest)
         if stat is None:
-            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+            raise BlobUnknown(detail={"digest": digest})
         path, size = stat
-        if request.method == "HEAD" and not self.config.readonly:
+        if request.method == "HEAD" and not self.config.storage.readonly:
             self.storage.touch_blob(digest)  # a client checking before it pushes a manifest: keep it out of garbage-collect
         headers = {
             "Docker-Content-Digest": digest,
@@ -262,7 +273,7 @@ class Handlers:
                 rng = None
             start, stop = (rng.start, rng.stop) if rng else (None, None)
             if rng is None or size == 0 or (start is not None and start >= size and start >= 0):
-                raise RegistryError("RANGE_INVALID", detail={"size": size}, headers={"Content-Range": f"bytes */{size}"})
+                raise RangeInvalid(detail={"size": size}, headers={"Content-Range": f"bytes */{size}"})
             if start is not None:
                 if start < 0:
                     start = max(size + start, 0)
@@ -272,7 +283,7 @@ class Handlers:
         try:
             fobj = open(path, "rb")  # noqa: SIM115 - BlobResponse closes it
         except FileNotFoundError:
-            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest}) from None
+            raise BlobUnknown(detail={"digest": digest}) from None
         return BlobResponse(fobj, offset, count, status, headers)
 
     # ---- uploads -----------------------------------------------------------------------------------------
@@ -310,13 +321,13 @@ class Handlers:
             m = CONTENT_RANGE_RE.fullmatch(content_range.strip())
             if not m or int(m.group(1)) != size or int(m.group(2)) < int(m.group(1)):
                 detail = {"expected_start": size, "Content-Range": content_range[:100]}
-                raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
+                raise RangeInvalid(detail=detail, headers=self._upload_headers(request, name, upload_id, size))
             expected = int(m.group(2)) - int(m.group(1)) + 1
         writer = await self.run(self.storage.upload_writer, name, upload_id)
         received = await self.receive(request, writer, expected)
         if expected is not None and received != expected:
             detail = {"expected_bytes": expected, "received": received}
-            raise RegistryError("RANGE_INVALID", detail=detail, headers=self._upload_headers(request, name, upload_id, size))
+            raise RangeInvalid(detail=detail, headers=self._upload_headers(request, name, upload_id, size))
         return size + received
 
     async def upload(self, request, name, upload_id):
@@ -332,7 +343,7 @@ class Handlers:
             return _empty(202, self._upload_headers(request, name, upload_id, size))
         digest = request.query.get("digest")
         if not digest:
-            raise RegistryError("DIGEST_INVALID", detail="digest query parameter required")
+            raise DigestInvalid(detail="digest query parameter required")
         check_digest(digest)
         await self._append(request, name, upload_id)
         await self.run(self._commit, name, upload_id, digest)
@@ -374,19 +385,10 @@ class Handlers:
                     digest, data, child_info = self.storage.get_manifest(name, child)
                     if child_info.media_type in accepted or child_info.media_type == manifests.DOCKER_MANIFEST:
                         return digest, data, child_info
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference, "reason": f"{info.media_type} not in the Accept header"})
+        raise ManifestUnknown(detail={"reference": reference, "reason": f"{info.media_type} not in the Accept header"})
 
     async def _manifest_put(self, request, name, reference):
-        limit = manifests.MAX_MANIFEST_BYTES
-        if (request.content_length or 0) > limit:
-            raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": limit})
-        parts, total = [], 0
-        async for chunk in request.content.iter_any():
-            total += len(chunk)
-            if total > limit:
-                raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": limit})
-            parts.append(chunk)
-        data = b"".join(parts)
+        data = await _read_manifest(request)
         await self.run(manifests.check_go_readable, data)
         digest, info = await self.run(self.storage.put_manifest, name, reference, data, request.headers.get("Content-Type"))
         self.metrics.add("manifest_pushes")
@@ -403,13 +405,4 @@ class Handlers:
         headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
         payload = {"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": found}
         return _json(payload, headers=headers, content_type=manifests.OCI_INDEX)
-
-
-def storage_error(exc):
-    """Map an OSError from storage to a RegistryError with a clear message."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return RegistryError("UNKNOWN", message="insufficient storage: no space left on device", status=507)
-    if exc.errno == errno.EROFS:
-        return RegistryError("UNAVAILABLE", message="storage is read-only")
-    return RegistryError("UNKNOWN", message=f"storage error: {exc.strerror or exc}")
 

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from pyregistry.errors import RegistryError
+from pyregistry.errors import ManifestInvalid, ManifestTooLarge
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -72,17 +72,24 @@ class ManifestInfo:
     annotations: dict | None = None
 
 
+def check_size(length):
+    """Raise ManifestTooLarge (413) when a manifest body of `length` bytes exceeds MAX_MANIFEST_BYTES, as Distribution
+    limits it; the one place this limit is checked (declared length, bytes read so far, bytes stored)."""
+    if length > MAX_MANIFEST_BYTES:
+        raise ManifestTooLarge(message="manifest too large", detail={"limit": MAX_MANIFEST_BYTES})
+
+
 def _descriptor_digest(desc, where):
     if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
-        raise RegistryError("MANIFEST_INVALID", detail=f"{where}: descriptor without a digest")
+        raise ManifestInvalid(detail=f"{where}: descriptor without a digest")
     digest = desc["digest"]
     if not ANY_DIGEST_RE.fullmatch(digest):
-        raise RegistryError("MANIFEST_INVALID", detail=f"{where}: invalid digest {digest!r}")
+        raise ManifestInvalid(detail=f"{where}: invalid digest {digest!r}")
     return digest
 
 
 def _invalid(detail):
-    return RegistryError("MANIFEST_INVALID", detail=detail[:300])
+    return ManifestInvalid(detail=detail[:300])
 
 
 def _reject_constant(name):
@@ -171,46 +178,46 @@ def parse(data, content_type=None):
     try:
         doc = json.loads(data, parse_int=_go_int)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
-        raise RegistryError("MANIFEST_INVALID", detail=f"not JSON: {str(exc)[:200]}") from None
+        raise ManifestInvalid(detail=f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
-        raise RegistryError("MANIFEST_INVALID", detail="manifest is not a JSON object")
+        raise ManifestInvalid(detail="manifest is not a JSON object")
     if doc.get("schemaVersion") != 2:
-        raise RegistryError("MANIFEST_INVALID", detail="only schemaVersion 2 manifests are supported")
+        raise ManifestInvalid(detail="only schemaVersion 2 manifests are supported")
     declared = doc.get("mediaType")
     ctype = (content_type or "").split(";")[0].strip()
     if declared is not None and not isinstance(declared, str):
-        raise RegistryError("MANIFEST_INVALID", detail="mediaType must be a string")
+        raise ManifestInvalid(detail="mediaType must be a string")
     if declared and ctype in KNOWN_TYPES and declared != ctype:
-        raise RegistryError("MANIFEST_INVALID", detail=f"mediaType {declared} does not match Content-Type {ctype}")
+        raise ManifestInvalid(detail=f"mediaType {declared} does not match Content-Type {ctype}")
     media_type = declared or (ctype if ctype in KNOWN_TYPES else (OCI_INDEX if "manifests" in doc else OCI_MANIFEST))
     if media_type not in KNOWN_TYPES:
-        raise RegistryError("MANIFEST_INVALID", detail=f"unsupported manifest media type {media_type}")
+        raise ManifestInvalid(detail=f"unsupported manifest media type {media_type}")
     info = ManifestInfo(media_type=media_type, size=len(data))
     if media_type in IMAGE_TYPES:
         config = doc.get("config")
         info.blobs.append(_descriptor_digest(config, "config"))
         layers = doc.get("layers")
         if not isinstance(layers, list):
-            raise RegistryError("MANIFEST_INVALID", detail="layers must be a list")
+            raise ManifestInvalid(detail="layers must be a list")
         for i, layer in enumerate(layers):
             digest = _descriptor_digest(layer, f"layers[{i}]")
             foreign = layer.get("mediaType") in FOREIGN_LAYER_TYPES
             if foreign != bool(layer.get("urls")):
                 problem = "a foreign layer needs urls" if foreign else "only foreign layers have urls"
-                raise RegistryError("MANIFEST_INVALID", detail=f"layers[{i}]: {problem}")
+                raise ManifestInvalid(detail=f"layers[{i}]: {problem}")
             if not foreign:
                 info.blobs.append(digest)
         info.artifact_type = doc.get("artifactType") or config.get("mediaType")
     else:
         children = doc.get("manifests")
         if not isinstance(children, list):
-            raise RegistryError("MANIFEST_INVALID", detail="manifests must be a list")
+            raise ManifestInvalid(detail="manifests must be a list")
         for i, child in enumerate(children):
             digest = _descriptor_digest(child, f"manifests[{i}]")
             platform = child.get("platform")
             platform = {} if platform is None else platform
             if not isinstance(platform, dict):
-                raise RegistryError("MANIFEST_INVALID", detail=f"manifests[{i}].platform must be an object")
+                raise ManifestInvalid(detail=f"manifests[{i}].platform must be an object")
             info.children.append((digest, platform))
         info.artifact_type = doc.get("artifactType")
     subject = doc.get("subject")

@@ -4,6 +4,7 @@ error answers or logged with its parser errors, and repeated log records collaps
 aiohttp offers no setting for the first two, so `harden_aiohttp` wraps two of its methods (present, with the same
 signatures, from aiohttp 3.8 to 3.14): a response's header writer, and the protocol's error answer.
 """
+import json
 import logging
 import time
 from http import HTTPStatus
@@ -17,7 +18,8 @@ MAX_KINDS = 1000  # distinct kinds of record remembered; beyond it the memory st
 def harden_aiohttp():
     """Make every response, aiohttp's own error answers included, go without aiohttp's `Server: Python/... aiohttp/...`
     header (Distribution sends none; a `Server` set in http.headers stays), and make aiohttp's error answers (a header
-    over the size limit, a malformed request line) say only their status, never the request bytes that caused them.
+    over the size limit, a malformed request line) answer an OCI error body that says only their status, never the request
+    bytes that caused them.
     Idempotent."""
     response_cls, protocol_cls = web_response.StreamResponse, web_protocol.RequestHandler
     if getattr(response_cls._write_headers, "pyregistry", False):
@@ -30,11 +32,22 @@ def harden_aiohttp():
         await write_headers(self)
 
     def _handle_error(self, request, status=500, exc=None, message=None):
-        return handle_error(self, request, status, exc, status_line(status))
+        handle_error(self, request, status, exc, status_line(status))  # logs (scrubbed by OutputFilter), checks the writer
+        return error_answer(status)
 
     _write_headers.pyregistry = True
     response_cls._write_headers = _write_headers
     protocol_cls.handle_error = _handle_error
+
+
+def error_answer(status: int) -> web_response.Response:
+    """aiohttp's own error answer (a request it could not parse: bad request line, Content-Length, chunk, a header over
+    the limit; or an error outside the handlers) as an OCI error body: code UNKNOWN, the status line as message, no
+    detail and nothing of the request; the connection is closed after it."""
+    body = json.dumps({"errors": [{"code": "UNKNOWN", "message": status_line(status)}]}).encode()
+    response = web_response.Response(status=status, body=body, content_type="application/json")
+    response.force_close()
+    return response
 
 
 def status_line(status):

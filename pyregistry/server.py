@@ -23,27 +23,27 @@ log = logging.getLogger("pyregistry")
 def ssl_context(config):
     """A server TLS context (minimum TLS 1.2, or 1.3 when configured) from the certificate/key files, or None. With
     http.tls.clientcas, client certificates signed by those CAs are required (or verified if given, per clientauth)."""
-    if not config.tls_certificate:
+    if not config.http.tls.certificate:
         return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if config.tls_minimum == "tls1.3" else ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(config.tls_certificate, config.tls_key)
-    if config.tls_clientcas:
-        for cafile in config.tls_clientcas:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if config.http.tls.minimum == "tls1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.http.tls.certificate, config.http.tls.key)
+    if config.http.tls.clientcas:
+        for cafile in config.http.tls.clientcas:
             ctx.load_verify_locations(cafile)
-        ctx.verify_mode = ssl.CERT_OPTIONAL if config.tls_clientauth == "verify-client-cert-if-given" else ssl.CERT_REQUIRED
+        ctx.verify_mode = ssl.CERT_OPTIONAL if config.http.tls.clientauth == "verify-client-cert-if-given" else ssl.CERT_REQUIRED
     return ctx
 
 
 def listen(config, reuse_port=False, backlog=1024):
     """A socket bound to http.addr (listening unless backlog is None); SO_REUSEPORT lets each worker own one."""
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    family = socket.AF_INET6 if ":" in config.http.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        sock.bind((config.host, config.port))
+        sock.bind((config.http.host, config.http.port))
         if backlog is not None:
             sock.listen(backlog)
     except OSError:
@@ -124,12 +124,12 @@ async def purge_loop(config, storage):
     loop = asyncio.get_running_loop()
     while True:
         try:
-            purged = await loop.run_in_executor(None, storage.purge_uploads, config.purge_age, config.purge_dryrun)
+            purged = await loop.run_in_executor(None, storage.purge_uploads, config.storage.purge.age, config.storage.purge.dryrun)
             for name, upload_id in purged:
-                log.warning("upload purge%s: %s/%s", " (dry run)" if config.purge_dryrun else "", name, upload_id)
+                log.warning("upload purge%s: %s/%s", " (dry run)" if config.storage.purge.dryrun else "", name, upload_id)
         except OSError as exc:
             log.warning("upload purge failed: %s", exc)
-        await asyncio.sleep(config.purge_interval)
+        await asyncio.sleep(config.storage.purge.interval)
 
 
 async def serve(config, sock, purge=True):
@@ -137,8 +137,8 @@ async def serve(config, sock, purge=True):
     harden_aiohttp()
     app = build_app(config)
     # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
-    shutdown = {"shutdown_timeout": config.drain_timeout}
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=config.header_timeout,
+    shutdown = {"shutdown_timeout": config.http.drain_timeout}
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=config.server.header_timeout,
                            **(shutdown if AIOHTTP_RUNNER_SHUTDOWN else {}))
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_context(config), **({} if AIOHTTP_RUNNER_SHUTDOWN else shutdown))
@@ -147,8 +147,8 @@ async def serve(config, sock, purge=True):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.ensure_future(ConnectionGuard(runner.server, config.header_timeout, config.body_timeout).run())]
-    if purge and config.purge_enabled and not config.readonly:
+    tasks = [asyncio.ensure_future(ConnectionGuard(runner.server, config.server.header_timeout, config.server.body_timeout).run())]
+    if purge and config.storage.purge.enabled and not config.storage.readonly:
         tasks.append(asyncio.ensure_future(purge_loop(config, app["storage"])))
     try:
         await stop.wait()
@@ -159,18 +159,19 @@ async def serve(config, sock, purge=True):
 
 
 def run(config):
-    """Run the server; with `config.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
+    """Run the server; with `config.server.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
     kernel spreads connections across them. Returns an exit code."""
     ssl_context(config)  # fail early on unreadable certificate/key
     raise_open_files_limit()
-    scheme = "https" if config.tls_certificate else "http"
-    log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.host, config.port, config.rootdirectory, config.workers)
-    if config.workers == 1:
+    scheme = "https" if config.http.tls.certificate else "http"
+    log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.http.host, config.http.port,
+                config.storage.rootdirectory, config.server.workers)
+    if config.server.workers == 1:
         asyncio.run(serve(config, listen(config)))
         return 0
     reserved = listen(config, reuse_port=True, backlog=None)  # bound, never listening: fails early when the port is taken
     children = []
-    for index in range(config.workers):
+    for index in range(config.server.workers):
         pid = os.fork()
         if pid == 0:
             reserved.close()

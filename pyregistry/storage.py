@@ -17,7 +17,8 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 
 from pyregistry import driver, manifests
-from pyregistry.errors import RegistryError
+from pyregistry.errors import (BlobUnknown, BlobUploadUnknown, DeleteDisabled, DigestInvalid, ManifestBlobUnknown,
+                               ManifestInvalid, ManifestUnknown, NameInvalid, RangeInvalid, TagInvalid)
 from pyregistry.paths import Layout
 
 NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"  # Distribution's grammar; [-]+, not [-]*: no backtracking blow-up
@@ -31,13 +32,13 @@ HASH_READ_SIZE = 4 * 1024 * 1024
 def check_name(name):
     """Raise NAME_INVALID unless `name` is a valid repository name."""
     if len(name) > MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
-        raise RegistryError("NAME_INVALID", detail={"name": name[:300]})
+        raise NameInvalid(detail={"name": name[:300]})
 
 
 def check_digest(digest):
     """Raise DIGEST_INVALID unless `digest` is a sha256 digest."""
     if not manifests.DIGEST_RE.fullmatch(digest or ""):
-        raise RegistryError("DIGEST_INVALID", detail={"digest": (digest or "")[:200]})
+        raise DigestInvalid(detail={"digest": (digest or "")[:200]})
 
 
 def is_digest(reference):
@@ -46,7 +47,7 @@ def is_digest(reference):
 
 def upload_in_use(upload_id):
     """The error for a request that would write (or commit) an upload while another request writes it."""
-    return RegistryError("RANGE_INVALID", detail={"uuid": upload_id, "reason": "another request is writing this upload"})
+    return RangeInvalid(detail={"uuid": upload_id, "reason": "another request is writing this upload"})
 
 
 def check_reference(reference):
@@ -54,7 +55,7 @@ def check_reference(reference):
     if is_digest(reference):
         check_digest(reference)
     elif not TAG_RE.fullmatch(reference):
-        raise RegistryError("TAG_INVALID", detail={"tag": reference[:200]})
+        raise TagInvalid(detail={"tag": reference[:200]})
 
 
 def _now_rfc3339():
@@ -169,10 +170,10 @@ class Storage:
     def delete_blob(self, name, digest):
         """Unlink a blob from a repository (the data stays until garbage-collect)."""
         if not self.delete_enabled:
-            raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
+            raise DeleteDisabled(detail="deletes are disabled (storage.delete.enabled)")
         with self.repo_lock(name):
             if not self._linked(self.layout.layer_link(name, digest), digest):
-                raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+                raise BlobUnknown(detail={"digest": digest})
             driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
 
     def touch_blob(self, digest):
@@ -183,7 +184,7 @@ class Storage:
         try:
             os.utime(self.layout.blob_data(digest))
         except (FileNotFoundError, NotADirectoryError):
-            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest}) from None
+            raise BlobUnknown(detail={"digest": digest}) from None
         except OSError:
             pass
 
@@ -219,10 +220,10 @@ class Storage:
     def upload_size(self, name, upload_id):
         """Bytes received so far, or raise BLOB_UPLOAD_UNKNOWN."""
         if not UUID_RE.fullmatch(upload_id):
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:100]})
+            raise BlobUploadUnknown(detail={"uuid": upload_id[:100]})
         size = driver.size(self.layout.upload_data(name, upload_id))
         if size is None:
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
+            raise BlobUploadUnknown(detail={"uuid": upload_id})
         return size
 
     def _state(self, name, upload_id):
@@ -242,13 +243,13 @@ class Storage:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # never O_CREAT: a committed upload stays gone
         except (FileNotFoundError, NotADirectoryError):
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
+            raise BlobUploadUnknown(detail={"uuid": upload_id}) from None
         fh = os.fdopen(fd, "ab")
         try:
             if not driver.try_lock_file(fd):
                 raise upload_in_use(upload_id)
             if not driver.same_file(fd, path):  # committed (renamed into blobs/) while we waited for the lock
-                raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
+                raise BlobUploadUnknown(detail={"uuid": upload_id})
             return fh, os.fstat(fd).st_size
         except BaseException:
             fh.close()
@@ -301,7 +302,7 @@ class Storage:
             actual = "sha256:" + state.hasher.hexdigest()
             if actual != digest:
                 self.discard_upload(name, upload_id)
-                raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+                raise DigestInvalid(detail={"expected": digest, "actual": actual})
             with self._no_sweep():
                 self._place_blob(name, digest, self.layout.upload_data(name, upload_id), state.offset)
             self.discard_upload(name, upload_id)
@@ -344,9 +345,9 @@ class Storage:
         """Discard an upload session unless a request is writing or committing it right now; True when discarded."""
         try:
             fh, _size = self.open_upload(name, upload_id)
-        except RegistryError as exc:
-            if exc.code == "RANGE_INVALID":
-                return False
+        except RangeInvalid:
+            return False
+        except BlobUploadUnknown:
             self.discard_upload(name, upload_id)  # no data file to hold (e.g. half-made by a crash)
             return True
         with fh:
@@ -367,7 +368,7 @@ class Storage:
                 return None
         try:
             info = manifests.parse(data)
-        except RegistryError:
+        except ManifestInvalid:
             return None
         with self._cache_lock:
             self._manifest_cache[digest] = info
@@ -386,27 +387,26 @@ class Storage:
                 digest = link.decode(errors="replace").strip()
                 if manifests.DIGEST_RE.fullmatch(digest) and self._linked(self.layout.revision_link(name, digest), digest):
                     return digest
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference})
+        raise ManifestUnknown(detail={"name": name, "reference": reference})
 
     def get_manifest(self, name, reference):
         """(digest, bytes, ManifestInfo) for a tag or digest, or raise MANIFEST_UNKNOWN."""
         digest = self.resolve(name, reference)
         data = driver.read(self.layout.blob_data(digest))
         if data is None:
-            raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference})
+            raise ManifestUnknown(detail={"name": name, "reference": reference})
         info = self.manifest_info(digest, data)
         if info is None:
-            raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": reference, "reason": "stored manifest unreadable"})
+            raise ManifestUnknown(detail={"name": name, "reference": reference, "reason": "stored manifest unreadable"})
         return digest, data, info
 
     def put_manifest(self, name, reference, data, content_type):
         """Validate and store a manifest under its digest (and tag); returns (digest, ManifestInfo)."""
-        if len(data) > manifests.MAX_MANIFEST_BYTES:
-            raise RegistryError("MANIFEST_INVALID", message="manifest too large", status=413, detail={"limit": manifests.MAX_MANIFEST_BYTES})
+        manifests.check_size(len(data))
         info = manifests.parse(data, content_type)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if is_digest(reference) and reference != digest:
-            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
+            raise DigestInvalid(detail={"expected": reference, "actual": digest})
         with self._no_sweep(), self.repo_lock(name):
             self._store_manifest(name, reference, data, digest, info)
         self.manifest_info(digest, data)
@@ -417,10 +417,10 @@ class Storage:
         The tag's current link is written last: it is what makes the tag visible."""
         for blob in info.blobs:
             if not (manifests.DIGEST_RE.fullmatch(blob) and self.blob_stat(name, blob)):
-                raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": blob})
+                raise ManifestBlobUnknown(detail={"digest": blob})
         for child, _platform in info.children:
             if not (manifests.DIGEST_RE.fullmatch(child) and self._linked(self.layout.revision_link(name, child), child)):
-                raise RegistryError("MANIFEST_BLOB_UNKNOWN", message="manifest references a child manifest unknown to the repository", detail={"digest": child})
+                raise ManifestBlobUnknown(message="manifest references a child manifest unknown to the repository", detail={"digest": child})
         for blob in info.blobs:
             self.touch_blob(blob)
         target = self.layout.blob_data(digest)
@@ -434,14 +434,14 @@ class Storage:
     def delete_manifest(self, name, reference):
         """Delete a tag, or a manifest revision by digest together with the tags that point at it."""
         if not self.delete_enabled:
-            raise RegistryError("UNSUPPORTED", detail="deletes are disabled (storage.delete.enabled)")
+            raise DeleteDisabled(detail="deletes are disabled (storage.delete.enabled)")
         with self.repo_lock(name):
             self._delete_manifest(name, reference)
 
     def _delete_manifest(self, name, reference):
         if not is_digest(reference):
             if not driver.exists(self.layout.tag_current_link(name, reference)):
-                raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "tag": reference})
+                raise ManifestUnknown(detail={"name": name, "tag": reference})
             driver.remove_tree(self.layout.tag(name, reference))
             return
         digest = self.resolve(name, reference)

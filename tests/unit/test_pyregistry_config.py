@@ -6,11 +6,11 @@ from pyregistry.config import ConfigError, from_mapping, load, parse_addr, parse
 
 def test_defaults_match_registry_2():
     cfg = from_mapping({}, environ={})
-    assert (cfg.host, cfg.port) == ("0.0.0.0", 5000)
-    assert cfg.rootdirectory == "/var/lib/registry"
-    assert cfg.delete_enabled is False and cfg.readonly is False
-    assert cfg.purge_enabled and cfg.purge_age == 168 * 3600 and cfg.purge_interval == 24 * 3600
-    assert cfg.accesslog is True and cfg.htpasswd_path is None
+    assert (cfg.http.host, cfg.http.port) == ("0.0.0.0", 5000)
+    assert cfg.storage.rootdirectory == "/var/lib/registry"
+    assert cfg.storage.delete_enabled is False and cfg.storage.readonly is False
+    assert cfg.storage.purge.enabled and cfg.storage.purge.age == 168 * 3600 and cfg.storage.purge.interval == 24 * 3600
+    assert cfg.log.accesslog is True and cfg.auth.htpasswd_path is None
 
 
 def test_config_file_keys(tmp_path):
@@ -36,13 +36,13 @@ auth:
   htpasswd: {realm: basic-realm, path: /auth/htpasswd}
 """)
     cfg = load(str(path), environ={})
-    assert (cfg.host, cfg.port, cfg.rootdirectory) == ("127.0.0.1", 5443, "/data")
-    assert cfg.public_host == "https://reg.example:5443" and cfg.relativeurls
-    assert cfg.headers == {"X-Content-Type-Options": "nosniff"}
-    assert (cfg.tls_certificate, cfg.tls_key) == ("/c.pem", "/k.pem")
-    assert (cfg.htpasswd_path, cfg.htpasswd_realm) == ("/auth/htpasswd", "basic-realm")
-    assert cfg.delete_enabled and cfg.readonly and not cfg.accesslog
-    assert (cfg.purge_enabled, cfg.purge_age, cfg.purge_interval, cfg.purge_dryrun) == (False, 7200, 1800, True)
+    assert (cfg.http.host, cfg.http.port, cfg.storage.rootdirectory) == ("127.0.0.1", 5443, "/data")
+    assert cfg.http.public_host == "https://reg.example:5443" and cfg.http.relativeurls
+    assert cfg.http.headers == {"X-Content-Type-Options": "nosniff"}
+    assert (cfg.http.tls.certificate, cfg.http.tls.key) == ("/c.pem", "/k.pem")
+    assert (cfg.auth.htpasswd_path, cfg.auth.htpasswd_realm) == ("/auth/htpasswd", "basic-realm")
+    assert cfg.storage.delete_enabled and cfg.storage.readonly and not cfg.log.accesslog
+    assert (cfg.storage.purge.enabled, cfg.storage.purge.age, cfg.storage.purge.interval, cfg.storage.purge.dryrun) == (False, 7200, 1800, True)
 
 
 def test_env_overrides_like_docker_run_e():
@@ -58,11 +58,11 @@ def test_env_overrides_like_docker_run_e():
         "UNRELATED": "x",
     }
     cfg = from_mapping({"storage": {"delete": {"enabled": False}}, "http": {"addr": ":5000"}}, environ=env)
-    assert (cfg.host, cfg.port) == ("0.0.0.0", 6000)
-    assert cfg.rootdirectory == "/srv/registry"
-    assert (cfg.htpasswd_path, cfg.htpasswd_realm) == ("/auth/htpasswd", "Registry Realm")
-    assert (cfg.tls_certificate, cfg.tls_key) == ("/certs/domain.crt", "/certs/domain.key")
-    assert cfg.delete_enabled is True and cfg.purge_age == 3600
+    assert (cfg.http.host, cfg.http.port) == ("0.0.0.0", 6000)
+    assert cfg.storage.rootdirectory == "/srv/registry"
+    assert (cfg.auth.htpasswd_path, cfg.auth.htpasswd_realm) == ("/auth/htpasswd", "Registry Realm")
+    assert (cfg.http.tls.certificate, cfg.http.tls.key) == ("/certs/domain.crt", "/certs/domain.key")
+    assert cfg.storage.delete_enabled is True and cfg.storage.purge.age == 3600
 
 
 @pytest.mark.parametrize("text,seconds", [("168h", 604800), ("1h30m", 5400), ("500ms", 0.5), ("10s", 10), (45, 45)])
@@ -96,4 +96,4 @@ def test_bad_configs(tmp_path):
 def test_env_naming_a_section_keeps_it():
     raw = {"storage": {"filesystem": {"rootdirectory": "/data"}}}
     cfg = from_mapping(raw, environ={"REGISTRY_STORAGE": "filesystem", "REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": "/h"})
-    assert cfg.rootdirectory == "/data" and cfg.htpasswd_path == "/h"
+    assert cfg.storage.rootdirectory == "/data" and cfg.auth.htpasswd_path == "/h"

@@ -97,7 +97,7 @@ def test_prefix_forms(value, prefix):
 
 def test_prefix_and_host_and_drain_timeout():
     cfg = from_mapping({"http": {"prefix": "/registry/", "host": "https://reg.example/registry/", "draintimeout": "3s"}}, environ={})
-    assert (cfg.prefix, cfg.public_host, cfg.drain_timeout) == ("/registry", "https://reg.example", 3)
+    assert (cfg.http.prefix, cfg.http.public_host, cfg.http.drain_timeout) == ("/registry", "https://reg.example", 3)
 
 
 def test_client_certificates_are_required_or_verified_if_given(tmp_path):
