@@ -1,4 +1,5 @@
-"""Filesystem primitives: atomic writes (temp file + rename), reads, stats, listings, deletes, moves, file locks.
+"""The storage-driver interface (StorageDriver) and its filesystem implementation (FilesystemDriver, over the
+primitives below): atomic writes (temp file + rename), reads, stats, listings, deletes, moves, file locks.
 
 Safe against concurrent callers without locks of their own: a write whose directory is removed meanwhile retries,
 and a tree is deleted by first renaming it to a temp name (it disappears in one step, never half-way).
@@ -7,6 +8,8 @@ Durable before visible, as Distribution's filesystem driver: a file's data is fs
 publishes it, and the directory holding the new name (and every directory created for it) is fsynced after, before
 the call returns. So a power cut leaves the old state or the complete new one, never an empty or short file.
 """
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import os
@@ -14,26 +17,28 @@ import random
 import shutil
 import time
 import uuid
+from abc import ABC, abstractmethod
+from typing import BinaryIO, ContextManager, Iterator
 
 TMP_PREFIX = ".tmp-"
 RETRIES = 16  # a concurrent delete can remove a directory between its creation and our use of it
 
 
-def _backoff(attempt):
+def _backoff(attempt: int) -> None:
     """Wait a little (longer each attempt, randomised) before retrying against a concurrent delete."""
     time.sleep(random.uniform(0, 0.0005 * (attempt + 1)))
 
 
-def _tmp_name(directory):
+def _tmp_name(directory: str) -> str:
     return os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex}")
 
 
-def fsync(fd):
+def fsync(fd: int) -> None:
     """Flush a file's data and metadata to the disk (one place, so a benchmark can measure what it costs)."""
     os.fsync(fd)
 
 
-def sync_dir(path):
+def sync_dir(path: str) -> None:
     """fsync a directory, so the names created, renamed or removed in it survive a power cut."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -42,7 +47,7 @@ def sync_dir(path):
         os.close(fd)
 
 
-def _missing_dirs(path):
+def _missing_dirs(path: str) -> list[str]:
     """The components of `path` that do not exist yet, outermost first."""
     missing = []
     while path and not os.path.isdir(path):
@@ -54,7 +59,7 @@ def _missing_dirs(path):
     return missing[::-1]
 
 
-def makedirs(path):
+def makedirs(path: str) -> None:
     """Create `path` and its parents, each new name synced in its parent directory; never fails because another
     caller created or removed one meanwhile."""
     for attempt in range(RETRIES):
@@ -70,7 +75,7 @@ def makedirs(path):
             _backoff(attempt)
 
 
-def write_atomic(path, data, durable=True):
+def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
     """Write `data` to `path` through a temp file in the same directory, renamed into place (synced unless not
     `durable`: for bookkeeping whose loss is harmless, such as an upload session's start time)."""
     directory = os.path.dirname(path)
@@ -97,7 +102,7 @@ def write_atomic(path, data, durable=True):
             raise
 
 
-def read(path):
+def read(path: str) -> bytes | None:
     """The bytes of `path`, or None when it does not exist."""
     try:
         with open(path, "rb") as fh:
@@ -106,7 +111,7 @@ def read(path):
         return None
 
 
-def size(path):
+def size(path: str) -> int | None:
     """The size of the file at `path`, or None when it does not exist."""
     try:
         return os.stat(path).st_size
@@ -114,7 +119,7 @@ def size(path):
         return None
 
 
-def mtime(path):
+def mtime(path: str) -> float | None:
     """The modification time of `path`, or None when it does not exist."""
     try:
         return os.stat(path).st_mtime
@@ -122,11 +127,12 @@ def mtime(path):
         return None
 
 
-def exists(path):
+def exists(path: str) -> bool:
+    """True when something exists at `path`."""
     return os.path.exists(path)
 
 
-def list_dir(path):
+def list_dir(path: str) -> list[str]:
     """Sorted entry names of the directory at `path` (temp files excluded); [] when absent."""
     try:
         return sorted(name for name in os.listdir(path) if not name.startswith(TMP_PREFIX))
@@ -134,7 +140,7 @@ def list_dir(path):
         return []
 
 
-def remove_file(path):
+def remove_file(path: str) -> bool:
     """Remove a file; True when it existed."""
     try:
         os.unlink(path)
@@ -143,7 +149,7 @@ def remove_file(path):
         return False
 
 
-def set_aside(path, durable=True):
+def set_aside(path: str, durable: bool = True) -> str | None:
     """Rename the directory `path` to a temp name beside it (it disappears in one step, synced when `durable`);
     returns that name, or None when there was no such directory."""
     if not os.path.isdir(path):
@@ -158,13 +164,13 @@ def set_aside(path, durable=True):
     return aside
 
 
-def put_back(aside, path):
+def put_back(aside: str, path: str) -> None:
     """Undo set_aside."""
     os.rename(aside, path)
     sync_dir(os.path.dirname(path))
 
 
-def remove_tree(path, durable=True):
+def remove_tree(path: str, durable: bool = True) -> bool:
     """Remove a directory tree in one visible step (set aside, then deleted); True when it existed. Not `durable`: a
     power cut may bring it back (for what is harmless to find again: a finished upload session, garbage)."""
     aside = set_aside(path, durable)
@@ -174,7 +180,7 @@ def remove_tree(path, durable=True):
     return True
 
 
-def sync_file(path):
+def sync_file(path: str) -> None:
     """fsync the data of the file at `path`."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -183,7 +189,7 @@ def sync_file(path):
         os.close(fd)
 
 
-def move(src, dst):
+def move(src: str, dst: str) -> None:
     """Rename `src` to `dst` (same filesystem), creating parent directories: `src`'s data synced before, the new
     name synced after."""
     sync_file(src)
@@ -200,7 +206,7 @@ def move(src, dst):
             _backoff(attempt)
 
 
-def _lock_fd(path):
+def _lock_fd(path: str) -> int:
     """An open descriptor of the lock file at `path`, created (owned like the directory above it) when missing."""
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -218,7 +224,7 @@ def _lock_fd(path):
 
 
 @contextlib.contextmanager
-def locked(path, shared=False):
+def locked(path: str, shared: bool = False) -> Iterator[None]:
     """Hold an flock on the lock file at `path` (exclusive, or shared) for the `with` block.
 
     flock locks belong to the open file description, so they exclude other threads of this process as well as other
@@ -231,7 +237,7 @@ def locked(path, shared=False):
         os.close(fd)
 
 
-def try_lock_file(fd):
+def try_lock_file(fd: int) -> bool:
     """Take an exclusive flock on an open file without waiting; False when another holder has it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,10 +246,153 @@ def try_lock_file(fd):
         return False
 
 
-def same_file(fd, path):
+def same_file(fd: int, path: str) -> bool:
     """True when `path` still names the file open as `fd` (it was not renamed away or replaced)."""
     try:
         here, there = os.fstat(fd), os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return False
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+class StorageDriver(ABC):
+    """Where storage keeps its bytes: what Storage and garbage-collect need, and all they may use (no other file
+    access). Keys are the '/'-separated paths Layout builds. A driver for object storage would implement the same
+    methods (set_aside/put_back as a rename of a prefix, locks in a lock service).
+
+    Contract: write and move publish in one step, durable before visible (unless durable=False); readers of a key
+    being replaced see the old bytes or the new ones; missing keys answer None/False/[], never raise."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes | None:
+        """The bytes at `path`, or None."""
+
+    @abstractmethod
+    def write(self, path: str, data: bytes, durable: bool = True) -> None:
+        """Publish `data` at `path` atomically (parents created)."""
+
+    @abstractmethod
+    def size(self, path: str) -> int | None:
+        """The size of the object at `path`, or None."""
+
+    @abstractmethod
+    def mtime(self, path: str) -> float | None:
+        """The modification time (epoch seconds) of `path`, or None."""
+
+    @abstractmethod
+    def touch(self, path: str) -> None:
+        """Set the modification time of `path` to now; raises FileNotFoundError when it is gone."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """True when something is at `path`."""
+
+    @abstractmethod
+    def is_dir(self, path: str) -> bool:
+        """True when `path` is a directory (a prefix holding keys)."""
+
+    @abstractmethod
+    def list(self, path: str) -> list[str]:
+        """Sorted names directly under `path` (temporary names excluded); [] when absent."""
+
+    @abstractmethod
+    def delete(self, path: str, durable: bool = True) -> bool:
+        """Remove the tree at `path` in one visible step; True when it existed."""
+
+    @abstractmethod
+    def set_aside(self, path: str, durable: bool = True) -> str | None:
+        """Move the tree at `path` out of sight in one step; its new name (for put_back or delete), or None."""
+
+    @abstractmethod
+    def put_back(self, aside: str, path: str) -> None:
+        """Undo set_aside."""
+
+    @abstractmethod
+    def move(self, src: str, dst: str) -> None:
+        """Publish the object at `src` under `dst` (same store), durable before visible."""
+
+    @abstractmethod
+    def open_read(self, path: str) -> BinaryIO:
+        """`path` open for reading; raises FileNotFoundError when absent."""
+
+    @abstractmethod
+    def open_append(self, path: str) -> BinaryIO:
+        """An existing object open for appending (never created); raises FileNotFoundError when absent."""
+
+    @abstractmethod
+    def try_lock(self, fh: BinaryIO) -> bool:
+        """Take an exclusive lock on an object open by open_append, without waiting; False when another holds it."""
+
+    @abstractmethod
+    def same_file(self, fh: BinaryIO, path: str) -> bool:
+        """True when `path` still names the object open as `fh`."""
+
+    @abstractmethod
+    def open_size(self, fh: BinaryIO) -> int:
+        """The current size of the object open as `fh`."""
+
+    @abstractmethod
+    def lock(self, path: str, shared: bool = False) -> ContextManager[None]:
+        """A context holding the lock named `path` (exclusive or shared) across threads and processes."""
+
+
+class FilesystemDriver(StorageDriver):
+    """The local filesystem, as Distribution's filesystem driver lays it out (the module's functions above)."""
+
+    def read(self, path: str) -> bytes | None:
+        return read(path)
+
+    def write(self, path: str, data: bytes, durable: bool = True) -> None:
+        write_atomic(path, data, durable)
+
+    def size(self, path: str) -> int | None:
+        return size(path)
+
+    def mtime(self, path: str) -> float | None:
+        return mtime(path)
+
+    def touch(self, path: str) -> None:
+        try:
+            os.utime(path)
+        except NotADirectoryError:
+            raise FileNotFoundError(path) from None
+
+    def exists(self, path: str) -> bool:
+        return exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def list(self, path: str) -> list[str]:
+        return list_dir(path)
+
+    def delete(self, path: str, durable: bool = True) -> bool:
+        return remove_tree(path, durable)
+
+    def set_aside(self, path: str, durable: bool = True) -> str | None:
+        return set_aside(path, durable)
+
+    def put_back(self, aside: str, path: str) -> None:
+        put_back(aside, path)
+
+    def move(self, src: str, dst: str) -> None:
+        move(src, dst)
+
+    def open_read(self, path: str) -> BinaryIO:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+
+    def open_append(self, path: str) -> BinaryIO:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # never O_CREAT: a committed upload stays gone
+        return os.fdopen(fd, "ab")
+
+    def try_lock(self, fh: BinaryIO) -> bool:
+        return try_lock_file(fh.fileno())
+
+    def same_file(self, fh: BinaryIO, path: str) -> bool:
+        return same_file(fh.fileno(), path)
+
+    def open_size(self, fh: BinaryIO) -> int:
+        return os.fstat(fh.fileno()).st_size
+
+    def lock(self, path: str, shared: bool = False) -> ContextManager[None]:
+        return locked(path, shared)

@@ -10,15 +10,12 @@ The sweep decides and deletes while holding the gc lock exclusively; every write
 holds it shared, so a manifest put, a commit or a mount happens wholly before the sweep's decision (and protects
 its blobs) or wholly after the deletions (and sees them: 400 MANIFEST_BLOB_UNKNOWN or a fresh upload).
 """
-import os
-import re
+from __future__ import annotations
+
 import time
 from dataclasses import dataclass, field
 
-from pyregistry import driver
 from pyregistry.storage import Storage
-
-HEX_RE = re.compile(r"[a-f0-9]{64}")
 
 
 @dataclass
@@ -77,7 +74,7 @@ def mark(storage, delete_untagged=False, grace=0.0, now=None, active=()):
         revisions = set(storage.revisions(repo))
         keep = _keep_set(storage, repo, revisions, delete_untagged)
         for digest in sorted(revisions - keep):
-            linked = driver.mtime(storage.layout.revision_link(repo, digest)) or 0
+            linked = storage.revision_mtime(repo, digest) or 0
             if repo in active or now - linked < grace:
                 keep.add(digest)
             else:
@@ -93,23 +90,12 @@ def mark(storage, delete_untagged=False, grace=0.0, now=None, active=()):
     return marked, untagged
 
 
-def all_blobs(storage):
-    """Digests of every blob in the store."""
-    root = os.path.join(storage.layout.blobs, "sha256")
-    found = []
-    for prefix in driver.list_dir(root):
-        for hexpart in driver.list_dir(os.path.join(root, prefix)):
-            if HEX_RE.fullmatch(hexpart):
-                found.append("sha256:" + hexpart)
-    return found
-
-
 def _newest_links(storage):
     """digest -> newest mtime of any repository's layer link to it."""
     newest = {}
     for repo in storage.repositories(markers=("_layers",)):
         for digest in storage.layer_digests(repo):
-            stamp = driver.mtime(storage.layout.layer_link(repo, digest))
+            stamp = storage.layer_mtime(repo, digest)
             if stamp is not None and stamp > newest.get(digest, 0):
                 newest[digest] = stamp
     return newest
@@ -120,46 +106,23 @@ def plan(storage, delete_untagged, grace, now):
     marked, untagged = mark(storage, delete_untagged, grace, now, pushing(storage, grace, now))
     links = _newest_links(storage)
     candidates = []
-    for digest in all_blobs(storage):
+    for digest in storage.all_blobs():
         if digest in marked:
             continue
-        fresh = max(driver.mtime(storage.layout.blob_data(digest)) or 0, links.get(digest, 0))
+        fresh = max(storage.blob_mtime(digest) or 0, links.get(digest, 0))
         if now - fresh >= grace:
             candidates.append(digest)
     return marked, untagged, candidates
 
 
-def _delete_manifests(storage, untagged):
-    for repo, digest in untagged:
-        for tag in storage.tags(repo) or []:
-            driver.remove_tree(os.path.dirname(storage.layout.tag_index_link(repo, tag, digest)))
-        driver.remove_tree(os.path.dirname(storage.layout.revision_link(repo, digest)))  # synced: never back after its blobs are gone
-
-
-def _sweep_blob(storage, digest, grace):
-    """Delete one blob unless a HEAD refreshed it; True when deleted.
-
-    A HEAD touches a blob without the gc lock, so the blob is first set aside (a touch from then on fails, and the
-    HEAD answers 404), then its mtime is read: a touch that came before shows, and the blob is put back."""
-    path = storage.layout.blob_dir(digest)
-    aside = driver.set_aside(path, durable=False)  # garbage found again after a power cut is swept next time
-    if aside is None:
-        return False
-    if time.time() - (driver.mtime(os.path.join(aside, "data")) or 0) < grace:
-        driver.put_back(aside, path)
-        return False
-    driver.remove_tree(aside, durable=False)
-    return True
-
-
 def _delete_blobs(storage, candidates, grace):
     """Delete the blobs (those not refreshed meanwhile), then every repository's layer links to them; returns the
     set deleted."""
-    doomed = {digest for digest in sorted(candidates) if _sweep_blob(storage, digest, grace)}
+    doomed = {digest for digest in sorted(candidates) if storage.sweep_blob(digest, grace)}
     for repo in storage.repositories(markers=("_layers",)):
         for digest in storage.layer_digests(repo):
             if digest in doomed:
-                driver.remove_tree(os.path.dirname(storage.layout.layer_link(repo, digest)), durable=False)
+                storage.unlink_layer(repo, digest)
     return doomed
 
 
@@ -173,11 +136,12 @@ def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
     report = Report(dry_run=dry_run, marked=len(marked), manifests=untagged, blobs=sorted(candidates))
     if dry_run or not (untagged or candidates):
         return report
-    with driver.locked(storage.layout.gc_lock()):
+    with storage.sweeping():
         marked, again, fresh_candidates = plan(storage, delete_untagged, grace, time.time())
         report.marked = len(marked)
         report.manifests = [item for item in untagged if item in set(again)]
-        _delete_manifests(storage, report.manifests)
+        for repo, digest in report.manifests:
+            storage.unlink_revision(repo, digest)
         if report.manifests:  # their blobs may be garbage now: decide on blobs with the manifests gone
             marked, _, fresh_candidates = plan(storage, delete_untagged, grace, time.time())
         doomed = _delete_blobs(storage, set(candidates) & set(fresh_candidates), grace)

@@ -253,7 +253,7 @@ class Handlers:
         stat = self.storage.blob_stat(name, digest)
         if stat is None:
             raise BlobUnknown(detail={"digest": digest})
-        path, size = stat
+        _path, size = stat
         if request.method == "HEAD" and not self.config.storage.readonly:
             self.storage.touch_blob(digest)  # a client checking before it pushes a manifest: keep it out of garbage-collect
         headers = {
@@ -280,11 +280,7 @@ class Handlers:
                 stop = size if stop is None else min(stop, size)
                 offset, count, status = start, stop - start, 206
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        try:
-            fobj = open(path, "rb")  # noqa: SIM115 - BlobResponse closes it
-        except FileNotFoundError:
-            raise BlobUnknown(detail={"digest": digest}) from None
-        return BlobResponse(fobj, offset, count, status, headers)
+        return BlobResponse(self.storage.open_blob(digest), offset, count, status, headers)
 
     # ---- uploads -----------------------------------------------------------------------------------------
     async def upload_start(self, request, name):

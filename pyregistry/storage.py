@@ -8,15 +8,16 @@ its data file, and whatever links a blob or a manifest holds the gc lock shared 
 exclusive). All are flocks, so they hold across worker processes. Lock order: upload, gc, repository.
 """
 import hashlib
-import os
 import re
 import threading
 import time
 import uuid as uuidlib
 from collections import OrderedDict
 from datetime import datetime, timezone
+from typing import BinaryIO, ContextManager
 
-from pyregistry import driver, manifests
+from pyregistry import manifests
+from pyregistry.driver import FilesystemDriver, StorageDriver
 from pyregistry.errors import (BlobUnknown, BlobUploadUnknown, DeleteDisabled, DigestInvalid, ManifestBlobUnknown,
                                ManifestInvalid, ManifestUnknown, NameInvalid, RangeInvalid, TagInvalid)
 from pyregistry.paths import Layout
@@ -25,6 +26,7 @@ NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"  # Distribution's gr
 NAME_RE = re.compile(rf"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*")
 TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 UUID_RE = re.compile(r"[a-f0-9-]{36}")
+HEX_RE = re.compile(r"[a-f0-9]{64}")
 MAX_NAME_LENGTH = 255
 HASH_READ_SIZE = 4 * 1024 * 1024
 
@@ -114,7 +116,7 @@ class UploadWriter:
         try:
             if not self.fh.closed:
                 self.fh.flush()
-                os.ftruncate(self.fh.fileno(), self.start)
+                self.fh.truncate(self.start)
                 self.state.hasher, self.state.offset = self.start_hasher, self.start
         except OSError:
             self.state.offset = -1
@@ -125,8 +127,9 @@ class UploadWriter:
 class Storage:
     """The registry's data model over a Distribution-compatible directory tree."""
 
-    def __init__(self, root, delete_enabled=False):
+    def __init__(self, root: str, delete_enabled: bool = False, driver: StorageDriver | None = None) -> None:
         self.layout = Layout(root)
+        self.driver = driver or FilesystemDriver()
         self.delete_enabled = delete_enabled
         self._uploads = {}
         self._uploads_lock = threading.Lock()
@@ -136,15 +139,19 @@ class Storage:
     # ---- locks -------------------------------------------------------------------------------------------
     def repo_lock(self, name):
         """Exclusive lock of one repository's links (tags, revisions, layers): its writers and deleters take turns."""
-        return driver.locked(self.layout.lock("repo", name))
+        return self.driver.lock(self.layout.lock("repo", name))
+
+    def sweeping(self) -> ContextManager[None]:
+        """The gc lock held exclusively: no blob or manifest is linked meanwhile (garbage-collect's sweep)."""
+        return self.driver.lock(self.layout.gc_lock())
 
     def _no_sweep(self):
         """Shared lock that keeps garbage-collect's sweep out while a blob or manifest is checked and linked."""
-        return driver.locked(self.layout.gc_lock(), shared=True)
+        return self.driver.lock(self.layout.gc_lock(), shared=True)
 
     # ---- blobs -------------------------------------------------------------------------------------------
     def _linked(self, link_path, digest):
-        content = driver.read(link_path)
+        content = self.driver.read(link_path)
         return content is not None and content.decode(errors="replace").strip() == digest
 
     def blob_in_repo(self, name, digest):
@@ -156,16 +163,23 @@ class Storage:
         if not self.blob_in_repo(name, digest):
             return None
         path = self.layout.blob_data(digest)
-        size = driver.size(path)
+        size = self.driver.size(path)
         return None if size is None else (path, size)
 
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A blob's bytes open for reading (the caller closes it); raises BlobUnknown when it is gone (swept)."""
+        try:
+            return self.driver.open_read(self.layout.blob_data(digest))
+        except (FileNotFoundError, NotADirectoryError):
+            raise BlobUnknown(detail={"digest": digest}) from None
+
     def blob_exists(self, digest):
-        return driver.exists(self.layout.blob_data(digest))
+        return self.driver.exists(self.layout.blob_data(digest))
 
     def link_blob(self, name, digest):
         """Link a blob into a repository (its layer link, rewritten: a fresh mtime)."""
         with self._no_sweep(), self.repo_lock(name):
-            driver.write_atomic(self.layout.layer_link(name, digest), digest.encode())
+            self.driver.write(self.layout.layer_link(name, digest), digest.encode())
 
     def delete_blob(self, name, digest):
         """Unlink a blob from a repository (the data stays until garbage-collect)."""
@@ -174,7 +188,7 @@ class Storage:
         with self.repo_lock(name):
             if not self._linked(self.layout.layer_link(name, digest), digest):
                 raise BlobUnknown(detail={"digest": digest})
-            driver.remove_tree(os.path.dirname(self.layout.layer_link(name, digest)))
+            self.driver.delete(self.layout.layer_dir(name, digest))
 
     def touch_blob(self, digest):
         """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it.
@@ -182,8 +196,8 @@ class Storage:
         Raises BLOB_UNKNOWN when the blob is gone: garbage-collect set it aside for deletion before this touch could
         reach it (a touch that reaches it first makes the sweep put it back)."""
         try:
-            os.utime(self.layout.blob_data(digest))
-        except (FileNotFoundError, NotADirectoryError):
+            self.driver.touch(self.layout.blob_data(digest))
+        except FileNotFoundError:
             raise BlobUnknown(detail={"digest": digest}) from None
         except OSError:
             pass
@@ -205,13 +219,11 @@ class Storage:
     def start_upload(self, name):
         """Create an upload session; returns its uuid."""
         upload_id = str(uuidlib.uuid4())
-        directory = self.layout.upload(name, upload_id)
-        os.makedirs(directory)
         try:
-            driver.write_atomic(self.layout.upload_startedat(name, upload_id), _now_rfc3339().encode(), durable=False)
-            open(self.layout.upload_data(name, upload_id), "wb").close()
+            self.driver.write(self.layout.upload_startedat(name, upload_id), _now_rfc3339().encode(), durable=False)
+            self.driver.write(self.layout.upload_data(name, upload_id), b"", durable=False)
         except OSError:
-            driver.remove_tree(directory, durable=False)
+            self.driver.delete(self.layout.upload(name, upload_id), durable=False)
             raise
         with self._uploads_lock:
             self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), 0)
@@ -221,7 +233,7 @@ class Storage:
         """Bytes received so far, or raise BLOB_UPLOAD_UNKNOWN."""
         if not UUID_RE.fullmatch(upload_id):
             raise BlobUploadUnknown(detail={"uuid": upload_id[:100]})
-        size = driver.size(self.layout.upload_data(name, upload_id))
+        size = self.driver.size(self.layout.upload_data(name, upload_id))
         if size is None:
             raise BlobUploadUnknown(detail={"uuid": upload_id})
         return size
@@ -241,16 +253,15 @@ class Storage:
         self.upload_size(name, upload_id)
         path = self.layout.upload_data(name, upload_id)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # never O_CREAT: a committed upload stays gone
+            fh = self.driver.open_append(path)  # never created: a committed upload stays gone
         except (FileNotFoundError, NotADirectoryError):
             raise BlobUploadUnknown(detail={"uuid": upload_id}) from None
-        fh = os.fdopen(fd, "ab")
         try:
-            if not driver.try_lock_file(fd):
+            if not self.driver.try_lock(fh):
                 raise upload_in_use(upload_id)
-            if not driver.same_file(fd, path):  # committed (renamed into blobs/) while we waited for the lock
+            if not self.driver.same_file(fh, path):  # committed (renamed into blobs/) while we waited for the lock
                 raise BlobUploadUnknown(detail={"uuid": upload_id})
-            return fh, os.fstat(fd).st_size
+            return fh, self.driver.open_size(fh)
         except BaseException:
             fh.close()
             raise
@@ -261,7 +272,7 @@ class Storage:
         if state.hasher is None or state.offset != size:
             hasher = hashlib.sha256()
             offset = 0
-            with open(self.layout.upload_data(name, upload_id), "rb") as fh:
+            with self.driver.open_read(self.layout.upload_data(name, upload_id)) as fh:
                 while offset < size and (chunk := fh.read(min(HASH_READ_SIZE, size - offset))):
                     hasher.update(chunk)
                     offset += len(chunk)
@@ -288,7 +299,7 @@ class Storage:
         """Drop an upload session's state and directory (no error when already gone)."""
         with self._uploads_lock:
             self._uploads.pop((name, upload_id), None)
-        driver.remove_tree(self.layout.upload(name, upload_id), durable=False)  # found again after a power cut: purged later
+        self.driver.delete(self.layout.upload(name, upload_id), durable=False)  # found again after a power cut: purged later
 
     def commit_upload(self, name, upload_id, digest):
         """Verify the upload against `digest`, then move it into place and link it; returns the size.
@@ -311,24 +322,24 @@ class Storage:
     def _place_blob(self, name, digest, data, size):
         """Put a verified upload's data file at the blob's path (unless the same bytes are there) and link it."""
         target = self.layout.blob_data(digest)
-        if driver.size(target) == size:
+        if self.driver.size(target) == size:
             self.touch_blob(digest)  # wanted again: a running garbage-collect leaves fresh blobs alone
             self.link_blob(name, digest)
-            if driver.size(target) != size:  # swept in between all the same: put these bytes in place
-                driver.move(data, target)
+            if self.driver.size(target) != size:  # swept in between all the same: put these bytes in place
+                self.driver.move(data, target)
         else:
-            driver.move(data, target)
+            self.driver.move(data, target)
             self.link_blob(name, digest)
 
     def list_uploads(self):
         """(name, uuid, started_epoch) of every upload session on disk."""
         found = []
         for name in self.repositories(uploads=True):
-            for upload_id in driver.list_dir(self.layout.uploads(name)):
-                raw = driver.read(self.layout.upload_startedat(name, upload_id))
+            for upload_id in self.driver.list(self.layout.uploads(name)):
+                raw = self.driver.read(self.layout.upload_startedat(name, upload_id))
                 started = parse_rfc3339(raw.decode(errors="replace")) if raw else None
                 if started is None:
-                    started = driver.mtime(self.layout.upload(name, upload_id)) or time.time()
+                    started = self.driver.mtime(self.layout.upload(name, upload_id)) or time.time()
                 found.append((name, upload_id, started))
         return found
 
@@ -363,7 +374,7 @@ class Storage:
                 self._manifest_cache.move_to_end(digest)
                 return info
         if data is None:
-            data = driver.read(self.layout.blob_data(digest))
+            data = self.driver.read(self.layout.blob_data(digest))
             if data is None:
                 return None
         try:
@@ -382,7 +393,7 @@ class Storage:
             if self._linked(self.layout.revision_link(name, reference), reference):
                 return reference
         else:
-            link = driver.read(self.layout.tag_current_link(name, reference))
+            link = self.driver.read(self.layout.tag_current_link(name, reference))
             if link is not None:
                 digest = link.decode(errors="replace").strip()
                 if manifests.DIGEST_RE.fullmatch(digest) and self._linked(self.layout.revision_link(name, digest), digest):
@@ -392,7 +403,7 @@ class Storage:
     def get_manifest(self, name, reference):
         """(digest, bytes, ManifestInfo) for a tag or digest, or raise MANIFEST_UNKNOWN."""
         digest = self.resolve(name, reference)
-        data = driver.read(self.layout.blob_data(digest))
+        data = self.driver.read(self.layout.blob_data(digest))
         if data is None:
             raise ManifestUnknown(detail={"name": name, "reference": reference})
         info = self.manifest_info(digest, data)
@@ -424,12 +435,12 @@ class Storage:
         for blob in info.blobs:
             self.touch_blob(blob)
         target = self.layout.blob_data(digest)
-        if driver.size(target) != len(data):
-            driver.write_atomic(target, data)
-        driver.write_atomic(self.layout.revision_link(name, digest), digest.encode())
+        if self.driver.size(target) != len(data):
+            self.driver.write(target, data)
+        self.driver.write(self.layout.revision_link(name, digest), digest.encode())
         if not is_digest(reference):
-            driver.write_atomic(self.layout.tag_index_link(name, reference, digest), digest.encode())
-            driver.write_atomic(self.layout.tag_current_link(name, reference), digest.encode())
+            self.driver.write(self.layout.tag_index_link(name, reference, digest), digest.encode())
+            self.driver.write(self.layout.tag_current_link(name, reference), digest.encode())
 
     def delete_manifest(self, name, reference):
         """Delete a tag, or a manifest revision by digest together with the tags that point at it."""
@@ -440,16 +451,63 @@ class Storage:
 
     def _delete_manifest(self, name, reference):
         if not is_digest(reference):
-            if not driver.exists(self.layout.tag_current_link(name, reference)):
+            if not self.driver.exists(self.layout.tag_current_link(name, reference)):
                 raise ManifestUnknown(detail={"name": name, "tag": reference})
-            driver.remove_tree(self.layout.tag(name, reference))
+            self.driver.delete(self.layout.tag(name, reference))
             return
         digest = self.resolve(name, reference)
         for tag in self.tags(name) or []:
-            link = driver.read(self.layout.tag_current_link(name, tag))
+            link = self.driver.read(self.layout.tag_current_link(name, tag))
             if link is not None and link.decode(errors="replace").strip() == digest:
-                driver.remove_tree(self.layout.tag(name, tag))
-        driver.remove_tree(os.path.dirname(self.layout.revision_link(name, digest)))
+                self.driver.delete(self.layout.tag(name, tag))
+        self.driver.delete(self.layout.revision_dir(name, digest))
+
+    # ---- garbage-collect's view: every blob, link times, deletions ----------------------------------------
+    def all_blobs(self) -> list[str]:
+        """Digests of every blob in the store, linked or not."""
+        found = []
+        for prefix in self.driver.list(self.layout.blob_algorithm()):
+            found += ["sha256:" + hexpart for hexpart in self.driver.list(self.layout.blob_prefix(prefix)) if HEX_RE.fullmatch(hexpart)]
+        return found
+
+    def blob_mtime(self, digest: str) -> float | None:
+        """When a blob was last written or touched (epoch seconds), or None."""
+        return self.driver.mtime(self.layout.blob_data(digest))
+
+    def layer_mtime(self, name: str, digest: str) -> float | None:
+        """When the repository last linked the blob (epoch seconds), or None."""
+        return self.driver.mtime(self.layout.layer_link(name, digest))
+
+    def revision_mtime(self, name: str, digest: str) -> float | None:
+        """When the repository last linked the manifest revision (epoch seconds), or None."""
+        return self.driver.mtime(self.layout.revision_link(name, digest))
+
+    def unlink_revision(self, name: str, digest: str) -> None:
+        """Remove a manifest revision and the tags' index entries for it (synced: never back after its blobs are
+        gone). For garbage-collect's sweep, which holds the gc lock; the tags' current links are not touched."""
+        for tag in self.tags(name) or []:
+            self.driver.delete(self.layout.tag_index_dir(name, tag, digest))
+        self.driver.delete(self.layout.revision_dir(name, digest))
+
+    def unlink_layer(self, name: str, digest: str) -> None:
+        """Remove a repository's layer link to a swept blob (not synced: a link found again after a power cut
+        points at nothing and is swept next time)."""
+        self.driver.delete(self.layout.layer_dir(name, digest), durable=False)
+
+    def sweep_blob(self, digest: str, grace: float) -> bool:
+        """Delete one blob unless it was touched within `grace` seconds; True when deleted.
+
+        A HEAD touches a blob without the gc lock, so the blob is first set aside (a touch from then on fails, and the
+        HEAD answers 404), then its mtime is read: a touch that came before shows, and the blob is put back."""
+        path = self.layout.blob_dir(digest)
+        aside = self.driver.set_aside(path, durable=False)  # garbage found again after a power cut is swept next time
+        if aside is None:
+            return False
+        if time.time() - (self.driver.mtime(self.layout.blob_data_in(aside)) or 0) < grace:
+            self.driver.put_back(aside, path)
+            return False
+        self.driver.delete(aside, durable=False)
+        return True
 
     # ---- tags, catalog, referrers ------------------------------------------------------------------------
     def tags(self, name):
@@ -457,31 +515,30 @@ class Storage:
 
         Only tags with a current link are listed (what GET can resolve), whatever a crash or Distribution left."""
         path = self.layout.tags(name)
-        if not os.path.isdir(path):
+        if not self.driver.is_dir(path):
             return None
-        return [tag for tag in driver.list_dir(path) if driver.exists(self.layout.tag_current_link(name, tag))]
+        return [tag for tag in self.driver.list(path) if self.driver.exists(self.layout.tag_current_link(name, tag))]
 
     def layer_digests(self, name):
         """Digests of the blobs linked into a repository (its _layers links)."""
-        root = os.path.join(self.layout.layers(name), "sha256")
-        return ["sha256:" + hexpart for hexpart in driver.list_dir(root) if re.fullmatch(r"[a-f0-9]{64}", hexpart)]
+        return ["sha256:" + hexpart for hexpart in self.driver.list(self.layout.layers(name)) if HEX_RE.fullmatch(hexpart)]
 
     def last_push_activity(self, name):
         """Epoch of the newest push step in a repository: a layer linked, an upload session started or written to, a
         manifest put (0 when none)."""
-        stamps = [driver.mtime(self.layout.layer_link(name, digest)) for digest in self.layer_digests(name)]
-        stamps += [driver.mtime(os.path.join(self.layout.revisions(name), hexpart, "link")) for hexpart in driver.list_dir(self.layout.revisions(name))]
-        for upload_id in driver.list_dir(self.layout.uploads(name)):
-            stamps += [driver.mtime(self.layout.upload_data(name, upload_id)), driver.mtime(self.layout.upload_startedat(name, upload_id))]
+        stamps = [self.driver.mtime(self.layout.layer_link(name, digest)) for digest in self.layer_digests(name)]
+        stamps += [self.driver.mtime(self.layout.revision_link(name, "sha256:" + hexpart)) for hexpart in self.driver.list(self.layout.revisions(name))]
+        for upload_id in self.driver.list(self.layout.uploads(name)):
+            stamps += [self.driver.mtime(self.layout.upload_data(name, upload_id)), self.driver.mtime(self.layout.upload_startedat(name, upload_id))]
         return max((stamp for stamp in stamps if stamp is not None), default=0)
 
     def tag_digest(self, name, tag):
-        link = driver.read(self.layout.tag_current_link(name, tag))
+        link = self.driver.read(self.layout.tag_current_link(name, tag))
         return link.decode(errors="replace").strip() if link is not None else None
 
     def revisions(self, name):
         """Digests of every manifest revision linked in a repository (Distribution's deletes leave the directory, without link)."""
-        digests = ("sha256:" + hexpart for hexpart in driver.list_dir(self.layout.revisions(name)) if re.fullmatch(r"[a-f0-9]{64}", hexpart))
+        digests = ("sha256:" + hexpart for hexpart in self.driver.list(self.layout.revisions(name)) if HEX_RE.fullmatch(hexpart))
         return [digest for digest in digests if self._linked(self.layout.revision_link(name, digest), digest)]
 
     def repositories(self, uploads=False, markers=None):
@@ -491,15 +548,15 @@ class Storage:
         found = []
 
         def walk(directory, prefix):
-            entries = driver.list_dir(directory)
+            entries = self.driver.list(directory)
             if prefix and markers.intersection(entries):
                 found.append(prefix)
             for entry in entries:
                 if entry.startswith("_"):
                     continue
-                path = os.path.join(directory, entry)
-                if os.path.isdir(path):
-                    walk(path, f"{prefix}/{entry}" if prefix else entry)
+                child = f"{prefix}/{entry}" if prefix else entry
+                if self.driver.is_dir(self.layout.repo(child)):
+                    walk(self.layout.repo(child), child)
 
         walk(self.layout.repositories, "")
         return sorted(found, key=lambda n: n.split("/"))

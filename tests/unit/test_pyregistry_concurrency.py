@@ -162,7 +162,7 @@ def test_head_racing_the_sweep_is_kept_or_answers_404(tmp_path, monkeypatch, hea
             outcome.append(exc.value.code)
         return aside
 
-    monkeypatch.setattr(gc.driver, "set_aside", head_meanwhile)
+    monkeypatch.setattr(driver, "set_aside", head_meanwhile)  # the filesystem driver garbage-collect sweeps through
     report = gc.collect(str(tmp_path), grace=60)
     if head_first:
         assert report.blobs == [] and store.blob_stat("r", d)
