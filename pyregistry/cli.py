@@ -1,4 +1,6 @@
 """Command line: `pyregistry serve CONFIG.yml` and `pyregistry garbage-collect [--dry-run] [--delete-untagged] CONFIG.yml`."""
+from __future__ import annotations
+
 import argparse
 import logging
 import sys
@@ -11,7 +13,7 @@ LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.IN
               "error": logging.ERROR, "fatal": logging.CRITICAL, "panic": logging.CRITICAL}
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyregistry", description="A pure-Python OCI Distribution registry (drop-in for registry:2).")
     parser.add_argument("--version", action="version", version=f"pyregistry {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -25,7 +27,8 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """Run `pyregistry serve` or `pyregistry garbage-collect`; returns the exit code (2: configuration error)."""
     args = _parser().parse_args(argv)
     try:
         config = load(args.config)

@@ -18,14 +18,10 @@ from typing import Any
 import yaml
 
 from pyregistry.configkeys import TYPED_SECTIONS, check, known
-from pyregistry.errors import PyRegistryError
+from pyregistry.errors import ConfigError, UnsupportedKey
 
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-class ConfigError(PyRegistryError, ValueError):
-    """The configuration cannot be used."""
 
 
 def parse_duration(value: Any) -> float:
@@ -256,7 +252,7 @@ def from_mapping(raw: dict | None, environ: Mapping[str, str] | None = None) -> 
     ignored = apply_env(raw, os.environ if environ is None else environ)
     try:
         inert = check(raw)
-    except ValueError as exc:
+    except UnsupportedKey as exc:
         raise ConfigError(f"unsupported configuration: {exc}") from None
     notes = [("warning", f"environment variable {name} names no configuration key: ignored") for name in ignored]
     notes += [("info", f"{key} has no effect in pyregistry: {reason}") for key, reason in inert]

@@ -4,20 +4,26 @@ Keys outside the reference are refused too (a typo must not pass for a setting).
 """
 from __future__ import annotations
 
-USE = ("use", None)
+from collections.abc import Iterable
+from typing import Any
+
+from pyregistry.errors import UnsupportedKey
+
+Rule = tuple[str, Any]  # (what: "use", "inert", "refuse" or "only"; its argument)
+USE: Rule = ("use", None)
 
 
-def inert(reason):
+def inert(reason: str) -> Rule:
     """Accepted: the key can change nothing pyregistry does (`reason` says why; logged at start)."""
     return ("inert", reason)
 
 
-def refuse(reason):
+def refuse(reason: str) -> Rule:
     """Refused unless empty (null, {}, [], '', false): pyregistry cannot do what it asks."""
     return ("refuse", reason)
 
 
-def only(values, reason):
+def only(values: Iterable[object], reason: str) -> Rule:
     """Accepted with one of `values` (compared as lower-case text), refused with any other."""
     return ("only", (frozenset(str(v).lower() for v in values), reason))
 
@@ -99,11 +105,12 @@ STORAGE_SPECIAL = {"filesystem", "delete", "redirect", "cache", "tag", "maintena
 TYPED_SECTIONS = {"storage": "filesystem", "auth": "htpasswd"}  # REGISTRY_STORAGE=filesystem names the section's kind
 
 
-def empty(value):
+def empty(value: Any) -> bool:
+    """True for what a refused key may hold: null, false, '', {} or []."""
     return value is None or value is False or value in ("", {}, [])
 
 
-def rule_for(keys):
+def rule_for(keys: list[str]) -> Rule | None:
     """The rule of the dotted path `keys` (a list), or of the closest ancestor that has one; None for a section or
     an unknown key."""
     for end in range(len(keys), 0, -1):
@@ -113,14 +120,14 @@ def rule_for(keys):
     return None
 
 
-def known(keys):
+def known(keys: list[str]) -> bool:
     """True when `keys` names a key or section of the reference (or something inside a free map or driver)."""
     if len(keys) >= 2 and keys[0] == "storage" and keys[1] not in STORAGE_SPECIAL:
         return True  # another storage driver: refused by check(), not ignored
     return rule_for(keys) is not None or ".".join(keys) in SECTIONS
 
 
-def check_endpoints(endpoints):
+def check_endpoints(endpoints: Any) -> str | None:
     """Notification endpoints are accepted only when none is enabled (pyregistry sends no events)."""
     if not isinstance(endpoints, list):
         return "must be a list"
@@ -130,45 +137,48 @@ def check_endpoints(endpoints):
     return None
 
 
-def check(raw):
-    """Walk the config mapping: returns [(key, reason)] for accepted keys with no effect; raises ValueError naming the
+def check(raw: dict) -> list[tuple[str, str]]:
+    """Walk the config mapping: returns [(key, reason)] for accepted keys with no effect; raises UnsupportedKey naming the
     first key pyregistry cannot honour (refused, unknown, or a section that is not a mapping)."""
     notes = []
     walk(raw, [], notes)
     return notes
 
 
-def walk(node, keys, notes):
+def walk(node: dict, keys: list[str], notes: list[tuple[str, str]]) -> None:
+    """Check every key under `node` (at dotted path `keys`), appending (key, reason) of inert ones to `notes`; raises
+    UnsupportedKey for another storage driver, a key outside the reference, a section that is not a mapping."""
     for key, value in node.items():
         path = [*keys, str(key)]  # keys match exactly, as in Distribution: `HTTP:` is not `http:`
         dotted = ".".join(path)
         if path[0] == "storage" and len(path) == 2 and path[1] not in STORAGE_SPECIAL:
-            raise ValueError(f"{dotted}: {FILESYSTEM_ONLY}")
+            raise UnsupportedKey(f"{dotted}: {FILESYSTEM_ONLY}")
         rule = RULES.get(dotted)
         if rule is None:
             if dotted not in SECTIONS:
-                raise ValueError(f"{dotted}: not a key of Distribution's configuration reference (or of pyregistry's)")
+                raise UnsupportedKey(f"{dotted}: not a key of Distribution's configuration reference (or of pyregistry's)")
             if value is None:
                 continue
             if not isinstance(value, dict):
-                raise ValueError(f"{dotted}: must be a mapping")
+                raise UnsupportedKey(f"{dotted}: must be a mapping")
             walk(value, path, notes)
             continue
         apply_rule(dotted, rule, value, notes)
 
 
-def apply_rule(dotted, rule, value, notes):
+def apply_rule(dotted: str, rule: Rule, value: Any, notes: list[tuple[str, str]]) -> None:
+    """Apply one key's rule to its `value`: note it (inert) or raise UnsupportedKey (refused, or not the only value)."""
     kind, arg = rule
     if dotted == "notifications.endpoints":
         problem = check_endpoints(value or [])
         if problem:
-            raise ValueError(f"{dotted}: {problem}")
+            raise UnsupportedKey(f"{dotted}: {problem}")
     elif kind == "inert":
         notes.append((dotted, arg))
     elif kind == "refuse" and not empty(value):
-        raise ValueError(f"{dotted}: {arg}")
+        raise UnsupportedKey(f"{dotted}: {arg}")
     elif kind == "only":
         allowed, reason = arg
         text = "" if value is None else str(value).lower()
         if text not in allowed:
-            raise ValueError(f"{dotted}: {reason}")
+            raise UnsupportedKey(f"{dotted}: {reason}")

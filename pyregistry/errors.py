@@ -37,6 +37,14 @@ class PyRegistryError(Exception):
     """The base of every exception pyregistry raises on purpose (configuration, API and storage errors)."""
 
 
+class ConfigError(PyRegistryError, ValueError):
+    """The configuration cannot be used (pyregistry does not start)."""
+
+
+class UnsupportedKey(ConfigError):
+    """A configuration key pyregistry refuses (configkeys): its message names the key and why, never its value."""
+
+
 class RegistryError(PyRegistryError):
     """An error the API answers with an OCI error body: `code` (a key of CODES), a message, an optional `detail`
     (JSON-serialisable) and, set by the API layer only, extra response `headers`. Its HTTP status comes from

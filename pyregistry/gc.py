@@ -13,6 +13,7 @@ its blobs) or wholly after the deletions (and sees them: 400 MANIFEST_BLOB_UNKNO
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from pyregistry.storage import Storage
@@ -27,7 +28,8 @@ class Report:
     blobs: list = field(default_factory=list)
     manifests: list = field(default_factory=list)  # (repo, digest) of untagged manifests
 
-    def lines(self):
+    def lines(self) -> list[str]:
+        """What garbage-collect prints: one line per manifest and blob, then the counts."""
         verb = "would delete" if self.dry_run else "deleted"
         out = [f"{verb} manifest {repo}@{digest}" for repo, digest in self.manifests]
         out += [f"{verb} blob {digest}" for digest in self.blobs]
@@ -36,7 +38,7 @@ class Report:
         return out
 
 
-def _keep_set(storage, repo, revisions, delete_untagged):
+def _keep_set(storage: Storage, repo: str, revisions: set[str], delete_untagged: bool) -> set[str]:
     """Manifests of `repo` to keep: all of them, or (delete_untagged) those reachable from tags."""
     if not delete_untagged:
         return set(revisions)
@@ -59,13 +61,14 @@ def _keep_set(storage, repo, revisions, delete_untagged):
     return keep
 
 
-def pushing(storage, grace, now):
+def pushing(storage: Storage, grace: float, now: float) -> set[str]:
     """Repositories whose last push step (upload session written, layer linked, manifest put) is younger than `grace`."""
     return {repo for repo in storage.repositories(markers=("_layers", "_uploads", "_manifests"))
             if now - storage.last_push_activity(repo) < grace}
 
 
-def mark(storage, delete_untagged=False, grace=0.0, now=None, active=()):
+def mark(storage: Storage, delete_untagged: bool = False, grace: float = 0.0, now: float | None = None,
+         active: Collection[str] = ()) -> tuple[set[str], list[tuple[str, str]]]:
     """(blob digests in use, [(repo, digest)] of untagged manifests to delete); `active`: repositories being pushed,
     whose layer links and manifests are all kept."""
     now = time.time() if now is None else now
@@ -90,7 +93,7 @@ def mark(storage, delete_untagged=False, grace=0.0, now=None, active=()):
     return marked, untagged
 
 
-def _newest_links(storage):
+def _newest_links(storage: Storage) -> dict[str, float]:
     """digest -> newest mtime of any repository's layer link to it."""
     newest = {}
     for repo in storage.repositories(markers=("_layers",)):
@@ -101,7 +104,7 @@ def _newest_links(storage):
     return newest
 
 
-def plan(storage, delete_untagged, grace, now):
+def plan(storage: Storage, delete_untagged: bool, grace: float, now: float) -> tuple[set[str], list[tuple[str, str]], list[str]]:
     """(blobs marked, untagged manifests to delete, blobs to delete) as the store stands now."""
     marked, untagged = mark(storage, delete_untagged, grace, now, pushing(storage, grace, now))
     links = _newest_links(storage)
@@ -115,7 +118,7 @@ def plan(storage, delete_untagged, grace, now):
     return marked, untagged, candidates
 
 
-def _delete_blobs(storage, candidates, grace):
+def _delete_blobs(storage: Storage, candidates: set[str], grace: float) -> set[str]:
     """Delete the blobs (those not refreshed meanwhile), then every repository's layer links to them; returns the
     set deleted."""
     doomed = {digest for digest in sorted(candidates) if storage.sweep_blob(digest, grace)}
@@ -126,7 +129,7 @@ def _delete_blobs(storage, candidates, grace):
     return doomed
 
 
-def collect(root, dry_run=False, delete_untagged=False, grace=60.0):
+def collect(root: str, dry_run: bool = False, delete_untagged: bool = False, grace: float = 60.0) -> Report:
     """Run a collection over the store at `root`; returns a Report.
 
     A first pass runs without a lock; when it finds garbage, a second pass under the exclusive gc lock decides again

@@ -1,16 +1,24 @@
 """HTTP handlers of the Distribution API: base, blobs, uploads, manifests, tags, catalog, referrers."""
+from __future__ import annotations
+
 import asyncio
 import json
 import os
 import re
 import select
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, Callable, TypeVar
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from pyregistry import manifests
 from pyregistry.errors import BlobUnknown, DigestInvalid, ManifestUnknown, NameUnknown, RangeInvalid, RegistryError
-from pyregistry.storage import check_digest, check_reference, is_digest
+from pyregistry.config import Config
+from pyregistry.metrics import Metrics
+from pyregistry.storage import Storage, UploadWriter, check_digest, check_reference, is_digest
+
+T = TypeVar("T")
 
 FLUSH_BYTES = 4 * 1024 * 1024
 THREADED_SENDFILE_MIN = 1024 * 1024
@@ -125,14 +133,14 @@ class BlobResponse(web.StreamResponse):
 
     threaded_in_flight = 0  # per process: one event loop
 
-    def __init__(self, fobj, offset, count, status, headers):
+    def __init__(self, fobj: BinaryIO, offset: int, count: int, status: int, headers: dict[str, str]) -> None:
         super().__init__(status=status, headers=headers)
         self._fobj = fobj
         self._offset = offset
         self._count = count
         self.content_length = count
 
-    async def prepare(self, request):
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         try:
             writer = await super().prepare(request)
             if self._count and request.method != "HEAD":
@@ -163,13 +171,13 @@ class BlobResponse(web.StreamResponse):
 class Handlers:
     """Request handlers bound to one Storage, Config and Metrics."""
 
-    def __init__(self, storage, config, metrics):
+    def __init__(self, storage: Storage, config: Config, metrics: Metrics) -> None:
         self.storage = storage
         self.config = config
         self.metrics = metrics
 
     # ---- helpers -----------------------------------------------------------------------------------------
-    def url(self, request, path):
+    def url(self, request: web.Request, path: str) -> str:
         """An absolute (or, with http.relativeurls, relative) URL for a Location header; `path` is under http.prefix."""
         path = self.config.http.prefix + path
         if self.config.http.relativeurls:
@@ -181,10 +189,11 @@ class Handlers:
         host = forwarded.get("host") or request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.headers.get("Host") or request.host
         return f"{proto}://{host}{path}"
 
-    async def run(self, func, *args):
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """`func(*args)` in the default thread pool (blocking storage work off the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
-    async def receive(self, request, writer, expected=None):
+    async def receive(self, request: web.Request, writer: UploadWriter, expected: int | None = None) -> int:
         """Stream the request body into an UploadWriter, hashing off the event loop; returns the bytes received.
 
         A body that is not `expected` bytes long (when given) is rolled back before the writer lets the next request in."""
@@ -229,15 +238,18 @@ class Handlers:
         return _empty(201, {"Location": self.url(request, f"/v2/{name}/blobs/{digest}"), "Docker-Content-Digest": digest})
 
     # ---- base, catalog, tags -----------------------------------------------------------------------------
-    async def base(self, request):
+    async def base(self, request: web.Request) -> web.Response:
+        """GET /v2/: {} (API version check)."""
         return _json({})
 
-    async def catalog(self, request):
+    async def catalog(self, request: web.Request) -> web.Response:
+        """GET /v2/_catalog: {"repositories": [...]}, paginated (n, last, Link)."""
         repos = await self.run(self.storage.catalog)
         page, headers = _paginate(repos, request, DEFAULT_CATALOG_ENTRIES, request.path, key=lambda name: name.split("/"))
         return _json({"repositories": page}, headers=headers)
 
-    async def tags_list(self, request, name):
+    async def tags_list(self, request: web.Request, name: str) -> web.Response:
+        """GET /v2/<name>/tags/list: {"name", "tags"}, paginated; raises NameUnknown."""
         tags = await self.run(self.storage.tags, name)
         if tags is None:
             raise NameUnknown(detail={"name": name})
@@ -245,7 +257,9 @@ class Handlers:
         return _json({"name": name, "tags": page}, headers=headers)
 
     # ---- blobs -------------------------------------------------------------------------------------------
-    async def blob(self, request, name, digest):
+    async def blob(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        """GET/HEAD (with Range, If-None-Match) or DELETE /v2/<name>/blobs/<digest>; raises DigestInvalid, BlobUnknown,
+        RangeInvalid, DeleteDisabled."""
         check_digest(digest)
         if request.method == "DELETE":
             await self.run(self.storage.delete_blob, name, digest)
@@ -283,7 +297,9 @@ class Handlers:
         return BlobResponse(self.storage.open_blob(digest), offset, count, status, headers)
 
     # ---- uploads -----------------------------------------------------------------------------------------
-    async def upload_start(self, request, name):
+    async def upload_start(self, request: web.Request, name: str) -> web.Response:
+        """POST /v2/<name>/blobs/uploads/ [?mount=&from=] [?digest=]: a mount (201), a session (202) or a monolithic
+        upload (201)."""
         query = request.query
         mount = query.get("mount")
         if mount:
@@ -303,12 +319,12 @@ class Handlers:
             raise
         return self._blob_created(request, name, digest)
 
-    def _commit(self, name, upload_id, digest):
+    def _commit(self, name: str, upload_id: str, digest: str) -> int:
         size = self.storage.commit_upload(name, upload_id, digest)
         self.metrics.add("blob_uploads")
         return size
 
-    async def _append(self, request, name, upload_id):
+    async def _append(self, request: web.Request, name: str, upload_id: str) -> int:
         """Append the body of a PATCH/PUT, honouring Content-Range; returns the new size."""
         size = await self.run(self.storage.upload_size, name, upload_id)
         content_range = request.headers.get("Content-Range")
@@ -326,7 +342,8 @@ class Handlers:
             raise RangeInvalid(detail=detail, headers=self._upload_headers(request, name, upload_id, size))
         return size + received
 
-    async def upload(self, request, name, upload_id):
+    async def upload(self, request: web.Request, name: str, upload_id: str) -> web.Response:
+        """GET (status), PATCH (chunk), PUT ?digest= (commit) or DELETE (cancel) of an upload session."""
         method = request.method
         if method == "GET":
             size = await self.run(self.storage.upload_size, name, upload_id)
@@ -346,7 +363,8 @@ class Handlers:
         return self._blob_created(request, name, digest)
 
     # ---- manifests ---------------------------------------------------------------------------------------
-    async def manifest(self, request, name, reference):
+    async def manifest(self, request: web.Request, name: str, reference: str) -> web.Response:
+        """GET/HEAD, PUT or DELETE /v2/<name>/manifests/<tag or digest>."""
         method = request.method
         if method == "PUT":
             check_reference(reference)
@@ -394,7 +412,8 @@ class Handlers:
         return _empty(201, headers)
 
     # ---- referrers ---------------------------------------------------------------------------------------
-    async def referrers(self, request, name, digest):
+    async def referrers(self, request: web.Request, name: str, digest: str) -> web.Response:
+        """GET /v2/<name>/referrers/<digest> [?artifactType=]: an OCI index of the manifests whose subject is digest."""
         check_digest(digest)
         artifact_type = request.query.get("artifactType")
         found = await self.run(self.storage.referrers, name, digest, artifact_type)

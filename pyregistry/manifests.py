@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyregistry.errors import ManifestInvalid, ManifestTooLarge
 
@@ -72,7 +73,7 @@ class ManifestInfo:
     annotations: dict | None = None
 
 
-def check_size(length):
+def check_size(length: int) -> None:
     """Raise ManifestTooLarge (413) when a manifest body of `length` bytes exceeds MAX_MANIFEST_BYTES, as Distribution
     limits it; the one place this limit is checked (declared length, bytes read so far, bytes stored)."""
     if length > MAX_MANIFEST_BYTES:
@@ -112,7 +113,7 @@ def _unique_keys(pairs):
     return obj
 
 
-def decode(data):
+def decode(data: bytes) -> Any:
     """Manifest bytes -> the JSON value, or raise MANIFEST_INVALID for bytes that Go's encoding/json (Distribution, docker,
     containerd) refuses or reads differently than Python.
 
@@ -159,7 +160,7 @@ def _descriptors(doc):
                 yield f"{key}[{i}]", desc
 
 
-def check_go_readable(data):
+def check_go_readable(data: bytes) -> None:
     """Raise MANIFEST_INVALID unless Go clients read the manifest `data` as this registry does: decode()'s rules, a JSON
     object, and every known field of the manifest, its descriptors and their platforms of the type Go decodes
     (schemaVersion 2.0, a size "11", an annotation 1 are refused, as Distribution refuses them)."""
@@ -173,16 +174,10 @@ def check_go_readable(data):
             _check_fields(desc["platform"], PLATFORM_FIELDS, f"{where}.platform")
 
 
-def parse(data, content_type=None):
-    """Parse manifest bytes into ManifestInfo, or raise MANIFEST_INVALID."""
-    try:
-        doc = json.loads(data, parse_int=_go_int)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
-        raise ManifestInvalid(detail=f"not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise ManifestInvalid(detail="manifest is not a JSON object")
-    if doc.get("schemaVersion") != 2:
-        raise ManifestInvalid(detail="only schemaVersion 2 manifests are supported")
+def _media_type(doc: dict, content_type: str | None) -> str:
+    """The manifest's media type: its mediaType, else a known Content-Type, else guessed from its fields (an index
+    holds "manifests"); raises ManifestInvalid for a mediaType that is no string, disagrees with the Content-Type, or
+    is no manifest type this registry stores."""
     declared = doc.get("mediaType")
     ctype = (content_type or "").split(";")[0].strip()
     if declared is not None and not isinstance(declared, str):
@@ -192,34 +187,57 @@ def parse(data, content_type=None):
     media_type = declared or (ctype if ctype in KNOWN_TYPES else (OCI_INDEX if "manifests" in doc else OCI_MANIFEST))
     if media_type not in KNOWN_TYPES:
         raise ManifestInvalid(detail=f"unsupported manifest media type {media_type}")
-    info = ManifestInfo(media_type=media_type, size=len(data))
-    if media_type in IMAGE_TYPES:
-        config = doc.get("config")
-        info.blobs.append(_descriptor_digest(config, "config"))
-        layers = doc.get("layers")
-        if not isinstance(layers, list):
-            raise ManifestInvalid(detail="layers must be a list")
-        for i, layer in enumerate(layers):
-            digest = _descriptor_digest(layer, f"layers[{i}]")
-            foreign = layer.get("mediaType") in FOREIGN_LAYER_TYPES
-            if foreign != bool(layer.get("urls")):
-                problem = "a foreign layer needs urls" if foreign else "only foreign layers have urls"
-                raise ManifestInvalid(detail=f"layers[{i}]: {problem}")
-            if not foreign:
-                info.blobs.append(digest)
-        info.artifact_type = doc.get("artifactType") or config.get("mediaType")
-    else:
-        children = doc.get("manifests")
-        if not isinstance(children, list):
-            raise ManifestInvalid(detail="manifests must be a list")
-        for i, child in enumerate(children):
-            digest = _descriptor_digest(child, f"manifests[{i}]")
-            platform = child.get("platform")
-            platform = {} if platform is None else platform
-            if not isinstance(platform, dict):
-                raise ManifestInvalid(detail=f"manifests[{i}].platform must be an object")
-            info.children.append((digest, platform))
-        info.artifact_type = doc.get("artifactType")
+    return media_type
+
+
+def _read_image(doc: dict, info: ManifestInfo) -> None:
+    """An image manifest's config and (non-foreign) layer digests into info.blobs, and its artifact type (OCI
+    image-spec manifest.md); raises ManifestInvalid for a bad descriptor or a foreign layer without urls (or the reverse)."""
+    config = doc.get("config")
+    info.blobs.append(_descriptor_digest(config, "config"))
+    layers = doc.get("layers")
+    if not isinstance(layers, list):
+        raise ManifestInvalid(detail="layers must be a list")
+    for i, layer in enumerate(layers):
+        digest = _descriptor_digest(layer, f"layers[{i}]")
+        foreign = layer.get("mediaType") in FOREIGN_LAYER_TYPES
+        if foreign != bool(layer.get("urls")):
+            problem = "a foreign layer needs urls" if foreign else "only foreign layers have urls"
+            raise ManifestInvalid(detail=f"layers[{i}]: {problem}")
+        if not foreign:
+            info.blobs.append(digest)
+    info.artifact_type = doc.get("artifactType") or config.get("mediaType")
+
+
+def _read_index(doc: dict, info: ManifestInfo) -> None:
+    """An index's (digest, platform) children into info.children, and its artifact type (OCI image-spec
+    image-index.md); raises ManifestInvalid for a bad descriptor or platform."""
+    children = doc.get("manifests")
+    if not isinstance(children, list):
+        raise ManifestInvalid(detail="manifests must be a list")
+    for i, child in enumerate(children):
+        digest = _descriptor_digest(child, f"manifests[{i}]")
+        platform = child.get("platform")
+        platform = {} if platform is None else platform
+        if not isinstance(platform, dict):
+            raise ManifestInvalid(detail=f"manifests[{i}].platform must be an object")
+        info.children.append((digest, platform))
+    info.artifact_type = doc.get("artifactType")
+
+
+def parse(data: bytes, content_type: str | None = None) -> ManifestInfo:
+    """Manifest bytes (schema 2: Docker or OCI image manifest or index) -> ManifestInfo: media type, size, the blobs
+    and child manifests it references, subject, artifact type, annotations; raises ManifestInvalid."""
+    try:
+        doc = json.loads(data, parse_int=_go_int)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser's stack
+        raise ManifestInvalid(detail=f"not JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise ManifestInvalid(detail="manifest is not a JSON object")
+    if doc.get("schemaVersion") != 2:
+        raise ManifestInvalid(detail="only schemaVersion 2 manifests are supported")
+    info = ManifestInfo(media_type=_media_type(doc, content_type), size=len(data))
+    (_read_image if info.media_type in IMAGE_TYPES else _read_index)(doc, info)
     subject = doc.get("subject")
     if subject is not None:
         info.subject = _descriptor_digest(subject, "subject")

@@ -1,4 +1,6 @@
 """Prometheus counters for the HTTP layer and storage, rendered in the text exposition format."""
+from __future__ import annotations
+
 import threading
 from collections import defaultdict
 
@@ -6,7 +8,7 @@ from collections import defaultdict
 class Metrics:
     """Request counts/durations by method and status, and bytes moved."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests = defaultdict(int)
         self.duration_sum = defaultdict(float)
@@ -14,16 +16,19 @@ class Metrics:
         self.blob_uploads = 0
         self.manifest_pushes = 0
 
-    def observe(self, method, status, seconds):
+    def observe(self, method: str, status: int, seconds: float) -> None:
+        """Count one request and add its duration."""
         with self._lock:
             self.requests[(method, status)] += 1
             self.duration_sum[method] += seconds
 
-    def add(self, attr, value=1):
+    def add(self, attr: str, value: int = 1) -> None:
+        """Add `value` to the counter named `attr` (bytes_received, blob_uploads, manifest_pushes)."""
         with self._lock:
             setattr(self, attr, getattr(self, attr) + value)
 
-    def render(self):
+    def render(self) -> str:
+        """Every counter in the Prometheus text exposition format."""
         lines = [
             "# HELP pyregistry_http_requests_total HTTP requests served, by method and status code.",
             "# TYPE pyregistry_http_requests_total counter",

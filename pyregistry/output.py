@@ -4,10 +4,13 @@ error answers or logged with its parser errors, and repeated log records collaps
 aiohttp offers no setting for the first two, so `harden_aiohttp` wraps two of its methods (present, with the same
 signatures, from aiohttp 3.8 to 3.14): a response's header writer, and the protocol's error answer.
 """
+from __future__ import annotations
+
 import json
 import logging
 import time
 from http import HTTPStatus
+from typing import Callable
 
 from aiohttp import hdrs, http_exceptions, web_protocol, web_response
 
@@ -15,7 +18,7 @@ REPEAT_WINDOW = 60.0  # seconds during which records like one already logged are
 MAX_KINDS = 1000  # distinct kinds of record remembered; beyond it the memory starts over
 
 
-def harden_aiohttp():
+def harden_aiohttp() -> None:
     """Make every response, aiohttp's own error answers included, go without aiohttp's `Server: Python/... aiohttp/...`
     header (Distribution sends none; a `Server` set in http.headers stays), and make aiohttp's error answers (a header
     over the size limit, a malformed request line) answer an OCI error body that says only their status, never the request
@@ -50,7 +53,7 @@ def error_answer(status: int) -> web_response.Response:
     return response
 
 
-def status_line(status):
+def status_line(status: int) -> str:
     """400 -> '400 Bad Request' (the whole body of aiohttp's error answers)."""
     try:
         return f"{status} {HTTPStatus(status).phrase}"
@@ -64,19 +67,20 @@ class OutputFilter(logging.Filter):
     it saying how many were dropped. Records of the `pyregistry` logger below ERROR are never dropped (each names a
     different upload or event)."""
 
-    def __init__(self, window=REPEAT_WINDOW, clock=time.monotonic):
+    def __init__(self, window: float = REPEAT_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window = window
         self.clock = clock
         self.seen = {}  # kind -> [window start, records dropped since]
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub `record`; False when it is dropped as a repeat."""
         scrub(record)
         if record.name == "pyregistry" and record.levelno < logging.ERROR:
             return True
         return self._admit(record)
 
-    def _admit(self, record):
+    def _admit(self, record: logging.LogRecord) -> bool:
         now = self.clock()
         exc_type = record.exc_info[0] if record.exc_info else None
         kind = (record.name, record.levelno, str(record.msg), exc_type)
@@ -93,7 +97,7 @@ class OutputFilter(logging.Filter):
         return True
 
 
-def scrub(record):
+def scrub(record: logging.LogRecord) -> None:
     """Replace the traceback of an aiohttp parser error (its message quotes the offending request bytes) by its class
     and status."""
     exc = record.exc_info[1] if record.exc_info else None
@@ -102,7 +106,7 @@ def scrub(record):
         record.exc_info, record.exc_text = None, None
 
 
-def install_filter(logger=None):
+def install_filter(logger: logging.Logger | None = None) -> None:
     """Put an OutputFilter on every handler of `logger` (the root logger by default)."""
     for handler in (logger or logging.getLogger()).handlers:
         handler.addFilter(OutputFilter())

@@ -70,9 +70,8 @@ class Layout:
         return os.path.join(self.repo(name), "_layers", algorithm)
 
     def layer_dir(self, name: str, digest: str) -> str:
-        """The directory of one layer link (removed whole to unlink the blob)."""
-        algorithm, hexpart = split_digest(digest)
-        return os.path.join(self.layers(name, algorithm), hexpart)
+        """_layers/<algorithm>/<hex>: the directory of one layer link (removed whole to unlink the blob)."""
+        return os.path.join(self.repo(name), "_layers", *split_digest(digest))
 
     def layer_link(self, name: str, digest: str) -> str:
         return os.path.join(self.layer_dir(name, digest), "link")
@@ -85,9 +84,8 @@ class Layout:
         return os.path.join(self.manifests(name), "revisions", algorithm)
 
     def revision_dir(self, name: str, digest: str) -> str:
-        """The directory of one revision link (removed whole to delete the revision)."""
-        algorithm, hexpart = split_digest(digest)
-        return os.path.join(self.revisions(name, algorithm), hexpart)
+        """revisions/<algorithm>/<hex>: the directory of one revision link (removed whole to delete the revision)."""
+        return os.path.join(self.manifests(name), "revisions", *split_digest(digest))
 
     def revision_link(self, name: str, digest: str) -> str:
         return os.path.join(self.revision_dir(name, digest), "link")

@@ -1,5 +1,7 @@
 """The aiohttp application: URL routing under /v2/, API-version and configured headers, auth, read-only mode,
 errors as JSON bodies, access log, health and metrics endpoints."""
+from __future__ import annotations
+
 import asyncio
 import json
 import logging

@@ -1,6 +1,8 @@
 """Serving: TLS context, listening socket, worker processes, upload purging, clean shutdown on SIGTERM/SIGINT, and
 the limits that keep idle or slow clients from holding every connection: the soft open-file limit raised to the hard
 one, read timeouts for request heads and bodies."""
+from __future__ import annotations
+
 import asyncio
 import logging
 import os
@@ -10,17 +12,19 @@ import socket
 import ssl
 
 import aiohttp
-from aiohttp import web
+from aiohttp import web, web_protocol
 
+from pyregistry.config import Config
 from pyregistry.output import harden_aiohttp
 from pyregistry.routes import build_app
+from pyregistry.storage import Storage
 
 AIOHTTP_RUNNER_SHUTDOWN = tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) >= (3, 9)
 
 log = logging.getLogger("pyregistry")
 
 
-def ssl_context(config):
+def ssl_context(config: Config) -> ssl.SSLContext | None:
     """A server TLS context (minimum TLS 1.2, or 1.3 when configured) from the certificate/key files, or None. With
     http.tls.clientcas, client certificates signed by those CAs are required (or verified if given, per clientauth)."""
     if not config.http.tls.certificate:
@@ -35,7 +39,7 @@ def ssl_context(config):
     return ctx
 
 
-def listen(config, reuse_port=False, backlog=1024):
+def listen(config: Config, reuse_port: bool = False, backlog: int | None = 1024) -> socket.socket:
     """A socket bound to http.addr (listening unless backlog is None); SO_REUSEPORT lets each worker own one."""
     family = socket.AF_INET6 if ":" in config.http.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -53,7 +57,7 @@ def listen(config, reuse_port=False, backlog=1024):
     return sock
 
 
-def raise_open_files_limit():
+def raise_open_files_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard one (every connection holds a descriptor, and systemd leaves the soft
     limit at 1024); returns the soft limit in force. An unlimited hard limit gives 2^20, Linux's default nr_open."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -67,7 +71,7 @@ def raise_open_files_limit():
     return soft
 
 
-def connection_phase(handler):
+def connection_phase(handler: web_protocol.RequestHandler) -> tuple[str, int | None]:
     """Where an aiohttp connection (a RequestHandler) stands, as (phase, progress):
     ("head", requests parsed) while it waits for a request head (idle between requests, or a head arriving),
     ("body", body bytes received) while a request's body is still arriving and the server is reading it,
@@ -87,17 +91,17 @@ class ConnectionGuard:
     """Closes connections that hold a slot without progress: waiting for a request head (idle, or a head sent slowly)
     longer than `header_timeout` seconds, or receiving no byte of a body the server is reading for `body_timeout`."""
 
-    def __init__(self, server, header_timeout, body_timeout):
+    def __init__(self, server: web.Server, header_timeout: float, body_timeout: float) -> None:
         self.server = server  # aiohttp's web.Server: its `connections` are the live RequestHandlers
         self.limits = {"head": header_timeout, "body": body_timeout}
         self.seen = {}  # handler -> (phase, progress, since)
 
     @property
-    def interval(self):
+    def interval(self) -> float:
         """Seconds between sweeps: a quarter of the shortest timeout, within [0.1, 5]."""
         return min(5.0, max(0.1, min(self.limits.values()) / 4))
 
-    def sweep(self, now):
+    def sweep(self, now: float) -> int:
         """Close the connections whose phase has made no progress for longer than its limit; returns how many."""
         seen, closed = {}, 0
         for handler in list(self.server.connections):
@@ -112,14 +116,15 @@ class ConnectionGuard:
         self.seen = seen
         return closed
 
-    async def run(self):
+    async def run(self) -> None:
+        """Sweep every `interval` seconds, until cancelled."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.interval)
             self.sweep(loop.time())
 
 
-async def purge_loop(config, storage):
+async def purge_loop(config: Config, storage: Storage) -> None:
     """Purge stale upload sessions at startup and then every interval."""
     loop = asyncio.get_running_loop()
     while True:
@@ -132,7 +137,7 @@ async def purge_loop(config, storage):
         await asyncio.sleep(config.storage.purge.interval)
 
 
-async def serve(config, sock, purge=True):
+async def serve(config: Config, sock: socket.socket, purge: bool = True) -> None:
     """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests (for up to http.draintimeout) and return."""
     harden_aiohttp()
     app = build_app(config)
@@ -158,7 +163,7 @@ async def serve(config, sock, purge=True):
         await runner.cleanup()
 
 
-def run(config):
+def run(config: Config) -> int:
     """Run the server; with `config.server.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
     kernel spreads connections across them. Returns an exit code."""
     ssl_context(config)  # fail early on unreadable certificate/key
@@ -182,7 +187,7 @@ def run(config):
         children.append(pid)
     reserved.close()
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: object) -> None:
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)

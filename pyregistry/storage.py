@@ -7,6 +7,8 @@ Concurrency: a repository's links are written and deleted under its lock (repo_l
 its data file, and whatever links a blob or a manifest holds the gc lock shared (garbage-collect's sweep holds it
 exclusive). All are flocks, so they hold across worker processes. Lock order: upload, gc, repository.
 """
+from __future__ import annotations
+
 import hashlib
 import re
 import threading
@@ -14,7 +16,8 @@ import time
 import uuid as uuidlib
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import BinaryIO, ContextManager
+from collections.abc import Iterable
+from typing import Any, BinaryIO, ContextManager
 
 from pyregistry import manifests
 from pyregistry.driver import FilesystemDriver, StorageDriver
@@ -31,28 +34,29 @@ MAX_NAME_LENGTH = 255
 HASH_READ_SIZE = 4 * 1024 * 1024
 
 
-def check_name(name):
+def check_name(name: str) -> None:
     """Raise NAME_INVALID unless `name` is a valid repository name."""
     if len(name) > MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
         raise NameInvalid(detail={"name": name[:300]})
 
 
-def check_digest(digest):
+def check_digest(digest: str | None) -> None:
     """Raise DIGEST_INVALID unless `digest` is a sha256 digest."""
     if not manifests.DIGEST_RE.fullmatch(digest or ""):
         raise DigestInvalid(detail={"digest": (digest or "")[:200]})
 
 
-def is_digest(reference):
+def is_digest(reference: str) -> bool:
+    """True when a manifest reference is a digest ('algorithm:hex'), not a tag."""
     return ":" in reference
 
 
-def upload_in_use(upload_id):
+def upload_in_use(upload_id: str) -> RangeInvalid:
     """The error for a request that would write (or commit) an upload while another request writes it."""
     return RangeInvalid(detail={"uuid": upload_id, "reason": "another request is writing this upload"})
 
 
-def check_reference(reference):
+def check_reference(reference: str) -> None:
     """A manifest reference is a tag or a digest."""
     if is_digest(reference):
         check_digest(reference)
@@ -60,11 +64,11 @@ def check_reference(reference):
         raise TagInvalid(detail={"tag": reference[:200]})
 
 
-def _now_rfc3339():
+def _now_rfc3339() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_rfc3339(text):
+def parse_rfc3339(text: str) -> float | None:
     """Distribution's startedat timestamp (nanoseconds allowed) -> epoch seconds, or None."""
     m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text.strip())
     if not m:
@@ -81,7 +85,7 @@ class UploadState:
 
     Only the holder of the data file's flock (see Storage.open_upload) reads or changes it."""
 
-    def __init__(self, hasher, offset):
+    def __init__(self, hasher: Any, offset: int) -> None:
         self.hasher = hasher
         self.offset = offset
 
@@ -91,13 +95,13 @@ class UploadWriter:
 
     Holds the data file's flock from creation to close(), so one request at a time writes an upload, in any process."""
 
-    def __init__(self, state, fh):
+    def __init__(self, state: UploadState, fh: BinaryIO) -> None:
         self.state = state
         self.fh = fh
         self.start = state.offset
         self.start_hasher = state.hasher.copy() if state.hasher is not None else None
 
-    def write(self, parts):
+    def write(self, parts: list[bytes]) -> None:
         """Append a list of byte strings (no joining: one copy less per byte)."""
         for chunk in parts:
             self.fh.write(chunk)
@@ -105,12 +109,12 @@ class UploadWriter:
                 self.state.hasher.update(chunk)
             self.state.offset += len(chunk)
 
-    def close(self):
+    def close(self) -> None:
         """Close the data file, which lets the next request write to this upload (closing twice is harmless)."""
         if not self.fh.closed:
             self.fh.close()
 
-    def abort(self):
+    def abort(self) -> None:
         """Roll the upload back to where this writer started (after a failed or rejected request body), then close.
         The truncation happens while the lock is still held."""
         try:
@@ -137,7 +141,7 @@ class Storage:
         self._cache_lock = threading.Lock()
 
     # ---- locks -------------------------------------------------------------------------------------------
-    def repo_lock(self, name):
+    def repo_lock(self, name: str) -> ContextManager[None]:
         """Exclusive lock of one repository's links (tags, revisions, layers): its writers and deleters take turns."""
         return self.driver.lock(self.layout.lock("repo", name))
 
@@ -145,20 +149,21 @@ class Storage:
         """The gc lock held exclusively: no blob or manifest is linked meanwhile (garbage-collect's sweep)."""
         return self.driver.lock(self.layout.gc_lock())
 
-    def _no_sweep(self):
+    def _no_sweep(self) -> ContextManager[None]:
         """Shared lock that keeps garbage-collect's sweep out while a blob or manifest is checked and linked."""
         return self.driver.lock(self.layout.gc_lock(), shared=True)
 
     # ---- blobs -------------------------------------------------------------------------------------------
-    def _linked(self, link_path, digest):
+    def _linked(self, link_path: str, digest: str) -> bool:
+        """True when the link file at `link_path` holds `digest`."""
         content = self.driver.read(link_path)
         return content is not None and content.decode(errors="replace").strip() == digest
 
-    def blob_in_repo(self, name, digest):
+    def blob_in_repo(self, name: str, digest: str) -> bool:
         """True when the repository links `digest` as a layer/config (or as a manifest)."""
         return self._linked(self.layout.layer_link(name, digest), digest) or self._linked(self.layout.revision_link(name, digest), digest)
 
-    def blob_stat(self, name, digest):
+    def blob_stat(self, name: str, digest: str) -> tuple[str, int] | None:
         """(path, size) of a blob the repository holds, or None."""
         if not self.blob_in_repo(name, digest):
             return None
@@ -173,15 +178,16 @@ class Storage:
         except (FileNotFoundError, NotADirectoryError):
             raise BlobUnknown(detail={"digest": digest}) from None
 
-    def blob_exists(self, digest):
+    def blob_exists(self, digest: str) -> bool:
+        """True when the store holds the blob (in any repository)."""
         return self.driver.exists(self.layout.blob_data(digest))
 
-    def link_blob(self, name, digest):
+    def link_blob(self, name: str, digest: str) -> None:
         """Link a blob into a repository (its layer link, rewritten: a fresh mtime)."""
         with self._no_sweep(), self.repo_lock(name):
             self.driver.write(self.layout.layer_link(name, digest), digest.encode())
 
-    def delete_blob(self, name, digest):
+    def delete_blob(self, name: str, digest: str) -> None:
         """Unlink a blob from a repository (the data stays until garbage-collect)."""
         if not self.delete_enabled:
             raise DeleteDisabled(detail="deletes are disabled (storage.delete.enabled)")
@@ -190,7 +196,7 @@ class Storage:
                 raise BlobUnknown(detail={"digest": digest})
             self.driver.delete(self.layout.layer_dir(name, digest))
 
-    def touch_blob(self, digest):
+    def touch_blob(self, digest: str) -> None:
         """Mark a blob as just used (its mtime), so garbage-collect's grace period covers it.
 
         Raises BLOB_UNKNOWN when the blob is gone: garbage-collect set it aside for deletion before this touch could
@@ -202,7 +208,7 @@ class Storage:
         except OSError:
             pass
 
-    def mount(self, name, source, digest):
+    def mount(self, name: str, source: str | None, digest: str) -> bool:
         """Cross-repository mount: link an existing blob into `name`; False when it cannot."""
         if source is not None:
             check_name(source)
@@ -216,7 +222,7 @@ class Storage:
         return True
 
     # ---- uploads -----------------------------------------------------------------------------------------
-    def start_upload(self, name):
+    def start_upload(self, name: str) -> str:
         """Create an upload session; returns its uuid."""
         upload_id = str(uuidlib.uuid4())
         try:
@@ -229,7 +235,7 @@ class Storage:
             self._uploads[(name, upload_id)] = UploadState(hashlib.sha256(), 0)
         return upload_id
 
-    def upload_size(self, name, upload_id):
+    def upload_size(self, name: str, upload_id: str) -> int:
         """Bytes received so far, or raise BLOB_UPLOAD_UNKNOWN."""
         if not UUID_RE.fullmatch(upload_id):
             raise BlobUploadUnknown(detail={"uuid": upload_id[:100]})
@@ -238,14 +244,14 @@ class Storage:
             raise BlobUploadUnknown(detail={"uuid": upload_id})
         return size
 
-    def _state(self, name, upload_id):
+    def _state(self, name: str, upload_id: str) -> UploadState:
         with self._uploads_lock:
             state = self._uploads.get((name, upload_id))
             if state is None:
                 state = self._uploads[(name, upload_id)] = UploadState(None, -1)
         return state
 
-    def open_upload(self, name, upload_id):
+    def open_upload(self, name: str, upload_id: str) -> tuple[BinaryIO, int]:
         """The upload's data file, open for appending with its flock held: (file object, size).
 
         Raises BLOB_UPLOAD_UNKNOWN when the upload is gone (committed or cancelled meanwhile), RANGE_INVALID when
@@ -266,7 +272,7 @@ class Storage:
             fh.close()
             raise
 
-    def upload_state(self, name, upload_id, size):
+    def upload_state(self, name: str, upload_id: str, size: int) -> UploadState:
         """The upload's hash state at `size` bytes, re-hashed from disk when memory does not match (lock held)."""
         state = self._state(name, upload_id)
         if state.hasher is None or state.offset != size:
@@ -279,7 +285,7 @@ class Storage:
             state.hasher, state.offset = hasher, offset
         return state
 
-    def upload_writer(self, name, upload_id):
+    def upload_writer(self, name: str, upload_id: str) -> UploadWriter:
         """An UploadWriter appending to the upload. When this process did not see the earlier bytes (a restart, or
         another worker process), hashing is deferred to the commit, which then hashes the whole file once."""
         fh, size = self.open_upload(name, upload_id)
@@ -288,20 +294,20 @@ class Storage:
             state.hasher, state.offset = None, size
         return UploadWriter(state, fh)
 
-    def cancel_upload(self, name, upload_id):
+    def cancel_upload(self, name: str, upload_id: str) -> None:
         """Remove an upload session; raise BLOB_UPLOAD_UNKNOWN when there is none, RANGE_INVALID while another request
         writes or commits it (never pulled from under a commit)."""
         fh, _size = self.open_upload(name, upload_id)
         with fh:
             self.discard_upload(name, upload_id)
 
-    def discard_upload(self, name, upload_id):
+    def discard_upload(self, name: str, upload_id: str) -> None:
         """Drop an upload session's state and directory (no error when already gone)."""
         with self._uploads_lock:
             self._uploads.pop((name, upload_id), None)
         self.driver.delete(self.layout.upload(name, upload_id), durable=False)  # found again after a power cut: purged later
 
-    def commit_upload(self, name, upload_id, digest):
+    def commit_upload(self, name: str, upload_id: str, digest: str) -> int:
         """Verify the upload against `digest`, then move it into place and link it; returns the size.
 
         Holds the upload's lock throughout (a concurrent PATCH or commit of it gets RANGE_INVALID, a later one
@@ -319,7 +325,7 @@ class Storage:
             self.discard_upload(name, upload_id)
         return state.offset
 
-    def _place_blob(self, name, digest, data, size):
+    def _place_blob(self, name: str, digest: str, data: str, size: int) -> None:
         """Put a verified upload's data file at the blob's path (unless the same bytes are there) and link it."""
         target = self.layout.blob_data(digest)
         if self.driver.size(target) == size:
@@ -331,7 +337,7 @@ class Storage:
             self.driver.move(data, target)
             self.link_blob(name, digest)
 
-    def list_uploads(self):
+    def list_uploads(self) -> list[tuple[str, str, float]]:
         """(name, uuid, started_epoch) of every upload session on disk."""
         found = []
         for name in self.repositories(uploads=True):
@@ -343,7 +349,7 @@ class Storage:
                 found.append((name, upload_id, started))
         return found
 
-    def purge_uploads(self, age, dryrun=False, now=None):
+    def purge_uploads(self, age: float, dryrun: bool = False, now: float | None = None) -> list[tuple[str, str]]:
         """Remove upload sessions started more than `age` seconds ago; returns the (name, uuid) purged."""
         now = time.time() if now is None else now
         purged = []
@@ -352,7 +358,7 @@ class Storage:
                 purged.append((name, upload_id))
         return purged
 
-    def _discard_idle(self, name, upload_id):
+    def _discard_idle(self, name: str, upload_id: str) -> bool:
         """Discard an upload session unless a request is writing or committing it right now; True when discarded."""
         try:
             fh, _size = self.open_upload(name, upload_id)
@@ -366,7 +372,7 @@ class Storage:
         return True
 
     # ---- manifests ---------------------------------------------------------------------------------------
-    def manifest_info(self, digest, data=None):
+    def manifest_info(self, digest: str, data: bytes | None = None) -> manifests.ManifestInfo | None:
         """Parsed info of a stored manifest (cached: manifests are immutable), or None."""
         with self._cache_lock:
             info = self._manifest_cache.get(digest)
@@ -387,7 +393,7 @@ class Storage:
                 self._manifest_cache.popitem(last=False)
         return info
 
-    def resolve(self, name, reference):
+    def resolve(self, name: str, reference: str) -> str:
         """Tag or digest -> digest of a manifest the repository holds, or raise MANIFEST_UNKNOWN."""
         if is_digest(reference):
             if self._linked(self.layout.revision_link(name, reference), reference):
@@ -400,7 +406,7 @@ class Storage:
                     return digest
         raise ManifestUnknown(detail={"name": name, "reference": reference})
 
-    def get_manifest(self, name, reference):
+    def get_manifest(self, name: str, reference: str) -> tuple[str, bytes, manifests.ManifestInfo]:
         """(digest, bytes, ManifestInfo) for a tag or digest, or raise MANIFEST_UNKNOWN."""
         digest = self.resolve(name, reference)
         data = self.driver.read(self.layout.blob_data(digest))
@@ -411,7 +417,7 @@ class Storage:
             raise ManifestUnknown(detail={"name": name, "reference": reference, "reason": "stored manifest unreadable"})
         return digest, data, info
 
-    def put_manifest(self, name, reference, data, content_type):
+    def put_manifest(self, name: str, reference: str, data: bytes, content_type: str | None) -> tuple[str, manifests.ManifestInfo]:
         """Validate and store a manifest under its digest (and tag); returns (digest, ManifestInfo)."""
         manifests.check_size(len(data))
         info = manifests.parse(data, content_type)
@@ -423,7 +429,7 @@ class Storage:
         self.manifest_info(digest, data)
         return digest, info
 
-    def _store_manifest(self, name, reference, data, digest, info):
+    def _store_manifest(self, name: str, reference: str, data: bytes, digest: str, info: manifests.ManifestInfo) -> None:
         """Check that the repository holds what the manifest references, then write it and link it (locks held).
         The tag's current link is written last: it is what makes the tag visible."""
         for blob in info.blobs:
@@ -442,14 +448,14 @@ class Storage:
             self.driver.write(self.layout.tag_index_link(name, reference, digest), digest.encode())
             self.driver.write(self.layout.tag_current_link(name, reference), digest.encode())
 
-    def delete_manifest(self, name, reference):
+    def delete_manifest(self, name: str, reference: str) -> None:
         """Delete a tag, or a manifest revision by digest together with the tags that point at it."""
         if not self.delete_enabled:
             raise DeleteDisabled(detail="deletes are disabled (storage.delete.enabled)")
         with self.repo_lock(name):
             self._delete_manifest(name, reference)
 
-    def _delete_manifest(self, name, reference):
+    def _delete_manifest(self, name: str, reference: str) -> None:
         if not is_digest(reference):
             if not self.driver.exists(self.layout.tag_current_link(name, reference)):
                 raise ManifestUnknown(detail={"name": name, "tag": reference})
@@ -510,7 +516,7 @@ class Storage:
         return True
 
     # ---- tags, catalog, referrers ------------------------------------------------------------------------
-    def tags(self, name):
+    def tags(self, name: str) -> list[str] | None:
         """Sorted tags of a repository, or None when the repository has no tags directory.
 
         Only tags with a current link are listed (what GET can resolve), whatever a crash or Distribution left."""
@@ -519,11 +525,11 @@ class Storage:
             return None
         return [tag for tag in self.driver.list(path) if self.driver.exists(self.layout.tag_current_link(name, tag))]
 
-    def layer_digests(self, name):
+    def layer_digests(self, name: str) -> list[str]:
         """Digests of the blobs linked into a repository (its _layers links)."""
         return ["sha256:" + hexpart for hexpart in self.driver.list(self.layout.layers(name)) if HEX_RE.fullmatch(hexpart)]
 
-    def last_push_activity(self, name):
+    def last_push_activity(self, name: str) -> float:
         """Epoch of the newest push step in a repository: a layer linked, an upload session started or written to, a
         manifest put (0 when none)."""
         stamps = [self.driver.mtime(self.layout.layer_link(name, digest)) for digest in self.layer_digests(name)]
@@ -532,22 +538,23 @@ class Storage:
             stamps += [self.driver.mtime(self.layout.upload_data(name, upload_id)), self.driver.mtime(self.layout.upload_startedat(name, upload_id))]
         return max((stamp for stamp in stamps if stamp is not None), default=0)
 
-    def tag_digest(self, name, tag):
+    def tag_digest(self, name: str, tag: str) -> str | None:
+        """The digest a tag's current link holds, or None."""
         link = self.driver.read(self.layout.tag_current_link(name, tag))
         return link.decode(errors="replace").strip() if link is not None else None
 
-    def revisions(self, name):
+    def revisions(self, name: str) -> list[str]:
         """Digests of every manifest revision linked in a repository (Distribution's deletes leave the directory, without link)."""
         digests = ("sha256:" + hexpart for hexpart in self.driver.list(self.layout.revisions(name)) if HEX_RE.fullmatch(hexpart))
         return [digest for digest in digests if self._linked(self.layout.revision_link(name, digest), digest)]
 
-    def repositories(self, uploads=False, markers=None):
+    def repositories(self, uploads: bool = False, markers: Iterable[str] | None = None) -> list[str]:
         """Repository names (with manifests, or with upload sessions, or with any of `markers`: e.g. "_layers"), in
         Distribution's order: path components compared one by one."""
         markers = set(markers or ["_uploads" if uploads else "_manifests"])
         found = []
 
-        def walk(directory, prefix):
+        def walk(directory: str, prefix: str) -> None:
             entries = self.driver.list(directory)
             if prefix and markers.intersection(entries):
                 found.append(prefix)
@@ -561,11 +568,11 @@ class Storage:
         walk(self.layout.repositories, "")
         return sorted(found, key=lambda n: n.split("/"))
 
-    def catalog(self):
+    def catalog(self) -> list[str]:
         """Every repository with manifests, in Distribution's order."""
         return self.repositories()
 
-    def referrers(self, name, subject, artifact_type=None):
+    def referrers(self, name: str, subject: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
         """Descriptors of the repository's manifests whose subject is `subject`."""
         found = []
         for digest in self.revisions(name):

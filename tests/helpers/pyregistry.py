@@ -3,14 +3,18 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import ssl
 import urllib.parse
+
+import pytest
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 ALL_TYPES = ", ".join([DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX])
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 
 class Resp:
@@ -89,3 +93,21 @@ def push_image(base, name, tag, layers=(b"layer",), media_type=OCI_MANIFEST):
     resp = put_manifest(base, name, tag, data, mtype)
     assert resp.status == 201, resp.body
     return resp.headers["Docker-Content-Digest"], data
+
+
+def raw_exchange(port, data):
+    """Send `data` on a fresh connection; return every byte the server answers before closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def pythons():
+    """pytest params: the venv's Python (aiohttp 3.14) and, when present, Debian 12's (aiohttp 3.8)."""
+    found = [pytest.param(None, id="venv")]
+    if os.path.exists(DEBIAN_PYTHON):
+        found.append(pytest.param(DEBIAN_PYTHON, id="debian-aiohttp"))
+    return found

@@ -1,33 +1,13 @@
 """What reaches clients and logs besides API answers: no Server header (as Distribution), and a login header over the
 64 KiB limit neither echoed in the answer nor logged, with aiohttp 3.14 (venv) and Debian 12's aiohttp 3.8."""
 import base64
-import os
-import socket
 
 import pytest
 
-from tests.helpers.pyregistry import push_blob, req
+from tests.helpers.pyregistry import push_blob, pythons, raw_exchange, req
 
-DEBIAN_PYTHON = "/usr/bin/python3"
 CREDENTIALS = b"alice:SECRETPASSWORD" * 4000
 TOKEN = base64.b64encode(CREDENTIALS).decode()
-
-
-def raw_exchange(port, data):
-    """Send `data` on a fresh connection; return every byte the server answers before closing."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def pythons():
-    found = [pytest.param(None, id="venv")]
-    if os.path.exists(DEBIAN_PYTHON):
-        found.append(pytest.param(DEBIAN_PYTHON, id="debian-aiohttp"))
-    return found
 
 
 def start(start_registry, python):

@@ -1,14 +1,11 @@
 """Requests aiohttp cannot parse get a 4xx with an OCI error body, never the request bytes (issue 10's "whole kind" of
 items 2 and 11), with aiohttp 3.14 (venv) and Debian 12's aiohttp 3.8."""
 import json
-import os
-import socket
 
 import pytest
 
-from tests.helpers.pyregistry import req
+from tests.helpers.pyregistry import pythons, raw_exchange, req
 
-DEBIAN_PYTHON = "/usr/bin/python3"
 MARK = b"ECHOMARK"
 UNPARSABLE = {
     "request line": b"GET /v2/" + MARK + b" NOT-HTTP\r\nHost: x\r\n\r\n",
@@ -20,31 +17,19 @@ UNPARSABLE = {
 }
 
 
-def raw_exchange(port, data):
-    """Send `data` on a fresh connection; return (status, headers, body) of what the server answers before closing."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+def parse_answer(answer):
+    """An HTTP answer's bytes -> (status, headers, body)."""
+    head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
     return int(lines[0].split()[1]), headers, body
-
-
-def pythons():
-    found = [pytest.param(None, id="venv")]
-    if os.path.exists(DEBIAN_PYTHON):
-        found.append(pytest.param(DEBIAN_PYTHON, id="debian-aiohttp"))
-    return found
 
 
 @pytest.mark.parametrize("python", pythons())
 def test_unparsable_requests_get_an_oci_error_body(start_registry, python):
     reg = start_registry("pyregistry", **({"python": python} if python else {}))
     for what, data in UNPARSABLE.items():
-        status, headers, body = raw_exchange(reg.port, data)
+        status, headers, body = parse_answer(raw_exchange(reg.port, data))
         assert 400 <= status < 500, (what, status, body[:200])
         assert headers.get("Content-Type", "").startswith("application/json"), (what, headers)
         errors = json.loads(body)["errors"]

@@ -1,6 +1,7 @@
 """What the registry writes about a request: access-log fields capped and escaped, and 500 answers that carry no
 internal detail (an exception's text can hold storage paths), logged instead."""
 import asyncio
+import json
 import logging
 
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
@@ -22,32 +23,13 @@ def test_access_line_caps_and_escapes_client_fields():
     assert "\\x1b[31m\\r\\nfake" in line and '\\"quoted\\"' in line and "\\x00\\x07" in line and "bob\\n" in line
 
 
-def test_500_answer_has_no_internal_detail_and_is_logged(tmp_path, caplog):
+def catalog_failing_with(exc, tmp_path, caplog):
+    """(status, body text) of GET /v2/_catalog on an in-process app whose storage raises `exc`, errors logged to caplog."""
     config = from_mapping({"storage": {"filesystem": {"rootdirectory": str(tmp_path)}}, "log": {"accesslog": {"disabled": True}}}, environ={})
     app = build_app(config)
 
     def broken():
-        raise RuntimeError(f"cannot read {SECRET_PATH}")
-
-    app["storage"].catalog = broken
-
-    async def fetch():
-        async with TestClient(TestServer(app)) as client:
-            resp = await client.get("/v2/_catalog")
-            return resp.status, await resp.json()
-
-    with caplog.at_level(logging.ERROR, logger="pyregistry"):
-        status, body = asyncio.run(fetch())
-    assert status == 500 and body == {"errors": [{"code": "UNKNOWN", "message": "unknown error"}]}, body
-    assert SECRET_PATH in caplog.text
-
-
-def test_storage_os_error_answer_names_no_path(tmp_path, caplog):
-    config = from_mapping({"storage": {"filesystem": {"rootdirectory": str(tmp_path)}}, "log": {"accesslog": {"disabled": True}}}, environ={})
-    app = build_app(config)
-
-    def broken():
-        raise OSError(f"odd failure at {SECRET_PATH}")  # no errno, no strerror: str() is the text with the path
+        raise exc
 
     app["storage"].catalog = broken
 
@@ -57,6 +39,17 @@ def test_storage_os_error_answer_names_no_path(tmp_path, caplog):
             return resp.status, await resp.text()
 
     with caplog.at_level(logging.ERROR, logger="pyregistry"):
-        status, text = asyncio.run(fetch())
+        return asyncio.run(fetch())
+
+
+def test_500_answer_has_no_internal_detail_and_is_logged(tmp_path, caplog):
+    status, text = catalog_failing_with(RuntimeError(f"cannot read {SECRET_PATH}"), tmp_path, caplog)
+    assert status == 500 and json.loads(text) == {"errors": [{"code": "UNKNOWN", "message": "unknown error"}]}, text
+    assert SECRET_PATH in caplog.text
+
+
+def test_storage_os_error_answer_names_no_path(tmp_path, caplog):
+    # no errno, no strerror: str() is the text with the path
+    status, text = catalog_failing_with(OSError(f"odd failure at {SECRET_PATH}"), tmp_path, caplog)
     assert status == 500 and SECRET_PATH not in text and "UNKNOWN" in text, text
     assert SECRET_PATH in caplog.text
