@@ -89,6 +89,10 @@ removed:
   returned: always
   type: list
   elements: str
+registry_unreachable:
+  description: Whether the check failed because O(registry) did not answer (nothing was written then).
+  returned: when state is present
+  type: bool
 subjects:
   description: Subjects of the CA certificates.
   returned: when state is present
@@ -247,6 +251,7 @@ def main():
             result["diff"] = {"before": before, "after": after}
         module.exit_json(**result)
 
+    result["registry_unreachable"] = False
     try:
         ders = parse_pem(p["pem"], p["source"])
         result["subjects"] = check_ca(ders, p["source"])
@@ -255,6 +260,7 @@ def main():
                 verify_registry(ders, p["registry"], p["source"])
             except Unreachable as exc:
                 if not module.check_mode:
+                    result["registry_unreachable"] = True
                     raise CAError(f"{exc}; nothing was written. Start the registry first, or set verify: false (registry_client_ca_verify in the role) "
                                   "to trust the CA without checking it") from None
                 module.warn(f"{exc} (check mode: the CA is checked as a certificate only)")
