@@ -53,7 +53,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402 - documentation first
 
-from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, retag  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.reference import RetagError, retag  # noqa: E402
 
 
 def retag_filter(value, registry, hub_library=False, rename=None):

@@ -6,50 +6,40 @@ registry through the registry API client or from the Docker engine (`docker save
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import platform
 import re
 import tarfile
-import zlib
 
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_atomically
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
+from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompress_chunks
+from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import archive_identity
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
+    ANNOTATION_REF_NAME,
+    INDEX_TYPES,
     MANIFEST_TYPES,
-    OCI_INDEX,
+    OCI_CONFIG,
+    OCI_LAYER_TYPES,
+    OCI_LAYOUT,
     OCI_MANIFEST,
 )
-from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, parse_ref
-
-try:
-    import zstandard
-    DECOMPRESS_ERRORS = (zlib.error, zstandard.ZstdError)
-except ImportError:
-    zstandard = None
-    DECOMPRESS_ERRORS = (zlib.error,)
+from ansible_collections.airgap.registry.plugins.module_utils.reference import (
+    HUB_API_HOST,
+    HUB_NAME_DOMAINS,
+    RetagError,
+    is_hub,
+    parse_ref,
+    registry_host,
+)
 
 CHUNK = 1024 * 1024
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
-REF_NAME = "org.opencontainers.image.ref.name"
-OCI_LAYER_TYPES = {
-    "application/vnd.docker.image.rootfs.diff.tar.gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.docker.image.rootfs.diff.tar.zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-}
 ARCHS = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm", "armv6l": "arm",
          "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
-DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
-DOCKER_HUB_API = "registry-1.docker.io"
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-class ArchiveError(Exception):
+class ArchiveError(AirgapError):
     """An image cannot be resolved, fetched or written as a tarball."""
 
 
@@ -73,7 +63,7 @@ def repo_tag(image):
     registry, repo, tag, digest = split_image(image)
     if digest and not tag:
         return None
-    if registry in ("docker.io", "index.docker.io"):
+    if registry in HUB_NAME_DOMAINS:
         registry = None
         repo = repo[len("library/"):] if repo.startswith("library/") else repo
     return (registry + "/" if registry else "") + repo + ":" + (tag or "latest")
@@ -85,44 +75,7 @@ def host_platform():
     return "linux/" + ARCHS.get(machine, machine)
 
 
-# --- reading what a tarball already holds ---------------------------------------------------------------------------
-def _digest_from_path(path):
-    """`sha256:<hex>` from `<hex>.json` or `blobs/sha256/<hex>`; None when the name does not carry it."""
-    match = re.search(r"(?:^|/)(?:sha256/)?([0-9a-f]{64})(?:\.json)?$", path or "")
-    return "sha256:" + match.group(1) if match else None
-
-
-def archive_identity(path):
-    """{format, config_digest, refs, ids} of the image a tarball holds, or None when it is absent or unreadable.
-
-    `ids` are the digests that identify the image: its config, and the manifest or index digests of an OCI layout
-    (an engine with the containerd image store gives the index digest as the image ID).
-    """
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            names = set(tar.getnames())
-            if "manifest.json" in names:
-                entries = json.load(tar.extractfile("manifest.json"))
-                if not isinstance(entries, list) or len(entries) != 1:
-                    return None
-                config_digest = _digest_from_path(entries[0].get("Config"))
-                index = json.load(tar.extractfile("index.json")) if "index.json" in names else {}
-                ids = [config_digest] + [m["digest"] for m in index.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
-                return {"format": "docker-archive", "config_digest": config_digest, "refs": list(entries[0].get("RepoTags") or []), "ids": ids}
-            if "index.json" in names and "oci-layout" in names:
-                manifests = json.load(tar.extractfile("index.json")).get("manifests") or []
-                if len(manifests) != 1 or manifests[0].get("mediaType") not in (OCI_MANIFEST, DOCKER_MANIFEST):
-                    return None
-                desc = manifests[0]
-                manifest = json.load(tar.extractfile("blobs/sha256/" + desc["digest"].split(":", 1)[1]))
-                ref = (desc.get("annotations") or {}).get(REF_NAME)
-                return {"format": "oci-archive", "config_digest": manifest["config"]["digest"], "refs": [ref] if ref else [],
-                        "ids": [manifest["config"]["digest"], desc["digest"]]}
-    except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return None
-
-
+# --- what a tarball already holds (archive_identity, from image_archive) ------------------------------------------
 def holds_image(found, fmt, image_id, ref):
     """True when `found` (an archive_identity) is `fmt` and holds the image `image_id` (config, manifest or index digest)
     under `ref` (when not None)."""
@@ -214,52 +167,12 @@ def blob_chunks(client, repo, digest):
     return _verified(raw(), digest, f"blob {repo}@{digest}")
 
 
-def _decompressor(head):
-    """A fresh decompress object for a stream starting with `head`, or None when it is not compressed."""
-    if head.startswith(GZIP_MAGIC):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if head.startswith(ZSTD_MAGIC):
-        if zstandard is None:
-            raise ArchiveError("a layer is zstd-compressed and the Python package zstandard is not installed")
-        return zstandard.ZstdDecompressor().decompressobj()
-    return None
-
-
 def uncompressed_chunks(chunks, what="a compressed layer"):
     """The uncompressed bytes of a gzip, zstd or plain tar stream (multi-member gzip included); `what` names it in errors."""
-    chunks = iter(chunks)
-    head = b""
-    for chunk in chunks:
-        head += chunk
-        if len(head) >= len(ZSTD_MAGIC):
-            break
-    decomp = _decompressor(head)
-    if decomp is None:
-        if head:
-            yield head
-        yield from chunks
-        return
-    for chunk in itertools.chain([head], chunks):
-        data = chunk
-        while data:
-            if getattr(decomp, "eof", False):
-                if not data.strip(b"\0"):
-                    break
-                decomp = _decompressor(data)
-                if decomp is None:
-                    raise ArchiveError(f"{what}: unexpected data after the end of the compressed stream")
-            try:
-                out = decomp.decompress(data)
-            except DECOMPRESS_ERRORS as exc:
-                raise ArchiveError(f"{what}: compressed data is corrupt: {exc}") from None
-            if out:
-                yield out
-            data = decomp.unused_data if getattr(decomp, "eof", False) else b""
-    if not getattr(decomp, "eof", True):
-        raise ArchiveError(f"{what}: compressed data ends early (truncated)")
-    tail = decomp.flush()
-    if tail:
-        yield tail
+    try:
+        yield from decompress_chunks(chunks, what)
+    except CompressError as exc:
+        raise ArchiveError(str(exc)) from None
 
 
 # --- resolving an image in a registry ----------------------------------------------------------------------------------
@@ -310,7 +223,7 @@ def resolve_image(client, repo, reference, platform_name=None):
     """The RemoteImage `repo:reference` names; an index or manifest list resolves to `platform_name` (default: this host)."""
     what = f"{client.host}/{repo}:{reference}" if not reference.startswith("sha256:") else f"{client.host}/{repo}@{reference}"
     body, media_type, digest, manifest = _load_manifest(client, repo, reference, what)
-    if media_type in (DOCKER_MANIFEST_LIST, OCI_INDEX) or "manifests" in manifest:
+    if media_type in INDEX_TYPES or "manifests" in manifest:
         wanted = platform_name or host_platform()
         entries = [m for m in manifest.get("manifests") or [] if _platform_matches(m, wanted)]
         if not entries:
@@ -409,7 +322,7 @@ def write_oci_archive(fh, client, image, ref):
         tar.add_bytes("blobs/sha256/" + digest.split(":", 1)[1], body)
     entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body)}
     if ref:
-        entry["annotations"] = {REF_NAME: ref}
+        entry["annotations"] = {ANNOTATION_REF_NAME: ref}
     tar.add_bytes("index.json", json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode())
     tar.close()
 
@@ -462,15 +375,15 @@ class ImageSaver:
         registry, repo, tag, digest = split_image(image)
         host = self.registry
         if host:
-            wanted = re.sub(r"^https?://", "", host).rstrip("/")
+            wanted = registry_host(host)
             if registry and registry != wanted:
                 raise ArchiveError(f"image {image} names registry {registry}, but registry is {wanted}")
         elif registry:
             host = registry
         else:
             raise ArchiveError(f"image {image} names no registry: set registry, or use a full name (HOST:PORT/repo:tag, docker.io/repo:tag)")
-        if re.sub(r"^https?://", "", host).rstrip("/") in DOCKER_HUB_NAMES:
-            host = DOCKER_HUB_API
+        if is_hub(host):
+            host = HUB_API_HOST
             repo = repo if "/" in repo else "library/" + repo
         return self._client(host), repo, digest or tag or "latest"
 

@@ -9,12 +9,13 @@ import json
 import os
 
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
+from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
+from ansible_collections.airgap.registry.plugins.module_utils.reference import HUB_NAMES, registry_host
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
-DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 
 
-class DockerConfigError(Exception):
+class DockerConfigError(AirgapError):
     """The config file cannot be read, parsed or written."""
 
 
@@ -24,19 +25,15 @@ def default_config_path():
     return os.path.join(directory, "config.json")
 
 
-def registry_hostname(registry):
+def registry_hostname(registry: str) -> str:
     """HOST[:PORT] of a registry given as `host:port`, `https://host:port` or `https://host/v1/`."""
-    name = registry.strip()
-    for prefix in ("http://", "https://"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name.split("/", 1)[0]
+    return registry_host(registry)
 
 
 def auth_key(registry):
     """The `auths` key the docker CLI uses for `registry` (Docker Hub has its historical URL key)."""
     host = registry_hostname(registry)
-    if host in DOCKER_HUB_NAMES:
+    if host in HUB_NAMES:
         return DOCKER_HUB_KEY
     return host
 

@@ -9,7 +9,6 @@ decompressing again up to the member.  Nothing is unpacked to disk and no layer 
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -18,51 +17,24 @@ import re
 import tarfile
 import zlib
 
-_ZSTD = {}
+from ansible_collections.airgap.registry.plugins.module_utils import compression
+from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, detect
+from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
+    ANNOTATION_CONTAINERD_NAME,
+    ANNOTATION_REF_NAME,
+    DOCKER_MANIFEST,
+    OCI_MANIFEST,
+)
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_CONFIG, OCI_CONFIG  # noqa: F401 - seed.py's old import line, until its restructure lands
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 METADATA_MAX = 4 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
 BLOB_NAME = re.compile(r"^(?:\./)?blobs/(sha256|sha512)/([0-9a-f]{64,128})$")
-HEX_NAME = re.compile(r"^(?:\./)?([0-9a-f]{64})(?:\.tar|/layer\.tar)?$")
 
 
-def zstd_module():
-    """The zstandard module, or None (the zstd binary is used then); imported on first use, as few tarballs need it."""
-    if "module" not in _ZSTD:
-        try:
-            import zstandard
-        except ImportError:
-            zstandard = None
-        _ZSTD["module"] = zstandard
-    return _ZSTD["module"]
-
-
-def zstd_binary():
-    """Path of the zstd binary, or None."""
-    import shutil
-    return shutil.which("zstd")
-
-
-class ImageArchiveError(Exception):
+class ImageArchiveError(AirgapError):
     """A tarball that is not a readable image archive; the message names the file and the problem."""
-
-
-def compression_of(head):
-    """'gzip', 'zstd' or 'none' from the first bytes of a stream."""
-    if head.startswith(GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "zstd"
-    return "none"
 
 
 class Member:
@@ -70,7 +42,7 @@ class Member:
 
     __slots__ = ("digest", "head", "name", "offset", "size")
 
-    def __init__(self, name, offset, size, head=b"", digest=None):
+    def __init__(self, name: str, offset: int | None, size: int, head: bytes = b"", digest: str | None = None) -> None:  # noqa: PLR0917 - a plain record
         self.name = name
         self.offset = offset
         self.size = size
@@ -79,9 +51,10 @@ class Member:
 
 
 class Layer:
-    """A layer as stored in the tarball."""
+    """A layer as stored in the tarball: member name, size in bytes, digest (`sha256:<hex>`), diff_id, compression
+    (none|gzip|zstd) and the media type its manifest gave, if any."""
 
-    def __init__(self, member, size, digest, diff_id, compression, media_type=None):  # noqa: PLR0917 - a plain record
+    def __init__(self, member: str, size: int, digest: str, diff_id: str, compression: str, media_type: str | None = None) -> None:  # noqa: PLR0917 - a plain record
         self.member = member
         self.size = size
         self.digest = digest
@@ -89,14 +62,14 @@ class Layer:
         self.compression = compression
         self.media_type = media_type
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Layer({self.member!r}, {self.digest}, {self.compression})"
 
 
 class ArchiveImage:
-    """One image of a tarball: refs, config, layers, and the archive's own manifest when it has one."""
+    """One image of a tarball: refs, config bytes, layers, and the archive's own (manifest bytes, media type) if any."""
 
-    def __init__(self, archive, refs, config, layers, source_manifest=None):
+    def __init__(self, archive: ImageArchive, refs: list, config: bytes, layers: list, source_manifest: tuple | None = None) -> None:  # noqa: PLR0917 - a plain record
         self.archive = archive
         self.refs = refs
         self.config = config
@@ -104,45 +77,41 @@ class ArchiveImage:
         self.layers = layers
         self.source_manifest = source_manifest
 
-    @property
-    def image_id(self):
-        return self.config_digest
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ArchiveImage({self.refs}, {self.config_digest[:19]}, {len(self.layers)} layers)"
 
 
 class _Section(io.RawIOBase):
     """A read-only window [start, start+size) of a file opened by path."""
 
-    def __init__(self, path, start, size):
+    def __init__(self, path: str, start: int, size: int) -> None:
         super().__init__()
         self._fh = open(path, "rb")
         self._fh.seek(start)
         self._left = size
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def read(self, n=-1):
+    def read(self, n: int = -1) -> bytes:
         if n is None or n < 0 or n > self._left:
             n = self._left
         data = self._fh.read(n)
         self._left -= len(data)
         return data
 
-    def readinto(self, buf):
+    def readinto(self, buf) -> int:
         data = self.read(len(buf))
         buf[:len(data)] = data
         return len(data)
 
-    def send_to(self, sock, n):
+    def send_to(self, sock, n: int) -> int:
         """Send up to n bytes of the window to `sock` (sendfile(2) on a plain socket: no copy through Python)."""
         sent = sock.sendfile(self._fh, self._fh.tell(), min(n, self._left)) if self._left else 0
         self._left -= sent
         return sent
 
-    def close(self):
+    def close(self) -> None:
         self._fh.close()
         super().close()
 
@@ -150,13 +119,13 @@ class _Section(io.RawIOBase):
 class _Limited:
     """At most `size` bytes of a sequential stream (member `what` inside a compressed tar)."""
 
-    def __init__(self, fh, size, what, on_close=None):
+    def __init__(self, fh, size: int, what: str, on_close=None) -> None:
         self._fh = fh
         self._left = size
         self._what = what
         self._on_close = on_close
 
-    def read(self, n=-1):
+    def read(self, n: int = -1) -> bytes:
         if n is None or n < 0 or n > self._left:
             n = self._left
         try:
@@ -166,69 +135,44 @@ class _Limited:
         self._left -= len(data)
         return data
 
-    def close(self):
+    def close(self) -> None:
         if self._on_close:
             self._on_close()
             self._on_close = None
 
-    def __enter__(self):
+    def __enter__(self) -> _Limited:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
 
-class _ProcessStream:
-    """stdout of a decompressor process as a readable stream."""
-
-    def __init__(self, args, path):
-        self.path = path
-        import subprocess
-        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def read(self, n=-1):
-        data = self._proc.stdout.read(n)
-        if not data and self._proc.poll() not in (None, 0):
-            raise ImageArchiveError(f"{self.path}: zstd failed: {self._proc.stderr.read().decode(errors='replace').strip()}")
-        return data
-
-    def close(self):
-        self._proc.stdout.close()
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.wait()
-        self._proc.stderr.close()
+def open_decompressed(path: str, kind: str):
+    """A sequential reader of the whole tarball's decompressed bytes (`kind`: none|gzip|zstd); ImageArchiveError."""
+    try:
+        return compression.open_file(path, kind)
+    except CompressError as exc:
+        raise ImageArchiveError(str(exc)) from None
 
 
-def open_decompressed(path, compression):
-    """A sequential reader of the whole tarball's decompressed bytes."""
-    if compression == "gzip":
-        return gzip.open(path, "rb")
-    if compression == "zstd":
-        zstandard = zstd_module()
-        if zstandard is not None:
-            fh = open(path, "rb")
-            reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=True)
-            return io.BufferedReader(reader, READ_BLOCK)
-        if not zstd_binary():
-            raise ImageArchiveError(f"{path}: zstd-compressed, but neither the zstandard module nor the zstd binary is available")
-        return _ProcessStream(["zstd", "-dcq", path], path)
-    return open(path, "rb")
+BASE_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, KeyError, TypeError, AttributeError,
+                       CompressError)
 
 
-BASE_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError, KeyError, TypeError, AttributeError)
-
-
-def archive_errors():
+def archive_errors() -> tuple:
     """Exceptions that mean a broken tarball (zstandard's too, once it is loaded)."""
-    zstandard = _ZSTD.get("module")
-    return BASE_ARCHIVE_ERRORS + ((zstandard.ZstdError,) if zstandard is not None else ())
+    return BASE_ARCHIVE_ERRORS + compression.decompress_errors()
 
 
-class ImageArchive:
-    """An image tarball: `images` (ArchiveImage list), member access by name."""
+class TarballReader:
+    """The members of a tarball (plain, gzip or zstd), read without unpacking: `members` {name: Member}.
 
-    def __init__(self, path):
+    A plain tarball is indexed once (headers only) and its members are read in place by offset; a compressed one is
+    read in one sequential pass that keeps the small JSON documents and hashes compressed unnamed blobs.
+    ImageArchiveError (naming the file) when the file cannot be read or is not a tar.
+    """
+
+    def __init__(self, path: str) -> None:
         self.path = path
         self.members = {}
         self._data = {}
@@ -239,20 +183,21 @@ class ImageArchive:
             raise ImageArchiveError(f"{path}: cannot read: {exc.strerror}") from None
         if not head:
             raise ImageArchiveError(f"{path}: empty file, not an image tarball")
-        self.compression = compression_of(head)
+        self.compression = detect(head)
         self.seekable = self.compression == "none"
+        self._guarded(self._scan)
+
+    def _guarded(self, step):
+        """Run `step`, turning what a broken tarball raises into an ImageArchiveError naming the file."""
         try:
-            self._scan()
-            self.images = self._parse()
+            return step()
         except ImageArchiveError:
             raise
         except archive_errors() as exc:
-            raise ImageArchiveError(f"{path}: not a readable image tarball ({self.compression}): {exc.__class__.__name__}: {exc}") from None
-        if not self.images:
-            raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
+            raise ImageArchiveError(f"{self.path}: not a readable image tarball ({self.compression}): {exc.__class__.__name__}: {exc}") from None
 
     # --- scanning ------------------------------------------------------------------------------------------------
-    def _scan(self):
+    def _scan(self) -> None:
         if self.seekable:
             size = os.path.getsize(self.path)
             with tarfile.open(self.path, "r:") as tar:
@@ -270,15 +215,14 @@ class ImageArchive:
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
-                    if not info.isfile():
-                        continue
-                    self._scan_member(_norm(info.name), info.size, tar.extractfile(info))
+                    if info.isfile():
+                        self._scan_member(_norm(info.name), info.size, tar.extractfile(info))
         finally:
             stream.close()
         if not self.members:
             raise ImageArchiveError(f"{self.path}: no files in the {self.compression}-compressed tar")
 
-    def _scan_member(self, name, size, fh):
+    def _scan_member(self, name: str, size: int, fh) -> None:
         """Record one member of a streamed tar: keep small JSON documents, hash compressed unnamed blobs."""
         head = fh.read(min(size, READ_BLOCK))
         member = Member(name, None, size, head[:8])
@@ -289,7 +233,7 @@ class ImageArchive:
                 raise ImageArchiveError(f"{self.path}: truncated inside {name}")
             self._data[name] = data
             return
-        hasher = hashlib.sha256(head) if compression_of(head) != "none" and not BLOB_NAME.match(name) else None
+        hasher = hashlib.sha256(head) if detect(head) != "none" and not BLOB_NAME.match(name) else None
         left = size - len(head)
         while left > 0:
             block = fh.read(min(READ_BLOCK, left))
@@ -302,11 +246,11 @@ class ImageArchive:
             member.digest = "sha256:" + hasher.hexdigest()
 
     # --- member access -------------------------------------------------------------------------------------------
-    def has(self, name):
+    def has(self, name: str) -> bool:
         return _norm(name) in self.members
 
-    def read(self, name):
-        """The whole content of a (small) member."""
+    def read(self, name: str) -> bytes:
+        """The whole content of a (small, at most METADATA_MAX bytes) member; ImageArchiveError when it cannot be."""
         name = _norm(name)
         if name in self._data:
             return self._data[name]
@@ -322,20 +266,22 @@ class ImageArchive:
         self._data[name] = data
         return data
 
-    def read_json(self, name):
+    def read_json(self, name: str):
+        """A member parsed as JSON; ImageArchiveError when it is missing or not JSON."""
         try:
             return json.loads(self.read(name))
         except ValueError as exc:
             raise ImageArchiveError(f"{self.path}: {name} is not valid JSON: {exc}") from None
 
-    def head(self, name):
+    def head(self, name: str) -> bytes:
+        """The first (up to 8) bytes of a member."""
         member = self.members[_norm(name)]
         if not member.head and self.seekable:
             with self.open_member(name) as fh:
                 member.head = fh.read(8)
         return member.head
 
-    def open_member(self, name, offset=0):
+    def open_member(self, name: str, offset: int = 0):
         """A reader of member `name` from byte `offset` (a compressed tarball is decompressed again up to it)."""
         member = self.members[_norm(name)]
         if self.seekable:
@@ -346,18 +292,21 @@ class ImageArchive:
             for info in tar:
                 if _norm(info.name) == member.name and info.isfile():
                     fh = tar.extractfile(info)
-                    left = offset
-                    while left > 0:
-                        block = fh.read(min(READ_BLOCK, left))
-                        if not block:
-                            raise ImageArchiveError(f"{self.path}: truncated inside {name}")
-                        left -= len(block)
+                    self._skip(fh, offset, name)
                     return _Limited(fh, member.size - offset, f"{self.path} ({name})", on_close=stream.close)
         except archive_errors() as exc:
             stream.close()
             raise ImageArchiveError(f"{self.path}: cannot read {name}: {exc}") from None
         stream.close()
         raise ImageArchiveError(f"{self.path}: member {name} vanished")
+
+    def _skip(self, fh, count: int, name: str) -> None:
+        """Read and drop `count` bytes of member `name`."""
+        while count > 0:
+            block = fh.read(min(READ_BLOCK, count))
+            if not block:
+                raise ImageArchiveError(f"{self.path}: truncated inside {name}")
+            count -= len(block)
 
     def stream_members(self, names):
         """Yield (name, reader) for the members in `names`, in tar order, in one sequential pass."""
@@ -383,8 +332,8 @@ class ImageArchive:
             stream.close()
         raise ImageArchiveError(f"{self.path}: {', '.join(sorted(wanted))} no longer in the tarball (did it change during the run?)")
 
-    def member_digest(self, name):
-        """sha256 digest of a member's bytes (hashing it when the name does not say)."""
+    def member_digest(self, name: str) -> str:
+        """`sha256:<hex>` digest of a member's bytes (hashing it when its name does not say)."""
         member = self.members[_norm(name)]
         if member.digest is None:
             match = BLOB_NAME.match(member.name)
@@ -398,8 +347,19 @@ class ImageArchive:
                 member.digest = "sha256:" + hasher.hexdigest()
         return member.digest
 
+
+class ImageArchive(TarballReader):
+    """An image tarball: `docker save` (legacy and Docker 25+ OCI layout) or an OCI archive (image-spec
+    image-layout.md), plain, gzip or zstd; `images` is its ArchiveImage list.  ImageArchiveError names the file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.images = self._guarded(self._parse)
+        if not self.images:
+            raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
+
     # --- parsing -------------------------------------------------------------------------------------------------
-    def _parse(self):
+    def _parse(self) -> list:
         manifests = self._oci_manifests()
         if self.has("manifest.json"):
             return self._parse_docker(manifests)
@@ -439,7 +399,7 @@ class ImageArchive:
         if not self.has(name):
             raise ImageArchiveError(f"{self.path}: layer {name} is missing")
         member = self.members[_norm(name)]
-        compression = compression_of(self.head(name))
+        compression = detect(self.head(name))
         match = BLOB_NAME.match(member.name)
         if match:
             digest = f"{match.group(1)}:{match.group(2)}"
@@ -528,10 +488,10 @@ def _layer_media_types(source):
 
 def _oci_refs(annotations, path):
     """Image refs of an OCI index entry: containerd's full name, else ref.name (a bare tag gets the file's name)."""
-    full = annotations.get("io.containerd.image.name")
+    full = annotations.get(ANNOTATION_CONTAINERD_NAME)
     if full:
         return [full]
-    ref = annotations.get("org.opencontainers.image.ref.name")
+    ref = annotations.get(ANNOTATION_REF_NAME)
     if not ref:
         return []
     if ":" in ref or "/" in ref:
@@ -541,6 +501,52 @@ def _oci_refs(annotations, path):
     return [f"{re.sub(r'[^a-z0-9._-]+', '-', stem.lower()).strip('-._') or 'image'}:{ref}"]
 
 
-def read_archive(path):
+def read_archive(path: str) -> ImageArchive:
     """Open and parse an image tarball; raises ImageArchiveError naming the file and the problem."""
     return ImageArchive(path)
+
+
+def _digest_from_path(path: str | None) -> str | None:
+    """`sha256:<hex>` from `<hex>.json` or `blobs/sha256/<hex>`; None when the name does not carry it."""
+    match = re.search(r"(?:^|/)(?:sha256/)?([0-9a-f]{64})(?:\.json)?$", path or "")
+    return "sha256:" + match.group(1) if match else None
+
+
+def _docker_identity(tar: TarballReader) -> dict | None:
+    entries = tar.read_json("manifest.json")
+    if not isinstance(entries, list) or len(entries) != 1:
+        return None
+    config_digest = _digest_from_path(entries[0].get("Config"))
+    index = tar.read_json("index.json") if tar.has("index.json") else {}
+    ids = [config_digest] + [m["digest"] for m in index.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
+    return {"format": "docker-archive", "config_digest": config_digest, "refs": list(entries[0].get("RepoTags") or []), "ids": ids}
+
+
+def _oci_identity(tar: TarballReader) -> dict | None:
+    manifests = tar.read_json("index.json").get("manifests") or []
+    if len(manifests) != 1 or manifests[0].get("mediaType") not in (OCI_MANIFEST, DOCKER_MANIFEST):
+        return None
+    desc = manifests[0]
+    manifest = tar.read_json(_blob_path(desc["digest"]))
+    ref = (desc.get("annotations") or {}).get(ANNOTATION_REF_NAME)
+    return {"format": "oci-archive", "config_digest": manifest["config"]["digest"], "refs": [ref] if ref else [],
+            "ids": [manifest["config"]["digest"], desc["digest"]]}
+
+
+def archive_identity(path: str) -> dict | None:
+    """{format, config_digest, refs, ids} of the one image a tarball holds, or None when it is absent, unreadable or
+    holds something else.
+
+    `format` is docker-archive (a manifest.json) or oci-archive (index.json and oci-layout, image-spec
+    image-layout.md); `ids` are the digests that identify the image: its config, and the manifest or index digests of
+    an OCI layout (an engine with the containerd image store gives the index digest as the image ID).
+    """
+    try:
+        tar = TarballReader(path)
+        if tar.has("manifest.json"):
+            return _docker_identity(tar)
+        if tar.has("index.json") and tar.has("oci-layout"):
+            return _oci_identity(tar)
+    except (ImageArchiveError, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return None

@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import host_platform
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import DOCKER_MANIFEST_LIST, RegistryClient
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_MANIFEST_LIST
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from tests.helpers.ansible import failed, run_module
 from tests.helpers.engine import docker_push
 

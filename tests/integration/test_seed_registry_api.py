@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_MANIFEST
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (
-    DOCKER_MANIFEST,
     RegistryAuthError,
     RegistryClient,
     RegistryError,

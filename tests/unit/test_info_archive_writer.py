@@ -10,7 +10,9 @@ import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils import archive_writer as aw
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_atomically
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryError
+from ansible_collections.airgap.registry.plugins.module_utils.compression import GZIP_MAGIC
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import ANNOTATION_REF_NAME, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryError
 
 
 def sha(data):
@@ -222,7 +224,7 @@ def test_oci_archive_layout_converts_a_docker_manifest(registry, tmp_path):
     assert json.loads(tar.extractfile("oci-layout").read()) == {"imageLayoutVersion": "1.0.0"}
     index = json.load(tar.extractfile("index.json"))
     (entry,) = index["manifests"]
-    assert entry["mediaType"] == OCI_MANIFEST and entry["annotations"] == {aw.REF_NAME: "tools/app:1.0"}
+    assert entry["mediaType"] == OCI_MANIFEST and entry["annotations"] == {ANNOTATION_REF_NAME: "tools/app:1.0"}
     body = tar.extractfile("blobs/sha256/" + entry["digest"].split(":")[1]).read()
     assert sha(body) == entry["digest"] and len(body) == entry["size"]
     manifest = json.loads(body)
@@ -390,7 +392,7 @@ def test_docker_archive_preserve_keeps_gzip_layers_and_checks_them(registry):
     tar = write(aw.write_docker_archive, registry, image, "tools/app:1.0", "preserve")
     manifest = json.load(tar.extractfile("manifest.json"))[0]
     stored = [tar.extractfile(path).read() for path in manifest["Layers"]]
-    assert stored[0] == registry.blobs[image.layers[0]["digest"]] and stored[0].startswith(aw.GZIP_MAGIC)
+    assert stored[0] == registry.blobs[image.layers[0]["digest"]] and stored[0].startswith(GZIP_MAGIC)
     assert stored[1] == registry.layers[1], "a plain layer stays plain"
     assert gzip.decompress(stored[0]) == registry.layers[0]
     wrong = gzip.compress(layer_tar({"x": b"other"}), mtime=0)

@@ -10,7 +10,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.airgap.registry.plugins.module_utils import image_archive
+from ansible_collections.airgap.registry.plugins.module_utils import compression as compression_module
+from ansible_collections.airgap.registry.plugins.module_utils import media_types
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchiveError, read_archive
 from tests.helpers.registries import REPO_ROOT
 
@@ -87,7 +88,7 @@ def test_compressed_tarballs_stream_without_seeking(tmp_path, compression, monke
     else:
         packed = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout
     if compression == "zstd-binary":
-        monkeypatch.setitem(image_archive._ZSTD, "module", None)
+        monkeypatch.setitem(compression_module._ZSTD, "module", None)
     target = tmp_path / "two.tar.x"
     target.write_bytes(packed)
     archive = read_archive(str(target))
@@ -116,12 +117,12 @@ def test_gzip_layers_in_legacy_save_are_hashed(tmp_path):
 def test_oci_archive_ref_names(tmp_path):
     layer = gzip.compress(_layer("oci"), mtime=0)
     config = _config([_layer("oci")])
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": image_archive.OCI_MANIFEST,
-                           "config": {"mediaType": image_archive.OCI_CONFIG, "digest": _digest(config), "size": len(config)},
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": media_types.OCI_MANIFEST,
+                           "config": {"mediaType": media_types.OCI_CONFIG, "digest": _digest(config), "size": len(config)},
                            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _digest(layer), "size": len(layer)}]}).encode()
 
     def index(annotations):
-        return json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": image_archive.OCI_MANIFEST, "digest": _digest(manifest),
+        return json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": media_types.OCI_MANIFEST, "digest": _digest(manifest),
                                                                 "size": len(manifest), "annotations": annotations}]}).encode()
     blobs = [(f"blobs/sha256/{_digest(b)[7:]}", b) for b in (layer, config, manifest)]
     for annotations, refs in [({"org.opencontainers.image.ref.name": "2.1"}, ["my-app:2.1"]),
@@ -130,7 +131,7 @@ def test_oci_archive_ref_names(tmp_path):
         path = _write_tar(tmp_path / "My App.tar", [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index(annotations)), *blobs])
         (image,) = read_archive(path).images
         assert image.refs == refs
-        assert image.source_manifest == (manifest, image_archive.OCI_MANIFEST)
+        assert image.source_manifest == (manifest, media_types.OCI_MANIFEST)
         assert image.layers[0].media_type == "application/vnd.oci.image.layer.v1.tar+gzip"
 
 

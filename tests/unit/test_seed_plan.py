@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.airgap.registry.plugins.module_utils import image_archive, seed_compress
+from ansible_collections.airgap.registry.plugins.module_utils import compression
 from ansible_collections.airgap.registry.plugins.module_utils.seed import Seeder, SeedError, expand_sources
 from tests.helpers.registries import REPO_ROOT
 
@@ -56,49 +56,49 @@ def test_bad_options():
 @pytest.mark.parametrize("want", ["gzip", "zstd"])
 def test_recompression_is_deterministic_and_reversible(want, monkeypatch):
     data = b"layer bytes " * 200000
-    first = seed_compress.convert(io.BytesIO(data), "none", want).read()
-    second_reader = seed_compress.convert(io.BytesIO(data), "none", want)
+    first = compression.convert(io.BytesIO(data), "none", want).read()
+    second_reader = compression.convert(io.BytesIO(data), "none", want)
     second = b"".join(iter(lambda: second_reader.read(4096), b""))
     assert first == second and len(first) < len(data)
     if want == "gzip":
         assert first[4:8] == b"\0\0\0\0" and gzip.decompress(first) == data
-    back = seed_compress.convert(io.BytesIO(first), want, "none").read()
+    back = compression.convert(io.BytesIO(first), want, "none").read()
     assert back == data
     other = "zstd" if want == "gzip" else "gzip"
-    assert seed_compress.convert(seed_compress.convert(io.BytesIO(first), want, other), other, "none").read() == data
+    assert compression.convert(compression.convert(io.BytesIO(first), want, other), other, "none").read() == data
 
 
 def test_zstd_binary_fallback(monkeypatch):
-    monkeypatch.setitem(image_archive._ZSTD, "module", None)
+    monkeypatch.setitem(compression._ZSTD, "module", None)
     data = os.urandom(3000) * 100
-    packed = seed_compress.convert(io.BytesIO(data), "none", "zstd").read()
+    packed = compression.convert(io.BytesIO(data), "none", "zstd").read()
     assert packed[:4] == b"\x28\xb5\x2f\xfd"
-    assert seed_compress.convert(io.BytesIO(packed), "zstd", "none").read() == data
+    assert compression.convert(io.BytesIO(packed), "zstd", "none").read() == data
 
 
 def test_bad_gzip_layer_is_a_clear_error():
-    with pytest.raises(seed_compress.CompressError, match="bad gzip data"):
-        seed_compress.convert(io.BytesIO(b"\x1f\x8b\x08\x00" + b"garbage" * 10), "gzip", "none").read()
-    assert zlib.decompress(seed_compress.gzip_reader(io.BytesIO(b"")).read(), 31) == b""
+    with pytest.raises(compression.CompressError, match="bad gzip data"):
+        compression.convert(io.BytesIO(b"\x1f\x8b\x08\x00" + b"garbage" * 10), "gzip", "none").read()
+    assert zlib.decompress(compression.gzip_reader(io.BytesIO(b"")).read(), 31) == b""
 
 
 def test_gzip_pieces_store_incompressible_data_and_stay_valid_gzip():
-    noise = os.urandom(seed_compress.GZIP_CHUNK * 2 + 999)
+    noise = os.urandom(compression.GZIP_CHUNK * 2 + 999)
     text = b"airgap registry layer seed " * 80000
     data = noise + text + noise[:5000]
-    reader = seed_compress.gzip_reader(io.BytesIO(data))
+    reader = compression.gzip_reader(io.BytesIO(data))
     packed = b"".join(iter(lambda: reader.read(65536), b""))
     reader.close()
     assert gzip.decompress(packed) == data
     assert subprocess.run(["gzip", "-t"], input=packed, check=False).returncode == 0
     assert len(noise) < len(packed) < len(noise) + len(text) // 10
-    assert packed == seed_compress.gzip_reader(io.BytesIO(data)).read()
+    assert packed == compression.gzip_reader(io.BytesIO(data)).read()
 
 
 def test_gunzip_reads_every_member_of_a_concatenated_gzip():
     data = [b"first member " * 5000, b"second member " * 7000, b"third"]
     joined = b"".join(gzip.compress(part, mtime=0) for part in data)
-    reader = seed_compress.convert(io.BytesIO(joined), "gzip", "none")
+    reader = compression.convert(io.BytesIO(joined), "gzip", "none")
     out = bytearray()
     for block in iter(lambda: reader.read(4096), b""):
         out += block
@@ -107,7 +107,7 @@ def test_gunzip_reads_every_member_of_a_concatenated_gzip():
 
 def test_zstd_binary_fails_when_its_source_fails(monkeypatch):
     """A source error while the zstd binary compresses fails the read; it never ends the layer early."""
-    monkeypatch.setitem(image_archive._ZSTD, "module", None)
+    monkeypatch.setitem(compression._ZSTD, "module", None)
 
     class Failing(io.RawIOBase):
         sent = 0
@@ -115,11 +115,11 @@ def test_zstd_binary_fails_when_its_source_fails(monkeypatch):
         def read(self, n=-1):
             self.sent += 1
             if self.sent > 3:
-                raise seed_compress.CompressError("bad gzip data: invalid block type")
+                raise compression.CompressError("bad gzip data: invalid block type")
             return b"x" * 65536
 
-    reader = seed_compress.convert(Failing(), "none", "zstd")
-    with pytest.raises(seed_compress.CompressError, match="invalid block type"):
+    reader = compression.convert(Failing(), "none", "zstd")
+    with pytest.raises(compression.CompressError, match="invalid block type"):
         while reader.read(65536):
             pass
     reader.close()

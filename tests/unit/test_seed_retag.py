@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.airgap.registry.plugins.filter.retag import FilterModule
-from ansible_collections.airgap.registry.plugins.module_utils.retag import RetagError, parse_ref, retag, split_target
+from ansible_collections.airgap.registry.plugins.module_utils.reference import RetagError, parse_ref, retag
 
 DIGEST = "sha256:" + "ab" * 32
 REG = "reg.local:5000"
@@ -79,8 +79,9 @@ def test_invalid_registry(bad):
 def test_parse_and_split():
     ref = parse_ref("localhost:5000/a/b:1")
     assert (ref.registry, ref.path, ref.tag, ref.digest) == ("localhost:5000", "a/b", "1", None)
-    assert split_target(f"reg:5000/a/b:1@{DIGEST}") == ("reg:5000", "a/b", DIGEST)
-    assert split_target("reg:5000/a/b") == ("reg:5000", "a/b", "latest")
+    for name, want in ((f"reg:5000/a/b:1@{DIGEST}", ("reg:5000", "a/b", DIGEST)), ("reg:5000/a/b", ("reg:5000", "a/b", "latest"))):
+        ref = parse_ref(name)
+        assert (ref.registry, ref.path, ref.reference) == want
 
 
 def test_filter_single_list_and_error():
