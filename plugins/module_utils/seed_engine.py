@@ -2,18 +2,27 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The seed's `engine` transport: `docker load`, `docker tag`, `docker push` through the Docker engine (docker SDK).
 
+EngineTransport has the interface of seed_transfer.DirectTransport: built with (client, opts, progress, abort),
+`transfer(plan)` pushes a plan the seed has surveyed.
+
 A target whose registry manifest already has the image's config is left alone (changed=false); any other is
 loaded, tagged and pushed, and is changed when the registry's manifest for it did not exist or differed before.
 """
 from __future__ import annotations
 
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import open_decompressed
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryError
+import threading
+from typing import Any, Iterator
+
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchive, open_decompressed
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
+from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import SeedPlan, Target
+from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError
 
 LOAD_BLOCK = 1024 * 1024
 
 
-def _docker_client(timeout=600):
+def _docker_client(timeout: int = 600) -> Any:
+    """A docker SDK client of the local engine (`timeout` seconds per call); ImportError or RuntimeError saying why not."""
     try:
         import docker
     except ImportError:
@@ -26,7 +35,7 @@ def _docker_client(timeout=600):
     return client
 
 
-def _tarball_stream(archive):
+def _tarball_stream(archive: ImageArchive) -> Iterator[bytes]:
     """The tarball as the engine can load it: as is, or decompressed on the fly for zstd."""
     if archive.compression != "zstd":
         with open(archive.path, "rb") as fh:
@@ -39,7 +48,7 @@ def _tarball_stream(archive):
         stream.close()
 
 
-def _push(api, target, auth_config):
+def _push(api: Any, target: Target, auth_config: dict | None) -> tuple[str | None, int, int]:
     """docker push; returns (digest, layers pushed, layers already there)."""
     repo, tag = target.target.rsplit(":", 1)
     digest, pushed, skipped = None, 0, 0
@@ -55,45 +64,54 @@ def _push(api, target, auth_config):
     return digest, pushed, skipped
 
 
-def seed_with_engine(seeder):
-    """Seed `seeder.targets` through the engine; returns the same result shape as the direct transport."""
-    from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, diff_of
+class EngineTransport:
+    """Push a surveyed plan through the Docker engine.  `opts`: username, password, check_mode."""
 
-    opts = seeder.opts
-    try:
-        seeder._parallel(seeder._check_target, seeder.targets)
-    except RegistryError as exc:
-        raise SeedError(str(exc)) from None
-    todo = [t for t in seeder.targets if t.push]
-    if todo and not opts["check_mode"]:
+    def __init__(self, client: RegistryClient, opts: dict[str, Any], progress: NullProgress, abort: threading.Event) -> None:
+        self.client = client
+        self.opts = opts
+        self.progress = progress
+        self.abort = abort
+
+    def transfer(self, plan: SeedPlan) -> None:
+        """Load, tag and push every target still to push (check mode: mark them changed); SeedError when the engine
+        is missing or fails (the message names the target or the engine's error)."""
+        todo = [t for t in plan.targets if t.push]
+        if not todo:
+            return
+        if self.opts["check_mode"]:
+            for target in todo:
+                target.result.changed = True
+            return
         try:
-            client = _docker_client()
+            engine = _docker_client()
         except (ImportError, RuntimeError) as exc:
             raise SeedError(str(exc)) from None
-        auth = {"username": opts["username"], "password": opts["password"]} if opts["username"] else None
-        loaded = set()
         try:
-            for target in todo:
-                archive = target.image.archive
-                if archive.path not in loaded:
-                    client.images.load(_tarball_stream(archive))
-                    loaded.add(archive.path)
-                image = client.images.get(target.image.config_digest)
-                repo, tag = target.target.rsplit(":", 1)
-                image.tag(repo, tag)
-                digest, pushed, skipped = _push(client.api, target, auth)
-                if not digest:
-                    digest = seeder.client.head_manifest(target.repo, target.tag)["digest"]
-                target.result.update(digest=digest, blobs_pushed=pushed, blobs_skipped=skipped, changed=digest != target.existing)
-                seeder.progress.target_done(target.result)
+            self._push_all(engine, todo)
         except SeedError:
             raise
         except Exception as exc:  # noqa: BLE001 - docker SDK errors (APIError, ImageNotFound, ...) become one clear message
             raise SeedError(f"engine transport: {exc}") from None
         finally:
-            client.close()
-    elif todo:
+            engine.close()
+
+    def _push_all(self, engine: Any, todo: list[Target]) -> None:
+        """docker load each tarball once, then tag and push each target, in order."""
+        auth = {"username": self.opts["username"], "password": self.opts["password"]} if self.opts["username"] else None
+        loaded = set()
         for target in todo:
-            target.result["changed"] = True
-    images = [t.result for t in seeder.targets]
-    return {"changed": any(r["changed"] for r in images), "images": images, "warnings": seeder.warnings, "diff": diff_of(seeder.targets)}
+            archive = target.image.archive
+            if archive.path not in loaded:
+                engine.images.load(_tarball_stream(archive))
+                loaded.add(archive.path)
+            image = engine.images.get(target.image.config_digest)
+            repo, tag = target.target.rsplit(":", 1)
+            image.tag(repo, tag)
+            digest, pushed, skipped = _push(engine.api, target, auth)
+            if not digest:
+                digest = self.client.head_manifest(target.repo, target.tag)["digest"]
+            result = target.result
+            result.digest, result.blobs_pushed, result.blobs_skipped = digest, pushed, skipped
+            result.changed = digest != target.existing
+            self.progress.target_done(result)

@@ -190,33 +190,21 @@ images:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - validate-modules wants imports below the documentation
 
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.seed_options import argument_spec  # noqa: E402
 
-ARGUMENT_SPEC = {
-    "src": {"type": "list", "elements": "path", "required": True},
-    "registry": {"type": "str", "required": True},
-    "transport": {"type": "str", "choices": ["direct", "engine"], "default": "direct"},
-    "layers": {"type": "str", "choices": ["preserve", "gzip", "zstd"], "default": "preserve"},
-    "hub_library": {"type": "bool", "default": False},
-    "rename": {"type": "dict"},
-    "parallel": {"type": "int", "default": 4},
-    "retries": {"type": "int", "default": 4},
-    "chunk_size": {"type": "int"},
-    **CONNECTION_ARGUMENT_SPEC,
-}
+# Generated from seed_options.OPTIONS (the one definition the airgap-seed CLI also uses); DOCUMENTATION above must agree
+# with it (tests/unit/test_seed_options.py checks that).
+ARGUMENT_SPEC = argument_spec()
 
 
-def main():
+def main() -> None:
+    """Run the module: seed, then exit with changed, summary, images (and diff in diff mode)."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_together=[["username", "password"]])
     params = dict(module.params)
-    if params["chunk_size"] is not None and params["chunk_size"] < 1:
-        module.fail_json(msg="chunk_size must be a positive number of bytes")
-    if params["parallel"] < 1:
-        module.fail_json(msg="parallel must be at least 1")
     params["check_mode"] = module.check_mode
     try:
-        result = seed(params)
+        result = seed(params)  # SeedError for a value the seed refuses too (parallel, chunk_size: seed_options.check)
     except SeedError as exc:
         module.fail_json(msg=str(exc))
     for warning in result.pop("warnings"):
