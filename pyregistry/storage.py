@@ -1,4 +1,8 @@
-"""Registry storage over the filesystem driver: blobs, uploads, manifests, tags, referrers, catalog.
+"""Registry storage: blobs, uploads, manifests, tags, referrers, catalog, and what garbage-collect reads and deletes.
+
+Every path comes from paths.Layout and every access goes through a driver.StorageDriver (FilesystemDriver by default).
+Errors are the domain errors of pyregistry.errors (BlobUnknown, ManifestUnknown, RangeInvalid, ...), which carry no
+HTTP status: the API layer maps them (errors.http_status).
 
 Everything a client can see becomes visible by one rename or one link write, after its digest and size were
 verified and its data synced (driver), so a crash or a power cut leaves either the old state or the new one.
