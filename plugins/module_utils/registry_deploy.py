@@ -8,13 +8,13 @@ The comparison is pure functions over plain dicts (module parameters, `docker in
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
 
 from ansible_collections.airgap.registry.plugins.module_utils import docker_common as dc
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
+from ansible_collections.airgap.registry.plugins.module_utils.config_yaml import dump_config
 
 LABEL_PREFIX = "airgap.registry."
 STORAGE_TARGET = "/var/lib/registry"
@@ -45,8 +45,8 @@ def config_target(image, image_labels=None):
 
 
 def render_config(config):
-    """config.yml text for a config dict: JSON, which every YAML parser reads, with sorted keys so it hashes stably."""
-    return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    """config.yml text for a config dict: block YAML as people write and edit it, keys sorted so it hashes stably."""
+    return dump_config(config).encode("utf-8")
 
 
 def container_port(env=None, config=None):

@@ -77,8 +77,8 @@ options:
     type: dict
   config:
     description:
-      - Registry configuration, rendered to a C(config.yml) written atomically to O(config_path) and mounted read-only
-        where the image reads its configuration.
+      - Registry configuration, rendered to a C(config.yml) (block YAML, keys sorted) written atomically to
+        O(config_path) and mounted read-only where the image reads its configuration.
     type: dict
   config_path:
     description: Host path where the generated C(config.yml) is written. Required with O(config).
