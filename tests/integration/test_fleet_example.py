@@ -176,3 +176,12 @@ def test_tear_down_as_written_in_docs(site):
     assert not os.path.exists(os.path.join(site.config_dir, "config.yml"))
     again = run_as_written(commands[-1], inventory=site.inventory)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+
+
+def test_check_mode_on_a_fresh_fleet_with_its_clients_plans(site):
+    """The whole example (registry host and client hosts) in check mode on a fresh fleet: a plan for every host."""
+    res = run_playbook(SITE, inventory=site.inventory, check=True, diff=True)
+    assert res.rc == 0, res.stdout[-6000:] + res.stderr[-2000:]
+    assert set(res.hosts) == {"registry1.site-a.example", "node1.site-a.example", "node2.site-a.example"}
+    assert all(res.stats_for(h).get("failures", 0) == 0 for h in res.hosts)
+    assert not os.path.exists(site.config_dir) and site.container() is None
