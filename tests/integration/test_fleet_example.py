@@ -61,8 +61,8 @@ class Site:
              registry_seed_tarballs_dir=str(tmp / "tarballs"))
         edit(os.path.join(gv, "fleet.yml"), registry_client_ca_cert_host_path=os.path.join(self.config_dir, "tls", "ca.crt"),
              registry_client_docker_config=str(tmp / "docker-config"), registry_client_pull_with="skopeo",
-             registry_client_skopeo_dir=str(tmp / "images"), registry_client_trust_docker=False,
-             registry_client_trust_containers=False)
+             registry_client_skopeo_dir=str(tmp / "images"), registry_client_trust_docker=False)
+        self.containers_ca = f"/etc/containers/certs.d/127.0.0.1:{self.port}/ca.crt"  # the clients' trust (this machine)
 
     def container(self):
         found = self.docker.containers.list(all=True, filters={"name": f"^{self.name}$"})
@@ -72,6 +72,7 @@ class Site:
         container = self.container()
         if container is not None:
             container.remove(force=True)
+        shutil.rmtree(os.path.dirname(self.containers_ca), ignore_errors=True)
 
 
 @pytest.fixture
@@ -163,10 +164,13 @@ def test_skip_seeding_then_seed_then_take_the_registry_down_and_up_again(site):
 
 
 def test_tear_down_as_written_in_docs(site):
-    registry_hosts_only(site)
+    """The whole site up (registry, seeding, both clients trusting, logged in, pulling), then down as docs/fleet.md says."""
     up = run_playbook(SITE, inventory=site.inventory)
     assert up.rc == 0, up.stdout[-6000:]
     assert site.container() is not None
+    assert os.path.isfile(site.containers_ca)
+    with open(site.tmp / "docker-config") as fh:
+        assert f"127.0.0.1:{site.port}" in json.load(fh)["auths"]
     commands = section_commands("fleet.md", "Tear down")
     for command in commands:
         proc = run_as_written(command, inventory=site.inventory)
@@ -174,6 +178,10 @@ def test_tear_down_as_written_in_docs(site):
     assert site.container() is None
     assert sorted(os.listdir(os.path.join(site.config_dir, "tls"))) == ["ca.crt", "ca.key"]
     assert not os.path.exists(os.path.join(site.config_dir, "config.yml"))
+    # The clients no longer trust the registry nor hold its login.
+    assert not os.path.exists(site.containers_ca)
+    with open(site.tmp / "docker-config") as fh:
+        assert f"127.0.0.1:{site.port}" not in json.load(fh).get("auths", {})
     again = run_as_written(commands[-1], inventory=site.inventory)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
 
