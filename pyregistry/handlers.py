@@ -31,20 +31,20 @@ CONTENT_RANGE_RE = re.compile(rf"(?:bytes[ =])?({NUMBER})-({NUMBER})(?:/{NUMBER}
 DEFAULT_CATALOG_ENTRIES = 100
 
 
-def _empty(status, headers):
+def _empty(status: int, headers: dict[str, str]) -> web.Response:
     return web.Response(status=status, headers={**headers, "Content-Length": "0"})
 
 
-def _json(payload, status=200, headers=None, content_type="application/json"):
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None, content_type: str = "application/json") -> web.Response:
     body = json.dumps(payload).encode()
     return web.Response(status=status, body=body, headers={"Content-Type": content_type, **(headers or {})})
 
 
-def _range_header(size):
+def _range_header(size: int) -> str:
     return f"0-{max(size - 1, 0)}"
 
 
-def _check_read_reference(reference):
+def _check_read_reference(reference: str) -> None:
     """The manifest reference of a read (GET, HEAD, DELETE): one that is neither a valid tag nor a digest names nothing
     here, so it is unknown (404 MANIFEST_UNKNOWN), as the OCI distribution-spec v1.1.1 conformance suite expects of pulls
     (`.INVALID_MANIFEST_NAME`). A PUT keeps check_reference's 400 (TAG_INVALID, DIGEST_INVALID)."""
@@ -54,13 +54,14 @@ def _check_read_reference(reference):
         raise ManifestUnknown(detail={"reference": reference[:200]}) from None
 
 
-def _page_size(request, default):
+def _page_size(request: web.Request, default: int | None) -> int | None:
     """The `n` query parameter as an int, or `default` when it is absent or not NUMBER (Distribution ignores a malformed n)."""
     raw = request.query.get("n") or ""
     return int(raw) if NUMBER_RE.fullmatch(raw) else default
 
 
-def _paginate(items, request, default, path, key=None):
+def _paginate(items: list[str], request: web.Request, default: int | None, path: str,
+              key: Callable[[str], Any] | None = None) -> tuple[list[str], dict[str, str]]:
     """Apply `last` and `n` to `items` (sorted by `key`); returns (page, headers with a Link to the next page)."""
     key = key or (lambda item: item)
     last = request.query.get("last")
@@ -74,7 +75,7 @@ def _paginate(items, request, default, path, key=None):
     return page, headers
 
 
-async def _read_manifest(request):
+async def _read_manifest(request: web.Request) -> bytes:
     """The manifest body of a PUT as bytes; raises ManifestTooLarge as soon as its declared or received length is over
     the limit (nothing more is read)."""
     manifests.check_size(request.content_length or 0)
@@ -86,17 +87,17 @@ async def _read_manifest(request):
     return b"".join(parts)
 
 
-def _forwarded(header):
+def _forwarded(header: str) -> dict[str, str]:
     """The first element of an RFC 7239 Forwarded header as {param: value}."""
     params = {}
-    for pair in header.split(",")[0].split(";"):
+    for pair in header.split(",", maxsplit=1)[0].split(";"):
         key, sep, value = pair.partition("=")
         if sep:
             params[key.strip().lower()] = value.strip().strip('"')
     return params
 
 
-def _accepted_types(request):
+def _accepted_types(request: web.Request) -> set[str]:
     accepted = set()
     for value in request.headers.getall("Accept", []):
         for part in value.split(","):
@@ -106,7 +107,7 @@ def _accepted_types(request):
     return accepted
 
 
-def _sendfile_blocking(sock_fd, file_fd, offset, count):
+def _sendfile_blocking(sock_fd: int, file_fd: int, offset: int, count: int) -> None:
     """sendfile() the whole range from a worker thread, waiting for the (non-blocking) socket to drain as needed."""
     poller = select.poll()
     poller.register(sock_fd, select.POLLOUT)
@@ -227,14 +228,14 @@ class Handlers:
         self.metrics.add("bytes_received", total)
         return total
 
-    def _upload_headers(self, request, name, upload_id, size):
+    def _upload_headers(self, request: web.Request, name: str, upload_id: str, size: int) -> dict[str, str]:
         return {
             "Location": self.url(request, f"/v2/{name}/blobs/uploads/{upload_id}"),
             "Docker-Upload-UUID": upload_id,
             "Range": _range_header(size),
         }
 
-    def _blob_created(self, request, name, digest):
+    def _blob_created(self, request: web.Request, name: str, digest: str) -> web.Response:
         return _empty(201, {"Location": self.url(request, f"/v2/{name}/blobs/{digest}"), "Docker-Content-Digest": digest})
 
     # ---- base, catalog, tags -----------------------------------------------------------------------------
@@ -377,7 +378,7 @@ class Handlers:
         await self.run(self.storage.delete_manifest, name, reference)
         return _empty(202, {})
 
-    async def _manifest_get(self, request, name, reference):
+    async def _manifest_get(self, request: web.Request, name: str, reference: str) -> web.Response:
         digest, data, info = await self.run(self.storage.get_manifest, name, reference)
         accepted = _accepted_types(request)
         by_tag = not is_digest(reference)
@@ -391,7 +392,8 @@ class Handlers:
             return web.Response(status=200, headers={**headers, "Content-Length": str(len(data))})
         return web.Response(status=200, body=data, headers=headers)
 
-    def _fallback_child(self, name, info, accepted, reference):
+    def _fallback_child(self, name: str, info: manifests.ManifestInfo, accepted: set[str],
+                        reference: str) -> tuple[str, bytes, manifests.ManifestInfo]:
         """For a client that does not accept a manifest list: its linux/amd64 image, as Distribution serves it."""
         if info.media_type == manifests.DOCKER_LIST:
             for child, platform in info.children:
@@ -401,7 +403,7 @@ class Handlers:
                         return digest, data, child_info
         raise ManifestUnknown(detail={"reference": reference, "reason": f"{info.media_type} not in the Accept header"})
 
-    async def _manifest_put(self, request, name, reference):
+    async def _manifest_put(self, request: web.Request, name: str, reference: str) -> web.Response:
         data = await _read_manifest(request)
         await self.run(manifests.check_go_readable, data)
         digest, info = await self.run(self.storage.put_manifest, name, reference, data, request.headers.get("Content-Type"))

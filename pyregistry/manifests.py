@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from pyregistry.errors import ManifestInvalid, ManifestTooLarge
 
@@ -40,7 +40,7 @@ OBJECT = (lambda value: isinstance(value, dict), "an object")
 LIST = (lambda value: isinstance(value, list), "a list")
 
 
-def _is_base64(value):
+def _is_base64(value: Any) -> bool:
     """Go decodes a []byte field as standard padded base64 (skipping \\r and \\n)."""
     if not isinstance(value, str):
         return False
@@ -80,7 +80,7 @@ def check_size(length: int) -> None:
         raise ManifestTooLarge(message="manifest too large", detail={"limit": MAX_MANIFEST_BYTES})
 
 
-def _descriptor_digest(desc, where):
+def _descriptor_digest(desc: Any, where: str) -> str:
     if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
         raise ManifestInvalid(detail=f"{where}: descriptor without a digest")
     digest = desc["digest"]
@@ -89,21 +89,21 @@ def _descriptor_digest(desc, where):
     return digest
 
 
-def _invalid(detail):
+def _invalid(detail: str) -> ManifestInvalid:
     return ManifestInvalid(detail=detail[:300])
 
 
-def _reject_constant(name):
+def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _go_int(text):
+def _go_int(text: str) -> int | float:
     """An integer literal: an int when it can fit an int64, else inf, which no integer field accepts (Go skips it in a
     field it ignores; Python's int() of thousands of digits costs quadratic time, then refuses)."""
     return int(text) if len(text) <= 20 else float("inf")
 
 
-def _unique_keys(pairs):
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json's object_pairs_hook: the object as a dict, or ValueError naming a key that it holds twice."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -134,7 +134,7 @@ def decode(data: bytes) -> Any:
     return doc
 
 
-def _check_fields(obj, fields, where):
+def _check_fields(obj: dict, fields: dict[str, tuple[Callable[[Any], bool], str]], where: str) -> None:
     """Check `obj` as Go decodes it into a struct with `fields` (name -> (check, shape)): a key that Go matches to a
     field without being its exact name is refused (Go matches keys case-insensitively, "Layers" or "LAYERS" is layers and
     the last one wins), and so is a value of the wrong type (Go refuses those)."""
@@ -149,7 +149,7 @@ def _check_fields(obj, fields, where):
             raise _invalid(f"{where}.{key} must be {shape}")
 
 
-def _descriptors(doc):
+def _descriptors(doc: dict) -> Iterator[tuple[str, dict]]:
     """(where, descriptor) for each object in the descriptor positions of a manifest or index."""
     for key in ("config", "subject"):
         if isinstance(doc.get(key), dict):

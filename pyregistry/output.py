@@ -12,7 +12,7 @@ import time
 from http import HTTPStatus
 from typing import Callable
 
-from aiohttp import hdrs, http_exceptions, web_protocol, web_response
+from aiohttp import hdrs, http_exceptions, web_protocol, web_request, web_response
 
 REPEAT_WINDOW = 60.0  # seconds during which records like one already logged are only counted
 MAX_KINDS = 1000  # distinct kinds of record remembered; beyond it the memory starts over
@@ -29,12 +29,13 @@ def harden_aiohttp() -> None:
         return
     write_headers, handle_error = response_cls._write_headers, protocol_cls.handle_error
 
-    async def _write_headers(self):
+    async def _write_headers(self: web_response.StreamResponse) -> None:
         if self._headers.get(hdrs.SERVER) == web_response.SERVER_SOFTWARE:
             del self._headers[hdrs.SERVER]
         await write_headers(self)
 
-    def _handle_error(self, request, status=500, exc=None, message=None):
+    def _handle_error(self: web_protocol.RequestHandler, request: web_request.BaseRequest, status: int = 500,
+                      exc: BaseException | None = None, message: str | None = None) -> web_response.Response:
         handle_error(self, request, status, exc, status_line(status))  # logs (scrubbed by OutputFilter), checks the writer
         return error_answer(status)
 
