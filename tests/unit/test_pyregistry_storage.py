@@ -203,15 +203,16 @@ def test_htpasswd_bcrypt_variants_and_reload(tmp_path):
 
 
 def test_htpasswd_unknown_user_costs_a_bcrypt_check(tmp_path, monkeypatch):
-    """An unknown name is checked against another user's hash (and refused), so timing does not reveal who exists."""
+    """An unknown name costs one bcrypt hash at the file's highest cost (and is refused), so timing does not reveal
+    who exists."""
     path = tmp_path / "htpasswd"
     path.write_text("alice:" + bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode() + "\n")
     auth = Htpasswd(str(path), "realm")
     calls = []
-    real = bcrypt.checkpw
-    monkeypatch.setattr(bcrypt, "checkpw", lambda password, hashed: calls.append(password) or real(password, hashed))
+    real = bcrypt.hashpw
+    monkeypatch.setattr(bcrypt, "hashpw", lambda password, salt: calls.append((password, salt[:7])) or real(password, salt))
     assert auth.check("mallory", "pw") is False  # alice's password under another name: still refused
-    assert calls == [b"pw"]
+    assert calls == [(b"pw", b"$2b$04$")]
     assert auth.check("alice", "pw") is True
     assert parse_basic("Basic dTpwdw==") == ("u", "pw")
     assert parse_basic("Bearer x") is None and parse_basic("Basic !!!") is None
