@@ -56,7 +56,7 @@ from ansible.errors import AnsibleFilterError  # noqa: E402 - documentation firs
 from ansible_collections.airgap.registry.plugins.module_utils.reference import RetagError, retag  # noqa: E402
 
 
-def retag_filter(value, registry, hub_library=False, rename=None):
+def retag_filter(value: str | list, registry: str, hub_library: bool = False, rename: dict | None = None) -> str | list:
     """Jinja2 filter: the target name(s) of image name(s) `value` in `registry`."""
     try:
         if isinstance(value, (list, tuple)):
@@ -69,5 +69,5 @@ def retag_filter(value, registry, hub_library=False, rename=None):
 class FilterModule:
     """airgap.registry filters."""
 
-    def filters(self):
+    def filters(self) -> dict:
         return {"retag": retag_filter}

@@ -11,9 +11,11 @@ import os
 import platform
 import re
 import tarfile
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_atomically
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompress_chunks
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import DescriptorError, Index, Manifest, Platform
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import archive_identity
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
@@ -34,6 +36,9 @@ from ansible_collections.airgap.registry.plugins.module_utils.reference import (
     registry_host,
 )
 
+if TYPE_CHECKING:
+    from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
+
 CHUNK = 1024 * 1024
 ARCHS = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm", "armv6l": "arm",
          "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
@@ -44,12 +49,12 @@ class ArchiveError(AirgapError):
 
 
 # --- names --------------------------------------------------------------------------------------------------------
-def archive_filename(image):
+def archive_filename(image: str) -> str:
     """The seed's tarball name: `registry:2.8.3` -> `registry_2.8.3.tar`, `a/b:1` -> `a_b_1.tar`."""
     return re.sub(r"[/:@]", "_", image) + ".tar"
 
 
-def split_image(image):
+def split_image(image: str) -> tuple[str | None, str, str | None, str | None]:
     """(registry or None, repository, tag or None, digest or None) by Docker's rule for the registry part."""
     try:
         ref = parse_ref(image)
@@ -58,7 +63,7 @@ def split_image(image):
     return ref.registry, ref.path, ref.tag, ref.digest
 
 
-def repo_tag(image):
+def repo_tag(image: str) -> str | None:
     """The name `docker load` tags the image with (`abox` -> `abox:latest`), or None for a digest reference."""
     registry, repo, tag, digest = split_image(image)
     if digest and not tag:
@@ -69,14 +74,14 @@ def repo_tag(image):
     return (registry + "/" if registry else "") + repo + ":" + (tag or "latest")
 
 
-def host_platform():
+def host_platform() -> str:
     """`linux/<arch>` of this machine in OCI terms."""
     machine = platform.machine().lower()
     return "linux/" + ARCHS.get(machine, machine)
 
 
 # --- what a tarball already holds (archive_identity, from image_archive) ------------------------------------------
-def holds_image(found, fmt, image_id, ref):
+def holds_image(found: dict | None, fmt: str, image_id: str, ref: str | None) -> bool:
     """True when `found` (an archive_identity) is `fmt` and holds the image `image_id` (config, manifest or index digest)
     under `ref` (when not None)."""
     return bool(found and found["format"] == fmt and image_id in found["ids"] and (ref is None or ref in found["refs"]))
@@ -86,7 +91,7 @@ def holds_image(found, fmt, image_id, ref):
 class TarWriter:
     """Write a tar to a seekable file: members from bytes or from a stream of chunks of unknown length."""
 
-    def __init__(self, fh):
+    def __init__(self, fh: BinaryIO) -> None:
         self.fh = fh
         self._dirs = set()
 
@@ -115,13 +120,13 @@ class TarWriter:
         if rest:
             self.fh.write(b"\0" * (tarfile.BLOCKSIZE - rest))
 
-    def add_bytes(self, name, data):
+    def add_bytes(self, name: str, data: bytes) -> None:
         self._parents(name)
         self.fh.write(self._header(name, len(data)))
         self.fh.write(data)
         self._pad(len(data))
 
-    def add_stream(self, name, chunks):
+    def add_stream(self, name: str, chunks: Iterable[bytes]) -> int:
         """Write a member from an iterable of byte chunks; the header is patched with the size afterwards."""
         self._parents(name)
         start = self.fh.tell()
@@ -137,7 +142,8 @@ class TarWriter:
         self.fh.seek(end)
         return size
 
-    def close(self):
+    def close(self) -> None:
+        """Write the end-of-archive blocks."""
         self.fh.write(b"\0" * (2 * tarfile.BLOCKSIZE))
 
 
@@ -155,7 +161,7 @@ def _verified(chunks, digest, what):
         raise ArchiveError(f"{what}: content does not match its digest {digest} (got sha256:{hasher.hexdigest()})")
 
 
-def blob_chunks(client, repo, digest):
+def blob_chunks(client: RegistryClient, repo: str, digest: str) -> Iterator[bytes]:
     """The bytes of a blob from the registry, streamed, checked against its digest."""
     def raw():
         with client.open_blob(repo, digest) as stream:
@@ -167,7 +173,7 @@ def blob_chunks(client, repo, digest):
     return _verified(raw(), digest, f"blob {repo}@{digest}")
 
 
-def uncompressed_chunks(chunks, what="a compressed layer"):
+def uncompressed_chunks(chunks: Iterable[bytes], what: str = "a compressed layer") -> Iterator[bytes]:
     """The uncompressed bytes of a gzip, zstd or plain tar stream (multi-member gzip included); `what` names it in errors."""
     try:
         yield from decompress_chunks(chunks, what)
@@ -176,19 +182,6 @@ def uncompressed_chunks(chunks, what="a compressed layer"):
 
 
 # --- resolving an image in a registry ----------------------------------------------------------------------------------
-def _platform_matches(entry, wanted):
-    plat = entry.get("platform") or {}
-    parts = wanted.split("/")
-    if plat.get("os") != parts[0] or plat.get("architecture") != (parts[1] if len(parts) > 1 else None):
-        return False
-    return len(parts) < 3 or plat.get("variant") == parts[2]
-
-
-def _describe_platform(entry):
-    plat = entry.get("platform") or {}
-    return "/".join(p for p in (plat.get("os"), plat.get("architecture"), plat.get("variant")) if p) or "unknown"
-
-
 def _load_manifest(client, repo, reference, what):
     body, media_type, digest = client.get_manifest(repo, reference, accept=MANIFEST_TYPES)
     actual = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -205,7 +198,7 @@ def _load_manifest(client, repo, reference, what):
 class RemoteImage:
     """One single-platform image manifest in a registry: its config and layer descriptors."""
 
-    def __init__(self, repo, body, media_type, digest, manifest):
+    def __init__(self, repo: str, body: bytes, media_type: str | None, digest: str, manifest: dict) -> None:  # noqa: PLR0917 - a plain record
         self.repo = repo
         self.body = body
         self.media_type = media_type
@@ -215,25 +208,41 @@ class RemoteImage:
         self.layers = manifest.get("layers") or []
 
     @property
-    def config_digest(self):
+    def config_digest(self) -> str:
         return self.config["digest"]
 
 
-def resolve_image(client, repo, reference, platform_name=None):
-    """The RemoteImage `repo:reference` names; an index or manifest list resolves to `platform_name` (default: this host)."""
+def _platform_entry(manifest: dict, wanted: str, what: str) -> str:
+    """The digest of the index entry for platform `wanted` (`os/arch[/variant]`); ArchiveError naming what is offered."""
+    try:
+        index = Index.parse({"schemaVersion": 2, **manifest}, what)
+    except DescriptorError as exc:
+        raise ArchiveError(str(exc)) from None
+    entries = index.for_platform(Platform.from_string(wanted))
+    if not entries:
+        raise ArchiveError(f"{what}: no image for platform {wanted} (available: {', '.join(index.platforms()) or 'none'})")
+    return entries[0].digest
+
+
+def resolve_image(client: RegistryClient, repo: str, reference: str, platform_name: str | None = None) -> RemoteImage:
+    """The RemoteImage `repo:reference` names (distribution-spec "Pulling manifests"); an index or manifest list
+    (image-spec image-index.md) resolves to `platform_name` (`os/arch[/variant]`, default: this host).
+
+    ArchiveError when the manifest does not match its digest, is not JSON, is not a schema 2 / OCI image manifest, has
+    a descriptor without a valid sha256 digest and size, or when the index has no image for the platform.
+    """
     what = f"{client.host}/{repo}:{reference}" if not reference.startswith("sha256:") else f"{client.host}/{repo}@{reference}"
     body, media_type, digest, manifest = _load_manifest(client, repo, reference, what)
     if media_type in INDEX_TYPES or "manifests" in manifest:
-        wanted = platform_name or host_platform()
-        entries = [m for m in manifest.get("manifests") or [] if _platform_matches(m, wanted)]
-        if not entries:
-            available = ", ".join(sorted({_describe_platform(m) for m in manifest.get("manifests") or []})) or "none"
-            raise ArchiveError(f"{what}: no image for platform {wanted} (available: {available})")
-        body, media_type, digest, manifest = _load_manifest(client, repo, entries[0]["digest"], what)
+        entry = _platform_entry(manifest, platform_name or host_platform(), what)
+        body, media_type, digest, manifest = _load_manifest(client, repo, entry, what)
     if manifest.get("schemaVersion") != 2 or not isinstance(manifest.get("config"), dict):
         raise ArchiveError(f"{what}: unsupported manifest type {media_type or 'unknown'} (schema 2 / OCI image manifests only)")
-    descriptors = [manifest["config"], *(manifest.get("layers") or [])]
-    if not all(isinstance(d, dict) and re.match(r"^sha256:[0-9a-f]{64}$", str(d.get("digest"))) and isinstance(d.get("size"), int) for d in descriptors):
+    try:
+        parsed = Manifest.parse(manifest, what)
+    except DescriptorError:
+        parsed = None
+    if parsed is None or not all(d.digest.startswith("sha256:") for d in [parsed.config, *parsed.layers]):
         raise ArchiveError(f"{what}: the manifest has a config or layer without a valid sha256 digest and size")
     return RemoteImage(repo, body, media_type, digest, manifest)
 
@@ -257,7 +266,8 @@ def _compressed_checked(chunks, diff_id, what):
         raise ArchiveError(f"{what}: content does not match its diff_id {diff_id} (got sha256:{hasher.hexdigest()})")
 
 
-def write_docker_archive(fh, client, image, ref, layers="uncompressed"):
+def write_docker_archive(fh: BinaryIO, client: RegistryClient, image: RemoteImage, ref: str | None,  # noqa: PLR0917 - the documented interface
+                         layers: str = "uncompressed") -> None:
     """A `docker load` tarball: manifest.json, `<config hex>.json`, layers as `<diff_id hex>/layer.tar`.
 
     Layers are stored uncompressed (as `docker save` does), or with layers="preserve" as the registry holds them when
@@ -291,7 +301,7 @@ def write_docker_archive(fh, client, image, ref, layers="uncompressed"):
     tar.close()
 
 
-def oci_manifest(image):
+def oci_manifest(image: RemoteImage) -> tuple[bytes, str]:
     """(body, digest) of the image's manifest as an OCI manifest; an OCI manifest is kept byte for byte."""
     if image.media_type == OCI_MANIFEST:
         return image.body, image.digest
@@ -307,7 +317,7 @@ def oci_manifest(image):
     return body, "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def write_oci_archive(fh, client, image, ref):
+def write_oci_archive(fh: BinaryIO, client: RegistryClient, image: RemoteImage, ref: str | None) -> None:
     """An OCI image layout tarball: oci-layout, index.json (ref.name annotation), blobs/sha256/* as in the registry."""
     tar = TarWriter(fh)
     tar.add_bytes("oci-layout", OCI_LAYOUT)
@@ -327,7 +337,7 @@ def write_oci_archive(fh, client, image, ref):
     tar.close()
 
 
-def write_engine_archive(fh, api, image):
+def write_engine_archive(fh: BinaryIO, api: Any, image: str) -> None:
     """`docker save IMAGE` streamed from the engine (docker SDK APIClient.get_image)."""
     chunks = None
     while True:
@@ -349,8 +359,10 @@ class ImageSaver:
     name is taken from (a registry part in the name must then match it).
     """
 
-    def __init__(self, dest, source="engine", fmt="docker-archive", force=False, check_mode=False,  # noqa: PLR0917 - options
-                 engine_api=None, client_for=None, registry=None, platform_name=None, layers="uncompressed"):
+    def __init__(self, dest: str, source: str = "engine", fmt: str = "docker-archive", force: bool = False,  # noqa: PLR0917 - options
+                 check_mode: bool = False, engine_api: Any = None, client_for: Callable[[str], RegistryClient] | None = None,
+                 registry: str | None = None, platform_name: str | None = None, layers: str = "uncompressed") -> None:
+        """ArchiveError when `fmt` needs source=registry."""
         if source == "engine" and fmt != "docker-archive":
             raise ArchiveError(f"format {fmt} needs source=registry (the engine saves docker-archive only)")
         self.dest = dest
@@ -396,7 +408,7 @@ class ImageSaver:
                 raise ArchiveError(f"image {image} is not in the Docker engine") from None
             raise ArchiveError(f"cannot inspect {image} in the Docker engine: {exc}") from None
 
-    def save(self, image):
+    def save(self, image: str) -> tuple[dict, str | None]:
         """({image, path, changed, digest, format}, config digest the tarball held before or None); check mode writes nothing."""
         path = os.path.join(self.dest, archive_filename(image))
         ref = repo_tag(image)

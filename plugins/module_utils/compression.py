@@ -20,7 +20,7 @@ import subprocess
 import threading
 import zlib
 from collections import deque
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 
@@ -38,6 +38,16 @@ ZSTD_LEVEL = 3
 _ZSTD: dict = {}
 
 
+class Reader(Protocol):
+    """What the readers here take and give: read(n) bytes (all for n < 0; b"" at the end) and close()."""
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (all that is left for n < 0); b"" at the end."""
+
+    def close(self) -> None:
+        """Release what the reader holds."""
+
+
 class CompressError(AirgapError):
     """Data could not be (de)compressed: corrupt, truncated, or no zstd implementation; the message names the data."""
 
@@ -51,7 +61,7 @@ def detect(head: bytes) -> str:
     return "none"
 
 
-def zstd_module():
+def zstd_module():  # noqa: ANN201 - the module or None; not importable for an annotation
     """The zstandard module, or None (the zstd binary is used then); imported on first use, as few tarballs need it."""
     if "module" not in _ZSTD:
         try:
@@ -84,7 +94,7 @@ def decompress_errors() -> tuple:
 class _Transform:
     """A reader that pulls blocks from `source` through `step` (bytes -> bytes) and, at its end, `finish` () -> bytes."""
 
-    def __init__(self, source, step, finish) -> None:
+    def __init__(self, source: Reader, step: Callable[[bytes], bytes], finish: Callable[[], bytes]) -> None:
         self._source = source
         self._step = step
         self._finish = finish
@@ -119,7 +129,7 @@ def _take(buf: bytearray, n: int) -> bytes:
 class _Pipe:
     """A reader over the zstd binary run as a filter: a thread feeds its stdin from `source`."""
 
-    def __init__(self, source, args: list[str], what: str = "zstd data") -> None:
+    def __init__(self, source: Reader, args: list[str], what: str = "zstd data") -> None:
         self._source = source
         self._what = what
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -246,7 +256,7 @@ def decompress_chunks(chunks: Iterable[bytes], what: str = "a compressed layer")
         yield tail
 
 
-def decompressed_reader(source, have: str, what: str = "a compressed layer"):
+def decompressed_reader(source: Reader, have: str, what: str = "a compressed layer") -> Reader:
     """A reader of `source` (a reader compressed as `have`: none|gzip|zstd) decompressed; CompressError naming `what`."""
     if have == "none":
         return source
@@ -289,7 +299,7 @@ class _GzipChunks:
     which keeps incompressible layers cheap.  Header: mtime 0, no name, OS unknown; the output depends on the input only.
     """
 
-    def __init__(self, source) -> None:
+    def __init__(self, source: Reader) -> None:
         self._source = source
         self._out = bytearray(GZIP_HEADER)
         self._crc = 0
@@ -337,12 +347,12 @@ class _GzipChunks:
         self._source.close()
 
 
-def gzip_reader(source):
+def gzip_reader(source: Reader) -> Reader:
     """Deterministic gzip (see the module docstring) of the reader `source`."""
     return _GzipChunks(source)
 
 
-def zstd_reader(source):
+def zstd_reader(source: Reader) -> Reader:
     """zstd (fixed level, single-threaded, so deterministic) of the reader `source`."""
     zstandard = zstd_module()
     if zstandard is not None:
@@ -351,7 +361,7 @@ def zstd_reader(source):
     return _Pipe(source, _zstd_command("-c", f"-{ZSTD_LEVEL}", "--no-progress", "-"))
 
 
-def convert(source, have: str, want: str):
+def convert(source: Reader, have: str, want: str) -> Reader:
     """A reader of `source` (compressed as `have`: none|gzip|zstd) compressed as `want` (none|gzip|zstd)."""
     if have == want:
         return source

@@ -19,7 +19,7 @@ class DockerConfigError(AirgapError):
     """The config file cannot be read, parsed or written."""
 
 
-def default_config_path():
+def default_config_path() -> str:
     """Where the docker CLI looks: $DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
     directory = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     return os.path.join(directory, "config.json")
@@ -30,7 +30,7 @@ def registry_hostname(registry: str) -> str:
     return registry_host(registry)
 
 
-def auth_key(registry):
+def auth_key(registry: str) -> str:
     """The `auths` key the docker CLI uses for `registry` (Docker Hub has its historical URL key)."""
     host = registry_hostname(registry)
     if host in HUB_NAMES:
@@ -38,7 +38,7 @@ def auth_key(registry):
     return host
 
 
-def load_config(path, option="config_path"):
+def load_config(path: str, option: str = "config_path") -> dict:
     """The parsed config file, or {} when it does not exist; errors name `option` (the option that gave the path)."""
     try:
         with open(path, "rb") as fh:
@@ -58,21 +58,21 @@ def load_config(path, option="config_path"):
     return data
 
 
-def _matching_keys(config, registry):
+def _matching_keys(config: dict, registry: str) -> list[str]:
     """The `auths` keys that name the same registry (`host`, `https://host`, `http://host/v1/`, ...)."""
     wanted = auth_key(registry)
     auths = config.get("auths") or {}
     return [key for key in auths if key == wanted or auth_key(key) == wanted]
 
 
-def credential_helper(config, registry):
+def credential_helper(config: dict, registry: str) -> str | None:
     """The credential helper the docker CLI would use for `registry` instead of `auths`, or None."""
     helpers = config.get("credHelpers") or {}
     host = auth_key(registry)
     return helpers.get(host) or config.get("credsStore") or None
 
 
-def get_credentials(config, registry):
+def get_credentials(config: dict, registry: str) -> tuple[str, str] | None:
     """(username, password) stored in `auths` for `registry`, or None."""
     for key in _matching_keys(config, registry):
         entry = config["auths"][key] or {}
@@ -87,11 +87,12 @@ def get_credentials(config, registry):
     return None
 
 
-def encode_auth(username, password):
+def encode_auth(username: str, password: str) -> str:
+    """The `auth` value of an `auths` entry: base64 of `user:password`."""
     return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def with_credentials(config, registry, username, password):
+def with_credentials(config: dict, registry: str, username: str, password: str) -> dict:
     """A copy of `config` whose `auths` holds exactly one entry for `registry`: {"auth": base64(user:pass)}."""
     new = dict(config)
     auths = dict(new.get("auths") or {})
@@ -102,7 +103,7 @@ def with_credentials(config, registry, username, password):
     return new
 
 
-def without_credentials(config, registry):
+def without_credentials(config: dict, registry: str) -> dict:
     """A copy of `config` without any `auths` entry for `registry` (equal to `config` when it has none)."""
     keys = _matching_keys(config, registry)
     new = dict(config)
@@ -111,8 +112,9 @@ def without_credentials(config, registry):
     return new
 
 
-def write_config(path, config, option="config_path"):
-    """Write `config` atomically (temp file beside the final target of `path`, then rename), mode 0600, directory 0700."""
+def write_config(path: str, config: dict, option: str = "config_path") -> None:
+    """Write `config` atomically (temp file beside the final target of `path`, then rename), mode 0600, directory 0700;
+    DockerConfigError naming `option` and the path when it cannot."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         if not os.path.isdir(directory):

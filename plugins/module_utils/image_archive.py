@@ -14,11 +14,13 @@ import io
 import json
 import os
 import re
+import socket
 import tarfile
 import zlib
+from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.airgap.registry.plugins.module_utils import compression
-from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, detect
+from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, Reader, detect
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     ANNOTATION_CONTAINERD_NAME,
@@ -26,7 +28,8 @@ from ansible_collections.airgap.registry.plugins.module_utils.media_types import
     DOCKER_MANIFEST,
     OCI_MANIFEST,
 )
-from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_CONFIG, OCI_CONFIG  # noqa: F401 - seed.py's old import line, until its restructure lands
+# seed.py's old import line takes these from here, until its restructure lands:
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_CONFIG, OCI_CONFIG  # noqa: F401
 
 METADATA_MAX = 4 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
@@ -42,7 +45,8 @@ class Member:
 
     __slots__ = ("digest", "head", "name", "offset", "size")
 
-    def __init__(self, name: str, offset: int | None, size: int, head: bytes = b"", digest: str | None = None) -> None:  # noqa: PLR0917 - a plain record
+    def __init__(self, name: str, offset: int | None, size: int, head: bytes = b"",  # noqa: PLR0917 - a plain record
+                 digest: str | None = None) -> None:
         self.name = name
         self.offset = offset
         self.size = size
@@ -54,7 +58,8 @@ class Layer:
     """A layer as stored in the tarball: member name, size in bytes, digest (`sha256:<hex>`), diff_id, compression
     (none|gzip|zstd) and the media type its manifest gave, if any."""
 
-    def __init__(self, member: str, size: int, digest: str, diff_id: str, compression: str, media_type: str | None = None) -> None:  # noqa: PLR0917 - a plain record
+    def __init__(self, member: str, size: int, digest: str, diff_id: str, compression: str,  # noqa: PLR0917 - a plain record
+                 media_type: str | None = None) -> None:
         self.member = member
         self.size = size
         self.digest = digest
@@ -69,7 +74,8 @@ class Layer:
 class ArchiveImage:
     """One image of a tarball: refs, config bytes, layers, and the archive's own (manifest bytes, media type) if any."""
 
-    def __init__(self, archive: ImageArchive, refs: list, config: bytes, layers: list, source_manifest: tuple | None = None) -> None:  # noqa: PLR0917 - a plain record
+    def __init__(self, archive: ImageArchive, refs: list, config: bytes, layers: list,  # noqa: PLR0917 - a plain record
+                 source_manifest: tuple | None = None) -> None:
         self.archive = archive
         self.refs = refs
         self.config = config
@@ -100,12 +106,12 @@ class _Section(io.RawIOBase):
         self._left -= len(data)
         return data
 
-    def readinto(self, buf) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         data = self.read(len(buf))
         buf[:len(data)] = data
         return len(data)
 
-    def send_to(self, sock, n: int) -> int:
+    def send_to(self, sock: socket.socket, n: int) -> int:
         """Send up to n bytes of the window to `sock` (sendfile(2) on a plain socket: no copy through Python)."""
         sent = sock.sendfile(self._fh, self._fh.tell(), min(n, self._left)) if self._left else 0
         self._left -= sent
@@ -119,7 +125,7 @@ class _Section(io.RawIOBase):
 class _Limited:
     """At most `size` bytes of a sequential stream (member `what` inside a compressed tar)."""
 
-    def __init__(self, fh, size: int, what: str, on_close=None) -> None:
+    def __init__(self, fh: Reader, size: int, what: str, on_close: Callable[[], None] | None = None) -> None:
         self._fh = fh
         self._left = size
         self._what = what
@@ -147,7 +153,7 @@ class _Limited:
         self.close()
 
 
-def open_decompressed(path: str, kind: str):
+def open_decompressed(path: str, kind: str) -> Reader:
     """A sequential reader of the whole tarball's decompressed bytes (`kind`: none|gzip|zstd); ImageArchiveError."""
     try:
         return compression.open_file(path, kind)
@@ -266,7 +272,7 @@ class TarballReader:
         self._data[name] = data
         return data
 
-    def read_json(self, name: str):
+    def read_json(self, name: str) -> Any:
         """A member parsed as JSON; ImageArchiveError when it is missing or not JSON."""
         try:
             return json.loads(self.read(name))
@@ -281,7 +287,7 @@ class TarballReader:
                 member.head = fh.read(8)
         return member.head
 
-    def open_member(self, name: str, offset: int = 0):
+    def open_member(self, name: str, offset: int = 0) -> Reader:
         """A reader of member `name` from byte `offset` (a compressed tarball is decompressed again up to it)."""
         member = self.members[_norm(name)]
         if self.seekable:
@@ -308,7 +314,7 @@ class TarballReader:
                 raise ImageArchiveError(f"{self.path}: truncated inside {name}")
             count -= len(block)
 
-    def stream_members(self, names):
+    def stream_members(self, names: Iterable[str]) -> Iterator[tuple[str, Reader]]:
         """Yield (name, reader) for the members in `names`, in tar order, in one sequential pass."""
         wanted = {_norm(n) for n in names}
         if self.seekable:

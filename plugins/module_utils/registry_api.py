@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 from typing import Callable
 
+from ansible_collections.airgap.registry.plugins.module_utils.compression import Reader
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import MANIFEST_TYPES
 from ansible_collections.airgap.registry.plugins.module_utils.registry_auth import Auth
 from ansible_collections.airgap.registry.plugins.module_utils.registry_content import Content
@@ -52,8 +53,8 @@ def client_from_params(registry: str, params: dict, **kwargs) -> RegistryClient:
 class RegistryClient:
     """Client for one registry (HOST:PORT or URL); safe to share between threads (one connection per thread)."""
 
-    def __init__(self, registry: str, username: str | None = None, password: str | None = None, ca_file: str | None = None,  # noqa: PLR0917 - the documented interface
-                 validate_certs: bool = True, scheme: str | None = None, timeout: float = 60, retries: int = 4,
+    def __init__(self, registry: str, username: str | None = None, password: str | None = None,  # noqa: PLR0917 - the documented interface
+                 ca_file: str | None = None, validate_certs: bool = True, scheme: str | None = None, timeout: float = 60, retries: int = 4,
                  user_agent: str = "airgap.registry", option_names: dict | None = None) -> None:
         """RegistryError for a bad address or scheme; RegistryFileError (raised here, before any request) when ca_file
         cannot be read or holds no PEM certificate.  `retries` further tries after a failed one (see retry.RetryPolicy).
@@ -154,35 +155,46 @@ class RegistryClient:
 
     # --- content and uploads (registry_content, registry_upload) -------------------------------------------------
     def catalog(self, page_size: int = 1000) -> list[str]:
+        """All repository names (registry_content.Content.catalog: paginated, bounded)."""
         return self.content.catalog(page_size)
 
     def tags(self, repo: str, page_size: int = 1000) -> list[str]:
+        """All tags of `repo`, [] for an unknown repository (registry_content.Content.tags)."""
         return self.content.tags(repo, page_size)
 
     def head_manifest(self, repo: str, ref: str, accept: tuple = MANIFEST_TYPES) -> dict | None:
+        """{digest, media_type, size} of a manifest or None (registry_content.Content.head_manifest)."""
         return self.content.head_manifest(repo, ref, accept)
 
     def get_manifest(self, repo: str, ref: str, accept: tuple = MANIFEST_TYPES) -> tuple[bytes, str | None, str]:
+        """(body, media_type, digest) of a manifest (registry_content.Content.get_manifest)."""
         return self.content.get_manifest(repo, ref, accept)
 
     def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
+        """Put a manifest under a tag or digest; its digest (registry_content.Content.put_manifest)."""
         return self.content.put_manifest(repo, ref, body, media_type)
 
     def delete_manifest(self, repo: str, digest: str) -> None:
+        """Delete a manifest by digest (registry_content.Content.delete_manifest)."""
         self.content.delete_manifest(repo, digest)
 
     def blob_size(self, repo: str, digest: str) -> int | None:
+        """Size in bytes of a blob in `repo`, or None (registry_content.Content.blob_size)."""
         return self.content.blob_size(repo, digest)
 
     def open_blob(self, repo: str, digest: str) -> BlobStream:
+        """A streaming blob download (registry_content.Content.open_blob)."""
         return self.content.open_blob(repo, digest)
 
     def mount_blob(self, repo: str, digest: str, from_repo: str | None = None) -> bool:
+        """Cross-repository mount; True when mounted (registry_upload.Uploads.mount_blob)."""
         return self.uploads.mount_blob(repo, digest, from_repo)
 
     def upload_blob(self, repo: str, digest: str, size: int, open_stream: Callable, chunk_size: int | None = None,  # noqa: PLR0917 - the documented interface
                     progress: Callable | None = None) -> int:
+        """Resumable upload of a known digest; bytes sent (registry_upload.Uploads.upload_blob)."""
         return self.uploads.upload_blob(repo, digest, size, open_stream, chunk_size, progress)
 
-    def upload_stream(self, repo: str, stream, progress: Callable | None = None) -> tuple[str, int]:
+    def upload_stream(self, repo: str, stream: Reader, progress: Callable | None = None) -> tuple[str, int]:
+        """Upload of a digest not known ahead; (digest, size) (registry_upload.Uploads.upload_stream)."""
         return self.uploads.upload_stream(repo, stream, progress)

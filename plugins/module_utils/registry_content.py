@@ -13,7 +13,7 @@ import hashlib
 import http.client
 import json
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import MANIFEST_TYPES
@@ -24,6 +24,9 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_transport
     error_from_body,
     target_of,
 )
+
+if TYPE_CHECKING:  # the facade imports this module
+    from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 
 MAX_PAGES = 100000  # 100 million names at Distribution's default page size of 1000
 MAX_EMPTY_PAGES = 10
@@ -55,7 +58,7 @@ def _names_of(resp: Response, key: str) -> list | None:
 class Content:
     """Content operations of a RegistryClient (`client`: request(), transport, auth)."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
     @property

@@ -13,7 +13,7 @@ import json
 import socket
 import ssl
 import threading
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.reference import split_address
@@ -75,7 +75,7 @@ def error_from_body(status: int, body: bytes | None, what: str) -> RegistryError
 class Response:
     """A fully read answer: status, headers (case-insensitive, from http.client), body bytes."""
 
-    def __init__(self, status: int, headers, body: bytes) -> None:
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
@@ -87,7 +87,7 @@ class Response:
 class BlobStream:
     """A streaming blob download on its own connection; a context manager with .read(n) and .size (bytes, -1 unknown)."""
 
-    def __init__(self, conn, resp) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
         self._conn = conn
         self._resp = resp
         self.size = int(resp.getheader("Content-Length") or -1)
@@ -118,7 +118,7 @@ def _probe_context() -> ssl.SSLContext:
     return ctx
 
 
-def target_of(parts) -> str:
+def target_of(parts: SplitResult) -> str:
     """The request target (path and query) of a urlsplit result."""
     return parts.path + ("?" + parts.query if parts.query else "")
 

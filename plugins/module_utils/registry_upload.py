@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlencode
 
+from ansible_collections.airgap.registry.plugins.module_utils.compression import Reader
 from ansible_collections.airgap.registry.plugins.module_utils.registry_transport import (
     EXCHANGE_ERRORS,
     RegistryError,
@@ -23,6 +24,9 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_transport
     error_from_body,
 )
 from ansible_collections.airgap.registry.plugins.module_utils.retry import RETRY_STATUSES
+
+if TYPE_CHECKING:  # the facade imports this module
+    from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 
 SEND_BLOCK = 1024 * 1024
 SENDFILE_BLOCK = 16 * SEND_BLOCK
@@ -49,7 +53,7 @@ class _UploadState:
 class Uploads:
     """Upload operations of a RegistryClient (`client`: request(), transport, auth, policy)."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: RegistryClient) -> None:
         self.client = client
         self.transport = client.transport
 
@@ -212,7 +216,7 @@ class Uploads:
             state.chunk_size = state.chunk_size or size
 
     # --- streamed upload of an unknown digest ---------------------------------------------------------------------
-    def upload_stream(self, repo: str, stream, progress: Callable | None = None) -> tuple[str, int]:
+    def upload_stream(self, repo: str, stream: Reader, progress: Callable | None = None) -> tuple[str, int]:
         """Upload a blob whose digest is not known ahead (one streamed PATCH, chunked encoding, then PUT ?digest=);
         returns (digest `sha256:<hex>`, size in bytes).  Not resumable: RegistryError on any failure."""
         scope = f"repository:{repo}:pull,push"
