@@ -20,7 +20,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.reference import R
 from ansible_collections.airgap.registry.plugins.module_utils.seed_options import DEFAULTS, OptionError, check
 from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import SeedPlan, Target, expand_sources, load_plan
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError, SeedResult, human, summarize
-from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import DirectTransport, survey
+from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import DirectTransport, Transport, survey
 
 # How errors name the options (the module's; the CLI passes its flags, see registry_api.MODULE_OPTION_NAMES).
 SEED_OPTION_NAMES = {"src": "src"}
@@ -66,8 +66,8 @@ class Seeder:
         self.client.ping()
         return self.client
 
-    def transport(self) -> Any:
-        """The transport of opts["transport"] (DirectTransport or EngineTransport), with `transfer(plan)`."""
+    def transport(self) -> Transport:
+        """The Transport of opts["transport"]: DirectTransport, or EngineTransport (imported here: the docker SDK)."""
         if self.opts["transport"] == "engine":
             from ansible_collections.airgap.registry.plugins.module_utils.seed_engine import EngineTransport  # docker SDK, only here
             return EngineTransport(self.client, self.opts, self.progress, self.abort)

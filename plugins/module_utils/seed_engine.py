@@ -2,21 +2,20 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The seed's `engine` transport: `docker load`, `docker tag`, `docker push` through the Docker engine (docker SDK).
 
-EngineTransport has the interface of seed_transfer.DirectTransport: built with (client, opts, progress, abort),
-`transfer(plan)` pushes a plan the seed has surveyed.
+EngineTransport implements seed_transfer.Transport, as DirectTransport does: `transfer(plan)` pushes a plan the seed
+has surveyed.
 
 A target whose registry manifest already has the image's config is left alone (changed=false); any other is
 loaded, tagged and pushed, and is changed when the registry's manifest for it did not exist or differed before.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Iterator
 
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchive, open_decompressed
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import SeedPlan, Target
-from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError
+from ansible_collections.airgap.registry.plugins.module_utils.seed_report import SeedError
+from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import Transport
 
 LOAD_BLOCK = 1024 * 1024
 
@@ -64,14 +63,8 @@ def _push(api: Any, target: Target, auth_config: dict | None) -> tuple[str | Non
     return digest, pushed, skipped
 
 
-class EngineTransport:
+class EngineTransport(Transport):
     """Push a surveyed plan through the Docker engine.  `opts`: username, password, check_mode."""
-
-    def __init__(self, client: RegistryClient, opts: dict[str, Any], progress: NullProgress, abort: threading.Event) -> None:
-        self.client = client
-        self.opts = opts
-        self.progress = progress
-        self.abort = abort
 
     def transfer(self, plan: SeedPlan) -> None:
         """Load, tag and push every target still to push (check mode: mark them changed); SeedError when the engine

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC
 
 # How a value reaches the CLI: "positional" (SRC...), "value" (--flag VALUE), "switch" (--flag sets True),
@@ -73,7 +74,7 @@ DEFAULTS: dict[str, Any] = {**{o.name: o.default for o in OPTIONS if o.name not 
                             "check_mode": False, "option_names": None}
 
 
-class OptionError(ValueError):
+class OptionError(AirgapError, ValueError):
     """An option value the seed refuses; the message names the option (`name must be ...`)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterable
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchive, ImageArchiveError
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, convert
+from ansible_collections.airgap.registry.plugins.module_utils.retry import RetryPolicy
 from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import BlobJob, Placed, SeedPlan, Target
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError
 
@@ -96,14 +97,26 @@ class _NoClose:
         """The tar pass moves on to the next member by itself."""
 
 
-class DirectTransport:
-    """Push a surveyed plan through the registry API.  `opts`: parallel, retries, chunk_size, check_mode."""
+class Transport:
+    """The interface of a seed transport: built with the registry client, the seed's options, the progress observer and
+    the run's abort event (set by a failing worker); `transfer(plan)` pushes a plan that `survey` has filled."""
 
     def __init__(self, client: RegistryClient, opts: dict[str, Any], progress: NullProgress, abort: threading.Event) -> None:
         self.client = client
         self.opts = opts
         self.progress = progress
         self.abort = abort
+
+    def transfer(self, plan: SeedPlan) -> None:
+        """Push every target of `plan` still to push; SeedError naming what failed."""
+        raise NotImplementedError
+
+
+class DirectTransport(Transport):
+    """Push a surveyed plan through the registry API.  `opts`: parallel, retries, chunk_size, check_mode."""
+
+    def __init__(self, client: RegistryClient, opts: dict[str, Any], progress: NullProgress, abort: threading.Event) -> None:
+        super().__init__(client, opts, progress, abort)
         self.plan: SeedPlan | None = None
         self._lock = threading.Lock()
 
@@ -164,8 +177,7 @@ class DirectTransport:
                 attempt += 1
                 if exc.status is not None and exc.status < 500 or attempt > self.opts["retries"]:
                     raise
-                from ansible_collections.airgap.registry.plugins.module_utils.retry import RetryPolicy  # only when retrying
-                RetryPolicy(self.opts["retries"], jitter=0).sleep(attempt)
+                RetryPolicy(self.opts["retries"]).sleep(attempt)
             finally:
                 reader.close()
 
