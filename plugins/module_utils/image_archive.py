@@ -28,8 +28,6 @@ from ansible_collections.airgap.registry.plugins.module_utils.media_types import
     DOCKER_MANIFEST,
     OCI_MANIFEST,
 )
-# seed.py's old import line takes these from here, until its restructure lands:
-from ansible_collections.airgap.registry.plugins.module_utils.media_types import DOCKER_CONFIG, OCI_CONFIG  # noqa: F401
 
 METADATA_MAX = 4 * 1024 * 1024
 READ_BLOCK = 1024 * 1024

@@ -16,7 +16,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.compression import
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import MANIFEST_TYPES
 from ansible_collections.airgap.registry.plugins.module_utils.registry_auth import Auth
 from ansible_collections.airgap.registry.plugins.module_utils.registry_content import Content
-from ansible_collections.airgap.registry.plugins.module_utils.registry_transport import (  # noqa: F401 - re-exported for callers
+from ansible_collections.airgap.registry.plugins.module_utils.registry_transport import (
     EXCHANGE_ERRORS,
     MODULE_OPTION_NAMES,
     BlobStream,
@@ -29,6 +29,10 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_transport
 )
 from ansible_collections.airgap.registry.plugins.module_utils.registry_upload import Uploads
 from ansible_collections.airgap.registry.plugins.module_utils.retry import RETRY_STATUSES, RetryPolicy
+
+# What callers import from here: the client, its errors and option names (defined in registry_transport).
+__all__ = ["CONNECTION_ARGUMENT_SPEC", "MODULE_OPTION_NAMES", "BlobStream", "RegistryAuthError", "RegistryClient", "RegistryError",
+           "RegistryFileError", "client_from_params"]
 
 # The connection options of every registry-API module (documented in doc_fragments/registry_connection.py).
 CONNECTION_ARGUMENT_SPEC = {
