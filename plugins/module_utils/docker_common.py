@@ -11,6 +11,9 @@ import traceback
 from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, ProxyHandler, build_opener
 
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_names import probe_host  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
+
 try:
     import docker
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound  # noqa: F401 pylint: disable=unused-import
@@ -26,7 +29,7 @@ except ImportError:
     APIError = ImageNotFound = NotFound = DockerException
 
 
-class DeployError(Exception):
+class DeployError(AirgapError):
     """A failure with a message meant for the user (becomes fail_json's msg).
 
     `result` holds what the module reports beside the message (changed, actions, created, ...): a failure after the
@@ -92,17 +95,6 @@ def read_file(path, what):
 
 def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def probe_host(bind_address):
-    """The address to reach a port published on `bind_address` from this host."""
-    if bind_address in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if bind_address == "::":
-        return "[::1]"
-    if ":" in bind_address and not bind_address.startswith("["):
-        return f"[{bind_address}]"
-    return bind_address
 
 
 def v2_status(url, cafile=None, timeout=3):

@@ -23,6 +23,7 @@ requirements:
   - docker (Python SDK) >= 5.0.3 (Debian 12 C(python3-docker) 5.0.3 is tested)
 extends_documentation_fragment:
   - airgap.registry.attributes
+  - airgap.registry.deploy
 attributes:
   check_mode:
     support: full
@@ -30,17 +31,10 @@ attributes:
   diff_mode:
     support: full
     details: Shows image id, environment, mounts, ports, restart policy, content-hash labels and state before and after.
+  idempotent:
+    support: partial
+    details: V(state=restarted) restarts the container on every run; the other states are idempotent.
 options:
-  name:
-    description: Name of the container.
-    type: str
-    default: registry
-  image:
-    description:
-      - Registry image. Distribution 3.x images (by their C(org.opencontainers.image.version) label, else their tag)
-        read their config from C(/etc/distribution/config.yml), older ones from C(/etc/docker/registry/config.yml).
-    type: str
-    default: registry:2.8.3
   state:
     description:
       - V(started) creates or updates the container and runs it; V(stopped) keeps it created but stopped;
@@ -48,33 +42,10 @@ options:
     type: str
     choices: [started, stopped, absent, restarted]
     default: started
-  published_port:
-    description: Port published on the host.
-    type: int
-    default: 5000
   bind_address:
     description: Host address the port is published on.
     type: str
     default: 0.0.0.0
-  storage_path:
-    description: Host directory bind-mounted at C(/var/lib/registry); created when missing.
-    type: path
-  tls_cert:
-    description: Host path of the server certificate (PEM), mounted read-only at C(/certs/tls.crt).
-    type: path
-  tls_key:
-    description: Host path of the server private key (PEM), mounted read-only at C(/certs/tls.key).
-    type: path
-  htpasswd_path:
-    description: Host path of a bcrypt htpasswd file, mounted read-only at C(/auth/htpasswd); turns on htpasswd authentication.
-    type: path
-  htpasswd_realm:
-    description: Realm of the htpasswd authentication.
-    type: str
-    default: Registry Realm
-  env:
-    description: Extra environment of the registry, normally C(REGISTRY_*) settings.
-    type: dict
   config:
     description:
       - Registry configuration, rendered to a C(config.yml) (block YAML, keys sorted) written atomically to
@@ -97,9 +68,6 @@ options:
     description: Seconds to wait for C(/v2/) to answer after starting.
     type: int
     default: 60
-  docker_host:
-    description: Docker engine address (for example C(unix:///var/run/docker.sock)); default from C(DOCKER_HOST) or the local socket.
-    type: str
 notes:
   - A port already in use fails the task and removes the container it had just created.
 seealso:
@@ -174,46 +142,26 @@ differences:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.airgap.registry.plugins.module_utils.docker_common import DeployError, DockerException, docker_client, docker_sdk_missing  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.registry_deploy import deploy_container  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_container import deploy_container  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_options import REQUIRED_TOGETHER, argument_spec, run_deploy  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", default="registry"),
-            image=dict(type="str", default="registry:2.8.3"),
+        argument_spec=argument_spec(
             state=dict(type="str", default="started", choices=["started", "stopped", "absent", "restarted"]),
-            published_port=dict(type="int", default=5000),
             bind_address=dict(type="str", default="0.0.0.0"),
-            storage_path=dict(type="path"),
-            tls_cert=dict(type="path"),
-            tls_key=dict(type="path", no_log=False),
-            htpasswd_path=dict(type="path"),
-            htpasswd_realm=dict(type="str", default="Registry Realm", no_log=False),
-            env=dict(type="dict"),
             config=dict(type="dict"),
             config_path=dict(type="path"),
             restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
             pull=dict(type="str", default="never", choices=["never", "missing", "always"]),
             wait_timeout=dict(type="int", default=60),
-            docker_host=dict(type="str"),
         ),
-        required_together=[("tls_cert", "tls_key")],
+        required_together=REQUIRED_TOGETHER,
         required_by={"config": "config_path"},
         supports_check_mode=True,
     )
-    docker_sdk_missing(module)
-    if not 0 < module.params["published_port"] < 65536:
-        module.fail_json(msg=f"published_port must be between 1 and 65535, got {module.params['published_port']}")
-    try:
-        client = docker_client(module.params["docker_host"])
-        result = deploy_container(client, module.params, module.check_mode)
-    except DeployError as exc:
-        module.fail_json(msg=str(exc))
-    except DockerException as exc:
-        module.fail_json(msg=f"Docker engine error: {exc}")
-    module.exit_json(**result)
+    run_deploy(module, deploy_container)
 
 
 if __name__ == "__main__":

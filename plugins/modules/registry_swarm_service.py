@@ -24,6 +24,7 @@ requirements:
   - docker (Python SDK) >= 7.0
 extends_documentation_fragment:
   - airgap.registry.attributes
+  - airgap.registry.deploy
 attributes:
   check_mode:
     support: full
@@ -31,15 +32,9 @@ attributes:
   diff_mode:
     support: full
     details: Shows image, environment, mounts, secret names, ports, replicas and constraints before and after.
+  idempotent:
+    support: full
 options:
-  name:
-    description: Name of the service; also the prefix of its secrets.
-    type: str
-    default: registry
-  image:
-    description: Registry image; must already be present on the nodes.
-    type: str
-    default: registry:2.8.3
   state:
     description: V(present) creates or updates the service; V(absent) removes it and its versioned secrets.
     type: str
@@ -64,31 +59,6 @@ options:
     type: list
     elements: str
     default: ["node.labels.registry==true"]
-  tls_cert:
-    description: Host path of the server certificate (PEM); becomes a secret mounted at C(/run/secrets/tls.crt).
-    type: path
-  tls_key:
-    description: Host path of the server private key (PEM); becomes a secret mounted at C(/run/secrets/tls.key).
-    type: path
-  htpasswd_path:
-    description:
-      - Host path of a bcrypt htpasswd file; becomes a secret C(<name>-htpasswd-<sha256[:12]>) mounted at C(/run/secrets/htpasswd)
-        and turns on htpasswd authentication. A changed file rolls the service like a rotated certificate.
-    type: path
-  htpasswd_realm:
-    description: Realm of the htpasswd authentication.
-    type: str
-    default: Registry Realm
-  storage_path:
-    description: Host directory bind-mounted at C(/var/lib/registry); created when the service runs on the local node.
-    type: path
-  env:
-    description: Extra environment of the registry, normally C(REGISTRY_*) settings.
-    type: dict
-  published_port:
-    description: Port published for the registry.
-    type: int
-    default: 5000
   publish_mode:
     description: V(ingress) publishes through the routing mesh on every node; V(host) publishes on the node running the task.
     type: str
@@ -110,9 +80,6 @@ options:
         mode with nothing answering, the advice to publish in V(host) mode.
     type: int
     default: 120
-  docker_host:
-    description: Docker engine address of a manager; default from C(DOCKER_HOST) or the local socket.
-    type: str
 notes:
   - Secrets are immutable in Swarm, hence the content-versioned names.
 seealso:
@@ -190,52 +157,32 @@ secrets_in_use:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.airgap.registry.plugins.module_utils.docker_common import DeployError, DockerException, docker_client, docker_sdk_missing  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.registry_deploy import deploy_service  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_options import REQUIRED_TOGETHER, argument_spec, run_deploy  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_service import deploy_service  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", default="registry"),
-            image=dict(type="str", default="registry:2.8.3"),
+        argument_spec=argument_spec(
             state=dict(type="str", default="present", choices=["present", "absent"]),
             init_swarm=dict(type="bool", default=False),
             advertise_addr=dict(type="str"),
             node=dict(type="str"),
             node_labels=dict(type="dict", default={"registry": "true"}),
             constraints=dict(type="list", elements="str", default=["node.labels.registry==true"]),
-            tls_cert=dict(type="path"),
-            tls_key=dict(type="path", no_log=False),
-            htpasswd_path=dict(type="path"),
-            htpasswd_realm=dict(type="str", default="Registry Realm", no_log=False),
-            storage_path=dict(type="path"),
-            env=dict(type="dict"),
-            published_port=dict(type="int", default=5000),
             publish_mode=dict(type="str", default="ingress", choices=["ingress", "host"]),
             replicas=dict(type="int", default=1),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
-            docker_host=dict(type="str"),
         ),
-        required_together=[("tls_cert", "tls_key")],
+        required_together=REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
-    docker_sdk_missing(module)
     params = module.params
-    if not 0 < params["published_port"] < 65536:
-        module.fail_json(msg=f"published_port must be between 1 and 65535, got {params['published_port']}")
     if params["replicas"] < 0:
         module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
     params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}
-    try:
-        client = docker_client(params["docker_host"])
-        result = deploy_service(client, params, module.check_mode)
-    except DeployError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except DockerException as exc:
-        module.fail_json(msg=f"Docker engine error: {exc}")
-    module.exit_json(**result)
+    run_deploy(module, deploy_service)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,324 @@
+# Copyright: (c) 2026, airgap.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""registry_swarm_service's engine work: observe the swarm, service, secrets and files, plan the steps, apply them.
+
+Planning only reads (swarm state, the service, its secrets, the node's labels, the image, the certificate, key and
+htpasswd files). Applying runs the steps in order: initialise the swarm, label the node, create the storage
+directory, create the new versioned secrets, create or update the service, wait until it converged, remove the
+secrets it no longer uses.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.airgap.registry.plugins.module_utils import deploy_plan as dp
+from ansible_collections.airgap.registry.plugins.module_utils import docker_common as dc
+from ansible_collections.airgap.registry.plugins.module_utils import registry_deploy as rd
+
+SERVICE_LABEL = rd.LABEL_PREFIX + "service"
+CERT_FILE = "tls.crt"
+KEY_FILE = "tls.key"
+HTPASSWD_FILE = "htpasswd"
+# a failure in these steps reports what the run created and left in place
+_ENGINE_STEPS = (dp.CREATE_SECRETS, dp.APPLY_SERVICE, dp.WAIT)
+
+
+def deploy_service(client: Any, p: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """Bring the swarm service p['name'] (and its versioned TLS secrets) to p['state']; return the module result."""
+    name = p["name"]
+    needs_init, local_node = rd.swarm_status(client, p["init_swarm"])
+    service = _find_service(client, name) if local_node else None
+    owned = _service_secrets(client, name) if local_node else {}
+    if p["state"] == "absent":
+        plan = plan_absent(service, owned)
+    else:
+        plan = plan_service(client, p, local_node, service, owned, check_mode=check_mode)
+    if needs_init:
+        plan.steps.insert(0, dp.Step(dp.INIT_SWARM, "swarm initialised", target=p["advertise_addr"] or ""))
+    result = dict(plan.report, changed=plan.changed, actions=plan.actions, service={})
+    if check_mode:
+        if service is not None and p["state"] != "absent":
+            result["service"] = {"id": service.id, "name": name}
+        return result
+    applier = _ServiceApplier(client, p, service, owned, local_node)
+    applier.apply(plan)
+    result.update(applier.outcome)
+    if p["state"] != "absent":
+        result["service"] = {"id": applier.service_id, "name": name}
+    return result
+
+
+def _find_service(client: Any, name: str) -> Optional[Any]:
+    for service in client.services.list(filters={"name": name}):
+        if service.name == name:
+            return service
+    return None
+
+
+def _service_secrets(client: Any, name: str) -> Dict[str, Any]:
+    """The versioned secrets this module made for service `name`, {secret name: secret}."""
+    return {s.name: s for s in client.secrets.list(filters={"label": f"{SERVICE_LABEL}={name}"})}
+
+
+def plan_absent(service: Optional[Any], owned: Dict[str, Any]) -> dp.Plan:
+    """Remove the service and the secrets made for it."""
+    plan = dp.Plan(report={"secrets": [], "url": "", "diff": {
+        "before": {"state": "present" if service is not None else "absent", "secrets": sorted(owned)}, "after": {"state": "absent", "secrets": []}}})
+    if service is not None:
+        plan.add(dp.REMOVE, "service removed")
+    if owned:
+        plan.add(dp.REMOVE_SECRETS, "secrets removed", names=tuple(owned))
+    return plan
+
+
+def read_secrets(p: Dict[str, Any], check_mode: bool) -> Tuple[List[Tuple[str, str]], Dict[str, Optional[bytes]]]:
+    """([(secret name, file name)], {secret name: content}) for the certificate, key and htpasswd file."""
+    files = []
+    if p.get("tls_cert"):
+        files += [("cert", p["tls_cert"], CERT_FILE, "TLS certificate"), ("key", p["tls_key"], KEY_FILE, "TLS key")]
+    if p.get("htpasswd_path"):
+        files.append(("htpasswd", p["htpasswd_path"], HTPASSWD_FILE, "htpasswd file"))
+    secrets, data = [], {}
+    for kind, path, filename, what in files:
+        if check_mode and not os.path.exists(path):
+            # check mode: the task that writes the file did not run either; plan the secret without its content
+            secret, content = f"{p['name']}-{kind}-(not written yet)", None
+        else:
+            content = dc.read_file(path, what)
+            secret = rd.secret_name(p["name"], kind, content)
+        secrets.append((secret, filename))
+        data[secret] = content
+    return secrets, data
+
+
+def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]]) -> Dict[str, Any]:
+    """The compared settings of the service that was asked for."""
+    env = rd.registry_env(p.get("env"), tls=bool(p.get("tls_cert")), htpasswd=bool(p.get("htpasswd_path")), htpasswd_realm=p["htpasswd_realm"],
+                          cert_target=rd.SECRET_DIR + CERT_FILE, key_target=rd.SECRET_DIR + KEY_FILE, htpasswd_target=rd.SECRET_DIR + HTPASSWD_FILE)
+    mounts = [rd.bind(os.path.abspath(p["storage_path"]), rd.STORAGE_TARGET)] if p.get("storage_path") else []
+    return rd.desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=rd.container_port(env),
+                              publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
+
+
+def missing_node_labels(client: Any, node: Optional[str], labels: Dict[str, str]) -> Dict[str, str]:
+    """The labels `node` lacks (all of them when the swarm, hence the node, does not exist yet)."""
+    if not node:
+        return dict(labels)
+    try:
+        current = client.nodes.get(node).attrs["Spec"].get("Labels")
+    except dc.NotFound:
+        raise dc.DeployError(f"swarm node {node} not found") from None
+    return rd.missing_labels(current, labels)
+
+
+def plan_service(client: Any, p: Dict[str, Any], local_node: Optional[str], service: Optional[Any], owned: Dict[str, Any], *,
+                 check_mode: bool) -> dp.Plan:
+    """The steps that bring the service to the asked settings, from what was observed."""
+    node = p.get("node") or local_node
+    secrets, secret_data = read_secrets(p, check_mode)
+    on_this_node = node in (None, local_node)
+    if on_this_node:
+        dc.ensure_image(client, p["image"], "never", check_mode)
+    desired = desired_service(p, secrets)
+    current = rd.current_service(service.attrs["Spec"]) if service is not None else None
+    diffs = rd.differences(desired, current)
+    url = f"{'https' if desired['env'].get('REGISTRY_HTTP_TLS_CERTIFICATE') else 'http'}://127.0.0.1:{p['published_port']}"
+    plan = dp.Plan(report={"url": url, "differences": diffs, "secrets": [s[0] for s in secrets], "diff": {
+        "before": rd.masked(dict(current or {}, state="present" if service is not None else "absent")),
+        "after": rd.masked(dict(desired, state="present"))}})
+    missing = missing_node_labels(client, node, p["node_labels"]) if p["node_labels"] else {}
+    if missing:
+        plan.add(dp.LABEL_NODE, "node labelled", target=node or "", spec=missing)
+    if p.get("storage_path") and on_this_node and not os.path.isdir(desired["mounts"][0]["source"]):
+        plan.add(dp.CREATE_STORAGE, "storage created", target=desired["mounts"][0]["source"])
+    new = tuple(s for s, _f in secrets if s not in owned)
+    if new:
+        plan.add(dp.CREATE_SECRETS, "secrets created", names=new, spec={s: secret_data[s] for s in new})
+    if diffs:
+        plan.add(dp.APPLY_SERVICE, "service updated" if service is not None else "service created", spec=desired)
+    if p["wait"]:
+        plan.add(dp.WAIT, target=url, spec=desired)
+    stale = tuple(n for n in owned if n not in secret_data)
+    if stale:
+        plan.add(dp.REMOVE_SECRETS, "old secrets removed", names=stale)
+    return plan
+
+
+class _ServiceApplier:
+    """Applies a service plan; `outcome` collects what the module reports beside the plan (secrets_in_use)."""
+
+    def __init__(self, client: Any, p: Dict[str, Any], service: Optional[Any], owned: Dict[str, Any], local_node: Optional[str]) -> None:
+        self.client, self.p, self.service, self.owned, self.local_node = client, p, service, owned, local_node
+        self.secret_ids = {n: s.id for n, s in owned.items()}
+        self.service_id = service.id if service is not None else None
+        self.created_secrets: List[str] = []
+        self.outcome: Dict[str, Any] = {}
+
+    def apply(self, plan: dp.Plan) -> None:
+        handlers = {dp.INIT_SWARM: self.init_swarm, dp.LABEL_NODE: self.label_node, dp.CREATE_STORAGE: lambda step: os.makedirs(step.target, mode=0o755),
+                    dp.CREATE_SECRETS: self.create_secrets, dp.APPLY_SERVICE: self.apply_service, dp.WAIT: self.wait,
+                    dp.REMOVE: lambda step: self.service.remove(), dp.REMOVE_SECRETS: self.remove_secrets}
+        done: List[dp.Step] = []
+        for step in plan.steps:
+            try:
+                dp.apply_steps([step], handlers, done)
+            except dc.DeployError as exc:
+                if step.kind not in _ENGINE_STEPS:
+                    raise
+                raise self.failure(exc, plan, done) from None
+
+    def init_swarm(self, step: dp.Step) -> None:
+        self.local_node = rd.init_swarm(self.client, step.target or None)
+
+    def label_node(self, step: dp.Step) -> None:
+        rd.ensure_node_labels(self.client, step.target or self.local_node, dict(step.spec), False)
+
+    def create_secrets(self, step: dp.Step) -> None:
+        for secret in step.names:
+            try:
+                self.secret_ids[secret] = self.client.secrets.create(name=secret, data=step.spec[secret], labels={SERVICE_LABEL: self.p["name"]}).id
+            except dc.APIError as exc:
+                raise dc.DeployError(f"cannot create secret {secret}: {exc.explanation or exc}") from None
+            self.created_secrets.append(secret)
+
+    def apply_service(self, step: dp.Step) -> None:
+        self.service_id = _apply_service(self.client, self.service, self.p["name"], dict(step.spec), self.secret_ids)
+
+    def wait(self, step: dp.Step) -> None:
+        _wait_converged(self.client, self.p["name"], dict(step.spec), step.target, self.p["wait_timeout"])
+
+    def remove_secrets(self, step: dp.Step) -> None:
+        stale = self.p["state"] != "absent"
+        timeout = self.p["wait_timeout"] if (self.p["wait"] or not stale) else 0
+        self.outcome["secrets_in_use"] = _remove_secrets([self.owned[n] for n in step.names], timeout)
+
+    def failure(self, exc: dc.DeployError, plan: dp.Plan, done: List[dp.Step]) -> dc.DeployError:
+        """The error of a failed engine step, with what the steps before it (and the failed one, in part) did."""
+        actions = [s.action for s in done if s.action]
+        created = plan.step(dp.CREATE_SECRETS)
+        if self.created_secrets and created not in done:
+            actions.append(created.action)
+        applied = plan.step(dp.APPLY_SERVICE) in done
+        result = {"actions": actions, "secrets": plan.report["secrets"]}
+        return _failure_after_changes(exc, name=self.p["name"], p=self.p, result=result, created_secrets=self.created_secrets,
+                                      service_created=applied and self.service is None, service_updated=applied and self.service is not None,
+                                      url=plan.report["url"])
+
+
+def _wait_converged(client: Any, name: str, desired: Dict[str, Any], url: str, timeout: int) -> None:
+    """Wait until `replicas` tasks of the service run with the desired image and secrets and /v2/ answers."""
+    wanted_secrets = sorted(s[0] for s in desired["secrets"])
+
+    def converged():
+        service = _find_service(client, name)
+        if service is None:
+            return False
+        if ((service.attrs.get("UpdateStatus") or {}).get("State") or "completed") not in ("completed", "rollback_completed"):
+            return False
+        running = 0
+        for task in service.tasks(filters={"desired-state": "running"}):
+            spec = (task.get("Spec") or {}).get("ContainerSpec") or {}
+            if (task.get("Status") or {}).get("State") != "running":
+                return False
+            if spec.get("Image") != desired["image"] or sorted(s.get("SecretName") for s in spec.get("Secrets") or []) != wanted_secrets:
+                return False
+            running += 1
+        return running == desired["replicas"]
+
+    if desired["replicas"] == 0:
+        deadline = time.monotonic() + timeout
+        while not converged():
+            if time.monotonic() >= deadline:
+                raise dc.DeployError(f"service {name} did not scale to 0 within {timeout}s")
+            time.sleep(0.5)
+        return
+    try:
+        dc.wait_v2(url, timeout, until=converged)
+    except dc.DeployError as exc:
+        raise dc.DeployError(f"service {name} did not converge: {exc}; tasks: {_task_report(client, name)}", **exc.result) from None
+
+
+def _task_report(client: Any, name: str) -> str:
+    """The service's current tasks as `state (error)`, e.g. `running`, `rejected (No such image: ...)`, for an error message."""
+    service = _find_service(client, name)
+    if service is None:
+        return "the service is gone"
+    try:
+        tasks = service.tasks(filters={"desired-state": "running"}) or service.tasks()
+    except dc.APIError as exc:
+        return f"cannot list them ({exc.explanation or exc})"
+    states = []
+    for task in tasks[:5]:
+        status = task.get("Status") or {}
+        err = status.get("Err") or ""
+        states.append(f"{status.get('State') or 'unknown'}" + (f" ({err})" if err else ""))
+    return ", ".join(states) or "none scheduled (is a node labelled for the placement constraints?)"
+
+
+def _failure_after_changes(exc: dc.DeployError, *, name: str, p: Dict[str, Any], result: Dict[str, Any], created_secrets: List[str],
+                           service_created: bool, service_updated: bool, url: str) -> dc.DeployError:
+    """The DeployError of a failure while applying or waiting: the real error, what this run created or updated (then
+    changed: true, as the engine did change), and the likely fix."""
+    created = {"service": name if service_created else None, "secrets": list(created_secrets)}
+    made = []
+    if service_created:
+        made.append(f"service {name}")
+    elif service_updated:
+        made.append(f"an update of service {name}")
+    if created_secrets:
+        made.append("secrets " + ", ".join(created_secrets))
+    msg = str(exc)
+    if made:
+        msg += (f". This run created {' and '.join(made)}, left in place (a re-run with fixed settings takes them over; "
+                "state: absent removes the service and its secrets)")
+    last = exc.result
+    nothing_listens = "last_status" in last and last.get("last_status") is None
+    if p["publish_mode"] == "ingress" and nothing_listens:
+        msg += (f". Nothing answered on port {p['published_port']} published in ingress mode: the ingress routing mesh does not work on "
+                "every host (inside containers, on some CI machines and hardened kernels); publish on the node itself with "
+                "publish_mode: host (role registry_swarm: registry_swarm_publish_mode: host)")
+    return dc.DeployError(msg, changed=bool(made), actions=result["actions"], created=created, secrets=result["secrets"], url=url,
+                          service={"name": name} if (service_created or service_updated) else {},
+                          last_status=last.get("last_status"), last_error=last.get("last_error"))
+
+
+def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict[str, Any], secret_ids: Dict[str, str]) -> str:
+    """Create the service, or update it in place, from the desired settings; returns its id."""
+    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, SecretReference, ServiceMode, TaskTemplate
+
+    mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
+    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f == KEY_FILE else 0o444) for s, f in desired["secrets"]]
+    container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
+    task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]))
+    published, target, mode = desired["ports"][0]
+    endpoint = EndpointSpec(ports={published: (target, "tcp", mode)})
+    try:
+        if service is None:
+            return client.api.create_service(task, name=name, mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint,
+                                             labels=desired["labels"])["ID"]
+        client.api.update_service(service.id, service.version, task_template=task, name=name, labels=desired["labels"],
+                                  mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint)
+        return service.id
+    except dc.APIError as exc:
+        raise dc.DeployError(f"cannot {'create' if service is None else 'update'} service {name}: {exc.explanation or exc}") from None
+
+
+def _remove_secrets(secrets: List[Any], timeout: float) -> List[str]:
+    """Remove secrets, retrying while tasks that are shutting down still hold them; those still in use after `timeout` stay."""
+    deadline = time.monotonic() + timeout
+    pending = list(secrets)
+    while pending:
+        still = []
+        for secret in pending:
+            try:
+                secret.remove()
+            except dc.APIError as exc:
+                if not isinstance(exc, dc.NotFound):
+                    still.append(secret)
+        pending = still
+        if not pending or time.monotonic() >= deadline:
+            return [s.name for s in pending]
+        time.sleep(0.5)
+    return []
