@@ -32,6 +32,7 @@ test-integration: $(VENV)/.stamp engine images
 lint: $(VENV)/.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ansible-lint --profile production --offline roles playbooks
+	$(BIN)/antsibull-changelog lint
 
 sanity: $(VENV)/.stamp
 	scripts/sanity.sh

@@ -1,11 +1,18 @@
 # Copyright: (c) 2026, airgap.registry contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options shared by every module that talks to a registry's API (see registry_api.CONNECTION_ARGUMENT_SPEC)."""
+"""Options shared by every module that talks to a registry's API (see registry_api.CONNECTION_ARGUMENT_SPEC), and the action
+group they form (meta/runtime.yml), so that module_defaults sets the connection once."""
 from __future__ import annotations
 
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description: Use C(group/airgap.registry.registry) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - airgap.registry.registry
 options:
   username:
     description:

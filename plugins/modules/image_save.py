@@ -34,6 +34,9 @@ attributes:
   diff_mode:
     support: full
     details: Shows, per tarball path, the image digest it held before and would hold after.
+  idempotent:
+    support: partial
+    details: A second run finds each tarball holding the image it would write and writes nothing, unless O(force=true).
 options:
   images:
     description:

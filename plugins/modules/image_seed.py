@@ -35,6 +35,9 @@ attributes:
   diff_mode:
     support: full
     details: Shows each target's manifest digest before and after (V(null) when absent, V((new)) in check mode).
+  idempotent:
+    support: full
+    details: A second run finds every manifest and blob in the registry and pushes nothing.
 options:
   src:
     description:

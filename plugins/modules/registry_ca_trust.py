@@ -29,6 +29,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows each file's PEM before and after (certificates are public).
+  idempotent:
+    support: full
 options:
   pem:
     description: The CA certificate(s), PEM text. Required with O(state=present).

@@ -28,6 +28,9 @@ attributes:
   diff_mode:
     support: full
     details: Shows the user names before and after, never hashes or passwords.
+  idempotent:
+    support: full
+    details: A stored hash that verifies the password is kept.
 options:
   path:
     description:

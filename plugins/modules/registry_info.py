@@ -25,6 +25,9 @@ attributes:
     details: Reads the registry exactly as in a normal run.
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details: Only reads; never reports a change.
 options:
   registry:
     description:

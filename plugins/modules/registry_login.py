@@ -30,6 +30,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the registry and user name before and after, and whether the password changes; never the password.
+  idempotent:
+    support: full
 options:
   registry:
     description:

@@ -30,6 +30,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the subject, SANs and expiry of the server certificate before and after; never key material.
+  idempotent:
+    support: full
 options:
   ca_cert:
     description:
