@@ -14,6 +14,7 @@ import json
 import os
 from typing import Any, NamedTuple
 
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchiveError, Layer, read_archive
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_CONFIG,
@@ -37,19 +38,11 @@ class BlobKey(NamedTuple):
     want: str | None = None
 
 
-class Placed(NamedTuple):
-    """A blob as it is (or would be) in the registry: digest and size in bytes."""
-
-    digest: str
-    size: int
-
-
 class Known(NamedTuple):
-    """A layer the registry already holds in `repo` (learned from an up-to-date target's manifest)."""
+    """A layer the registry already holds in `repo` (learned from an up-to-date target's manifest; its descriptor as
+    the registry gave it, not validated)."""
 
-    media_type: str | None
-    digest: str | None
-    size: int | None
+    layer: Descriptor
     repo: str
 
 
@@ -72,8 +65,8 @@ class Target:
 
 
 class BlobJob:
-    """One blob (config when `layer` is None) to get into its home target's repository once per run; `desc` says where
-    it is once settled."""
+    """One blob (config when `layer` is None) to get into its home target's repository once per run; `desc` (digest and
+    size in the registry) once settled."""
 
     def __init__(self, key: BlobKey, image: ArchiveImage, layer: Layer | None, want: str | None, home: Target) -> None:  # noqa: PLR0917 - a plain record
         self.key = key
@@ -81,7 +74,7 @@ class BlobJob:
         self.layer = layer
         self.want = want
         self.home = home
-        self.desc: Placed | None = None
+        self.desc: Descriptor | None = None
 
     @property
     def label(self) -> str:
@@ -167,7 +160,7 @@ class SeedPlan:
         """The compression a layer is pushed with: none, gzip or zstd."""
         return layer.compression if self.layers == "preserve" else self.layers
 
-    def manifest(self, image: ArchiveImage, layer_descs: list[Placed]) -> tuple[bytes, str]:
+    def manifest(self, image: ArchiveImage, layer_descs: list[Descriptor]) -> tuple[bytes, str]:
         """(body, media type) of the manifest to put for `image`, whose layers are in the registry as `layer_descs`."""
         wants = [self.want(layer) for layer in image.layers]
         converted = [layer.compression != want for layer, want in zip(image.layers, wants)]  # noqa: B905 - same list; Python 3.8
@@ -190,7 +183,7 @@ class SeedPlan:
         """The manifest this run would put for `image` when known before pushing (no layer is recompressed), else None."""
         if any(layer.compression != self.want(layer) for layer in image.layers):
             return None
-        return self.manifest(image, [Placed(layer.digest, layer.size) for layer in image.layers])
+        return self.manifest(image, [Descriptor(None, layer.digest, layer.size) for layer in image.layers])
 
     def record_existing(self, target: Target, digest: str, manifest: Any) -> None:
         """The registry has manifest `digest` (parsed JSON, or None) for `target`: up to date when it has the image's config;
@@ -205,7 +198,7 @@ class SeedPlan:
             return
         for layer, desc in zip(target.image.layers, layers):  # noqa: B905 - lengths checked; Python 3.8
             self.known.setdefault((layer.diff_id, compression_of_media_type(desc.get("mediaType"))),
-                                  Known(desc.get("mediaType"), desc.get("digest"), desc.get("size"), target.repo))
+                                  Known(Descriptor(desc.get("mediaType"), desc.get("digest"), desc.get("size")), target.repo))
 
     def schedule_blobs(self) -> None:
         """List the blobs of every target still to push (a BlobJob per BlobKey, homed in the first target needing it)."""

@@ -17,11 +17,12 @@ import threading
 from functools import partial
 from typing import Any, BinaryIO, Callable, Iterable
 
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchive, ImageArchiveError
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, convert
 from ansible_collections.airgap.registry.plugins.module_utils.retry import RetryPolicy
-from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import BlobJob, Placed, SeedPlan, Target
+from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import BlobJob, SeedPlan, Target
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError
 
 BLOB_ERRORS = (RegistryError, CompressError, ImageArchiveError, OSError)
@@ -157,7 +158,7 @@ class DirectTransport(Transport):
             return _NoClose(live["stream"])
         return job.image.archive.open_member(job.layer.member, offset)
 
-    def _upload(self, job: BlobJob, repo: str, live: dict | None = None) -> tuple[Placed, int]:
+    def _upload(self, job: BlobJob, repo: str, live: dict | None = None) -> tuple[Descriptor, int]:
         """Upload a blob to `repo` from its source; (where it is, bytes sent)."""
         key = (job.key, repo)
         advance = partial(self.progress.blob_advance, key)
@@ -165,14 +166,14 @@ class DirectTransport(Transport):
             self.progress.blob_start(key, job.label, job.size)
             sent = self.client.upload_blob(repo, job.known_digest, job.size, lambda off: self._open(job, off, live),
                                            chunk_size=self.opts["chunk_size"], progress=advance)
-            return Placed(job.known_digest, job.size), sent
+            return Descriptor(None, job.known_digest, job.size), sent
         self.progress.blob_start(key, job.label, None)
         attempt = 0
         while True:
             reader = convert(self._open(job, 0, live), job.layer.compression, job.want)
             try:
                 digest, size = self.client.upload_stream(repo, reader, progress=advance)
-                return Placed(digest, size), size
+                return Descriptor(None, digest, size), size
             except RegistryError as exc:
                 attempt += 1
                 if exc.status is not None and exc.status < 500 or attempt > self.opts["retries"]:
@@ -201,12 +202,12 @@ class DirectTransport(Transport):
     def _get_in(self, job: BlobJob, live: dict | None) -> None:
         target = job.home
         learned = None if job.layer is None else self.plan.known.get((job.layer.diff_id, job.want))
-        digest = job.known_digest or (learned.digest if learned else None)
+        digest = job.known_digest or (learned.layer.digest if learned else None)
         if digest:
             if self._present(job, digest):
                 return
             if learned and not self.opts["check_mode"] and self.client.mount_blob(target.repo, digest, from_repo=learned.repo):
-                job.desc = Placed(digest, learned.size)
+                job.desc = Descriptor(None, digest, learned.layer.size)
                 self._count(target, blobs_mounted=1)
                 self.progress.blob_done((job.key, target.repo), "mounted", job.label)
                 return
@@ -223,7 +224,7 @@ class DirectTransport(Transport):
         size = self.client.blob_size(job.home.repo, digest)
         if size is None:
             return False
-        job.desc = Placed(digest, size if job.converted else job.size)
+        job.desc = Descriptor(None, digest, size if job.converted else job.size)
         self._count(job.home, blobs_skipped=1)
         self.progress.blob_done((job.key, job.home.repo), "skipped", job.label)
         return True
