@@ -140,7 +140,7 @@ def raise_open_files_limit():
     """Raise the soft RLIMIT_NOFILE to the hard one, for the command to inherit: each client connection holds a
     descriptor, and a soft limit of 1024 lets a thousand idle connections lock every client out."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY and soft < hard:
+    if resource.RLIM_INFINITY not in (hard, soft) and soft < hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError) as exc:
