@@ -9,7 +9,7 @@ SAMPLES := .cache/samples
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PATH := $(CURDIR)/$(BIN):$(PATH):/usr/sbin:/sbin
 
-.PHONY: run test test-unit test-integration lint sanity molecule bench system engine images clean collection
+.PHONY: run test test-unit test-integration lint sanity molecule bench system engine images clean collection wheel
 
 ## The main job: bundled registry on 127.0.0.1:5000, seeded with the sample images, catalog printed.
 run: $(VENV)/.stamp
@@ -56,6 +56,12 @@ images:
 collection: $(VENV)/.stamp
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
 
+## The airgap-registry wheel (pyregistry, airgap-seed and the module_utils they use) in dist/, which the registry
+## role installs with registry_pyregistry_install: package.
+wheel: $(VENV)/.stamp
+	rm -f dist/airgap_registry-*.whl
+	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps -w dist .
+
 $(VENV)/.stamp: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
@@ -67,4 +73,4 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .cache .pytest_cache .ruff_cache

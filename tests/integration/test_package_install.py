@@ -1,50 +1,23 @@
 """`pip install` of the built wheel into a fresh virtualenv gives working `pyregistry` and `airgap-seed` commands: no
 checkout on the path, no Makefile symlink, the collection's module_utils come from the wheel (issue 11)."""
 import json
-import os
-import shutil
 import subprocess
-import sys
 import urllib.request
 
 import pytest
 import yaml
 
-from tests.helpers.registries import REPO_ROOT, free_port, wait_http
-
-SHIPPED = ("pyproject.toml", "README.md", "COPYING", "pyregistry", "airgap_cli", "plugins/module_utils")
-
-
-def clean_env():
-    """The environment without this checkout's Python paths or venv."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(os.path.join(REPO_ROOT, ".venv")))
-    return env
-
-
-def run(cmd, **kwargs):
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=clean_env(), timeout=300, **kwargs)
-    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
+from tests.helpers.package import build_wheel, clean_env, run
+from tests.helpers.registries import free_port, wait_http
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     """A fresh virtualenv with the wheel built from the shipped files installed (dependencies from the package index)."""
     tmp = tmp_path_factory.mktemp("package")
-    src = tmp / "src"
-    for name in SHIPPED:
-        path = os.path.join(REPO_ROOT, name)
-        if os.path.isdir(path):
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, src / name)
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps", "-w", str(tmp / "dist"), str(src)])
-    wheels = list((tmp / "dist").glob("airgap_registry-*.whl"))
-    assert len(wheels) == 1, wheels
+    wheel = build_wheel(tmp)
     run(["python3", "-m", "venv", str(tmp / "venv")])
-    run([str(tmp / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheels[0])])
+    run([str(tmp / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)])
     return tmp / "venv"
 
 
