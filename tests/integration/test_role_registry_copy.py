@@ -2,42 +2,21 @@
 files that differ are copied (issue 16, item 12). A changed file is copied alone and restarts the registry."""
 import os
 import shutil
-import signal
-import uuid
 
 import pytest
 
 from tests.helpers.ansible import run_playbook
-from tests.helpers.registries import REPO_ROOT, free_port, wait_http
-
-
-def play(role_vars):
-    return [{"name": "registry", "hosts": "localhost", "gather_facts": False,
-             "roles": [{"role": "airgap.registry.registry", "vars": role_vars}]}]
+from tests.helpers.bundled import bundled_vars, play, tear_down
+from tests.helpers.registries import REPO_ROOT, wait_http
 
 
 @pytest.fixture
 def copied(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(os.path.join(REPO_ROOT, "pyregistry"), src, ignore=shutil.ignore_patterns("__pycache__"))
-    role_vars = {
-        "registry_name": f"copy-{uuid.uuid4().hex[:8]}",
-        "registry_port": free_port(),
-        "registry_config_dir": str(tmp_path / "etc"),
-        "registry_storage_dir": str(tmp_path / "storage"),
-        "registry_pid_file": str(tmp_path / "run" / "registry.pid"),
-        "registry_log_file": str(tmp_path / "run" / "registry.log"),
-        "registry_pyregistry_install": "copy",
-        "registry_pyregistry_src": str(src),
-        "registry_pyregistry_dest": str(tmp_path / "opt"),
-    }
+    role_vars = bundled_vars(tmp_path, "copy", registry_pyregistry_install="copy", registry_pyregistry_src=str(src))
     yield role_vars
-    run_playbook(play({**role_vars, "registry_state": "absent"}))
-    try:
-        with open(role_vars["registry_pid_file"]) as fh:
-            os.killpg(int(fh.read()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
+    tear_down(role_vars)
 
 
 def copied_files(res):

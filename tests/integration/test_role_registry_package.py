@@ -1,46 +1,24 @@
 """registry_pyregistry_install: package installs pyregistry from the built wheel in one step (one file, compared by
 checksum) and runs it from there with an interpreter that has only the dependencies (Debian's python3, aiohttp 3.8)."""
 import os
-import signal
-import uuid
 
 import pytest
 
 from tests.conftest import require
 from tests.helpers.ansible import run_playbook
+from tests.helpers.bundled import bundled_vars, play, tear_down
 from tests.helpers.package import build_wheel
-from tests.helpers.registries import free_port, wait_http
-
-
-def play(role_vars):
-    return [{"name": "registry", "hosts": "localhost", "gather_facts": False,
-             "roles": [{"role": "airgap.registry.registry", "vars": role_vars}]}]
+from tests.helpers.registries import wait_http
 
 
 @pytest.fixture
 def packaged(tmp_path):
     require(os.path.exists("/usr/bin/python3"), "no system python3")
     wheel = build_wheel(tmp_path / "build")
-    role_vars = {
-        "registry_name": f"pkg-{uuid.uuid4().hex[:8]}",
-        "registry_port": free_port(),
-        "registry_config_dir": str(tmp_path / "etc"),
-        "registry_storage_dir": str(tmp_path / "storage"),
-        "registry_pid_file": str(tmp_path / "run" / "registry.pid"),
-        "registry_log_file": str(tmp_path / "run" / "registry.log"),
-        "registry_service_manager": "supervisor",
-        "registry_pyregistry_python": "/usr/bin/python3",
-        "registry_pyregistry_install": "package",
-        "registry_pyregistry_package": str(wheel),
-        "registry_pyregistry_dest": str(tmp_path / "opt"),
-    }
+    role_vars = bundled_vars(tmp_path, "pkg", registry_service_manager="supervisor", registry_pyregistry_python="/usr/bin/python3",
+                             registry_pyregistry_install="package", registry_pyregistry_package=str(wheel))
     yield role_vars
-    run_playbook(play({**role_vars, "registry_state": "absent"}))
-    try:
-        with open(role_vars["registry_pid_file"]) as fh:
-            os.killpg(int(fh.read()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
+    tear_down(role_vars)
 
 
 def test_package_install_is_one_file_and_idempotent(packaged):
