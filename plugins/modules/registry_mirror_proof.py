@@ -215,6 +215,8 @@ class Proof:
         if not shutil.which("docker"):
             return self.line("docker", status="unproven", detail="docker is not installed", fix="")
         image = self.p["image"] if self.p["docker_mirrored"] else self.p["site_image"]
+        if self.p["authfile"]:
+            self.env["DOCKER_CONFIG"] = os.path.dirname(self.p["authfile"])
         rc, text = self.run(["docker", "pull", image])
         if rc != 0:
             return self.failed("docker", f"docker pull {image}", text)

@@ -248,3 +248,34 @@ def test_wrong_ca_is_reported_with_the_host_and_the_fix(seeded, paths, tmp_path)
     assert entry["line"].startswith(f"localhost all runtimes: FAILED: cannot use registry {seeded.host}")
     assert "Give the CA that signed the registry's certificate" in entry["fix"]
     assert not paths["hosts"].exists()
+
+
+def test_prefix_upstream_and_docker_hub_mirror(seeded, paths):
+    """An upstream kept under a path prefix (quay.io -> REG/mirror/quay/...): containerd's override_path and the
+    drop-in's location carry it; Docker gets registry-mirrors for docker.io (a tmp daemon.json; the engine restart
+    is an echo) and pulls quay.io's image by its site name."""
+    reg = seeded
+    sh("skopeo", "copy", "-q", "--src-cert-dir", str(reg.ca.parent / "certs"), "--src-creds", "puller:pull-pw",
+       "--dest-cert-dir", str(reg.ca.parent / "certs"), "--dest-creds", "puller:pull-pw",
+       f"docker://{reg.host}/acme/abox:1.0.1", f"docker://{reg.host}/mirror/quay/acme/abox:1.0.1")
+    daemon = paths["home"] / "daemon.json"
+    role = role_vars(reg, paths, registry_client_runtimes=["docker", "containerd", "containers"],
+                     registry_client_upstreams=["docker.io", {"name": "quay.io", "prefix": "mirror/quay"}],
+                     registry_client_proof_image="quay.io/acme/abox:1.0.1")
+    first = run_playbook(play(role), diff=True, timeout=300)
+    assert first.rc == 0, why(first)
+    conf = tomllib.loads((paths["hosts"] / "quay.io" / "hosts.toml").read_text())
+    assert conf["host"][f"https://{reg.host}/v2/mirror/quay"]["override_path"] is True
+    assert json.loads(daemon.read_text())["registry-mirrors"] == [f"https://{reg.host}"]
+    assert paths["restarts"].read_text() == "docker\n"
+    lines = by_runtime(paths["report"])
+    for runtime in ("containerd", "containers"):
+        assert lines[runtime]["status"] == "ok" and lines[runtime]["mirrored"], json.dumps(lines[runtime])
+    assert lines["docker"]["status"] == "ok" and not lines["docker"]["mirrored"], json.dumps(lines["docker"])
+    assert f"{reg.host}/mirror/quay/acme/abox:1.0.1" in lines["docker"]["line"]
+    second = run_playbook(play(role), timeout=300)
+    assert second.rc == 0 and second.changed == 0, why(second)
+    gone = run_playbook(play({**role, "registry_client_state": "absent"}), timeout=300)
+    assert gone.rc == 0, why(gone)
+    assert "registry-mirrors" not in json.loads(daemon.read_text())
+    subprocess.run(["docker", "rmi", f"{reg.host}/mirror/quay/acme/abox:1.0.1"], capture_output=True, check=False)
