@@ -14,6 +14,8 @@ description:
     containers-registries.conf prefix/location rewrites, the k3s/RKE2 mirror endpoint and rewrites, whether Docker's
     C(registry-mirrors) applies, and the gaps (what a runtime cannot resolve and how to fix it).
   - The repository path follows the seed's retag rule (M(airgap.registry.image_seed), C(hub_library)).
+  - The same file provides C(airgap.registry.mirror_site_image) - C(IMAGE | mirror_site_image(upstreams, registry,
+    hub_library)) - which gives an upstream image name's upstream, full upstream name, site registry name and plan entry.
 positional: registry
 options:
   _input:
