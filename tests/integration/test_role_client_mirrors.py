@@ -60,6 +60,7 @@ def seeded(tls_registry, sample_tarballs):  # noqa: F811
                                capture_output=True, text=True, check=False).stdout.split()
         for name in names:
             subprocess.run(["ctr", "--address", CONTAINERD, "-n", NAMESPACE, "images", "rm", name], capture_output=True, check=False)
+        subprocess.run(["ctr", "--address", CONTAINERD, "namespaces", "rm", NAMESPACE], capture_output=True, check=False)
 
 
 @pytest.fixture
