@@ -17,6 +17,17 @@ description:
   - Never fails on a runtime that cannot pull; each gets a line saying what worked (trusted, mirrored, pulled by
     digest) or what failed and what to fix. Credentials are passed to the clients, never returned.
   - Reports changed=false (it checks; pulled images are kept in the runtimes' stores).
+extends_documentation_fragment:
+  - airgap.registry.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Pulls exactly as in a normal run; pulling changes no configuration.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Only checks; never reports a change.
 options:
   image:
     description: The image by its upstream name, C(REGISTRY/PATH:TAG).
@@ -87,7 +98,7 @@ results:
   returned: always
   contains:
     runtime: {description: The runtime., type: str}
-    status: {description: C(ok), C(failed) or C(unproven)., type: str}
+    status: {description: "C(ok), C(failed) or C(unproven).", type: str}
     trusted: {description: The client reached the site registry over TLS with the CA (or plain http)., type: bool}
     mirrored: {description: The upstream name resolved through the site registry., type: bool}
     by_digest: {description: The image pulled again by digest., type: bool}
