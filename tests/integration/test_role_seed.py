@@ -36,12 +36,15 @@ def test_seeds_verifies_summarises_and_is_idempotent(start_registry, sample_tarb
     assert first.rc == 0, first.stdout[-4000:]
     assert first.result("Seed the registry from the tarballs", "localhost")["changed"] is True
     assert catalog(reg) == SAMPLES
+    pushed_line = first.result("Report what the seed pushed", "localhost")["msg"]
+    assert pushed_line.startswith(f"{reg.host}: 3 images: 3 pushed, 0 present; ") and " sent (" in pushed_line, pushed_line
     summary = first.result("Print the catalog and tags", "localhost")["msg"]
     assert summary == [f"registry {reg.host}: 3 repositories", "  abox: 1.0.1", "  nginx: 1.25", "  tools/busyish: 2.0"]
     second = run_playbook(seed_play(**role))
     assert second.rc == 0 and second.changed == 0, second.stdout[-4000:]
     pushed = second.result("Seed the registry from the tarballs", "localhost")["images"]
     assert pushed and all(i["bytes_sent"] == 0 and not i["changed"] for i in pushed)
+    assert second.result("Report what the seed pushed", "localhost")["msg"].startswith(f"{reg.host}: 3 images: 0 pushed, 3 present; 0 B sent")
 
 
 def test_check_mode_pushes_nothing(start_registry, sample_tarballs):
