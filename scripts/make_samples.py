@@ -4,9 +4,10 @@
 Each image has several uncompressed layers; the base layer is shared by every image, so seeding
 exercises blob de-duplication and cross-repository mounts.  Usage:
 
-    make_samples.py OUT_DIR [--scale N]
+    make_samples.py OUT_DIR [--scale N] [--oci DIR]
 
---scale multiplies the size of the incompressible layers (1 = about 1 MiB per image).
+--oci DIR also writes multi-platform indexes, a manifest list, attestations, artifacts and referrers as OCI archives
+(see scripts/oci_samples.py).  --scale multiplies the size of the incompressible layers (1 = about 1 MiB per image).
 """
 import argparse
 import hashlib
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import random
+import sys
 import tarfile
 
 MTIME = 1700000000
@@ -100,8 +102,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--oci", metavar="DIR", help="also write the multi-platform, artifact and referrer OCI archives "
+                        "of scripts/oci_samples.py into DIR")
     args = parser.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.oci:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import oci_samples  # noqa: PLC0415 - next to this script
+        for path in oci_samples.write_all(args.oci):
+            print(path)
     for ref, layers in SAMPLES.items():
         print(write_image(args.out_dir, ref, layers, args.scale))
 
