@@ -21,11 +21,16 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.airgap.registry.plugins.module_utils import compression
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, Reader, detect
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor, DescriptorError, Manifest, Platform
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME,
+    DOCKER_CONFIG,
+    DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_LAYER_TYPES,
     OCI_MANIFEST,
 )
 
@@ -80,9 +85,73 @@ class ArchiveImage:
         self.config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
         self.layers = layers
         self.source_manifest = source_manifest
+        self.digest: str | None = None
 
     def __repr__(self) -> str:
         return f"ArchiveImage({self.refs}, {self.config_digest[:19]}, {len(self.layers)} layers)"
+
+
+class ArchiveManifest:
+    """A manifest or index of an OCI layout carried verbatim (byte for byte): an image index or manifest list (its
+    `children`, each an ArchiveManifest), or a manifest that is not a plain image (an artifact, a signature, an
+    attestation).  `refs` (names from index.json), `digest`, `media_type`, `body` (the bytes), `blobs` (Descriptors of
+    its config and layers, in the tarball), `platform` (str, from the parent index entry), `subject` (digest or None),
+    `referrers` (ArchiveManifests of the same tarball whose subject is this one)."""
+
+    def __init__(self, archive: ImageArchive, refs: list, digest: str, media_type: str, body: bytes) -> None:  # noqa: PLR0917 - a plain record
+        self.archive = archive
+        self.refs = refs
+        self.digest = digest
+        self.media_type = media_type
+        self.body = body
+        self.doc = json.loads(body)
+        self.children: list[ArchiveManifest] = []
+        self.blobs: list[Descriptor] = []
+        self.platform: str | None = None
+        subject = self.doc.get("subject") if isinstance(self.doc.get("subject"), dict) else None
+        self.subject: str | None = subject.get("digest") if subject else None
+        self.referrers: list[ArchiveManifest] = []
+
+    @property
+    def is_index(self) -> bool:
+        return isinstance(self.doc.get("manifests"), list)
+
+    def platforms(self) -> list[str]:
+        """The platforms of an index's children, in index order."""
+        return [c.platform or "unknown" for c in self.children]
+
+    def walk(self) -> Iterator[ArchiveManifest]:
+        """Every manifest to put, in push order: children before their index, referrers after their subject."""
+        for child in self.children:
+            yield from child.walk()
+        yield self
+        for ref in self.referrers:
+            yield from ref.walk()
+
+    def all_blobs(self) -> list[Descriptor]:
+        """Every blob of the manifests walk() yields, once each, in order."""
+        seen: dict[str, Descriptor] = {}
+        for manifest in self.walk():
+            for blob in manifest.blobs:
+                seen.setdefault(blob.digest, blob)
+        return list(seen.values())
+
+    def __repr__(self) -> str:
+        return f"ArchiveManifest({self.refs}, {self.digest[:19]}, {self.media_type})"
+
+
+IMAGE_CONFIGS = (OCI_CONFIG, DOCKER_CONFIG)
+
+
+def is_plain_image(doc: dict) -> bool:
+    """True for an image manifest the seed may rebuild (recompress): image config, known layer types, no subject or
+    artifactType.  Anything else is carried verbatim."""
+    if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("layers"), list):
+        return False
+    if doc.get("subject") or doc.get("artifactType") or (doc["config"].get("mediaType") or OCI_CONFIG) not in IMAGE_CONFIGS:
+        return False
+    known = set(OCI_LAYER_TYPES) | set(OCI_LAYER_TYPES.values())
+    return all((d.get("mediaType") or DOCKER_LAYER_GZIP) in known for d in doc["layers"] if isinstance(d, dict))
 
 
 class _Section(io.RawIOBase):
@@ -358,14 +427,18 @@ class ImageArchive(TarballReader):
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
+        self.manifests: list[ArchiveManifest] = []
+        self.warnings: list[str] = []
         self.images = self._guarded(self._parse)
-        if not self.images:
+        if not self.images and not self.manifests:
             raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
 
     # --- parsing -------------------------------------------------------------------------------------------------
     def _parse(self) -> list:
         manifests = self._oci_manifests()
         if self.has("manifest.json"):
+            if self.has("index.json"):
+                self._note_docker_index()
             return self._parse_docker(manifests)
         if self.has("index.json"):
             return self._parse_oci(manifests)
@@ -438,21 +511,138 @@ class ImageArchive(TarballReader):
     def _parse_oci(self, manifests):
         index = self.read_json("index.json")
         images = []
-        for desc in index.get("manifests") or []:
+        by_digest: dict[str, ArchiveManifest] = {}
+        entries = index.get("manifests") if isinstance(index, dict) else None
+        for desc in entries or []:
             refs = _oci_refs(desc.get("annotations") or {}, self.path)
-            for manifest_bytes, media_type in self._resolve(desc):
-                manifest = json.loads(manifest_bytes)
-                config_name = _blob_path(manifest["config"]["digest"])
-                if not self.has(config_name):
-                    raise ImageArchiveError(f"{self.path}: config blob {manifest['config']['digest']} is missing")
-                config, diff_ids = self._config(config_name)
-                descs = manifest["layers"]
-                if len(descs) != len(diff_ids):
-                    raise ImageArchiveError(f"{self.path}: manifest has {len(descs)} layers, its config {len(diff_ids)}")
-                media_types = {d["digest"]: d.get("mediaType") for d in descs}
-                layers = [self._layer(_blob_path(d["digest"]), i, media_types) for d, i in zip(descs, diff_ids)]  # noqa: B905 - lengths checked; Python 3.8
-                images.append(ArchiveImage(self, refs, config, layers, (manifest_bytes, media_type)))
+            name = _blob_path(desc.get("digest", ""))
+            if not self.has(name):
+                raise ImageArchiveError(f"{self.path}: index.json names {desc.get('digest')}, which is not in the tarball")
+            doc = json.loads(self.read(name))
+            if isinstance(doc, dict) and not isinstance(doc.get("manifests"), list) and is_plain_image(doc) \
+                    and not doc.get("subject"):
+                images.extend(self._oci_image(refs, desc))
+                continue
+            absent = self._engine_export_absent(desc, doc)
+            if absent:
+                # An engine's export (containerd's name on the entry) holds the platforms it pulled, by design: seed
+                # those as single images, and say that the index digest cannot be kept.
+                self.warnings.append(f"{self.path}: engine export of multi-platform image index {desc.get('digest')} holds "
+                                     f"only some platforms (missing: {', '.join(absent)}); seeding the platforms present "
+                                     "as single images, so the tag will not have the index digest")
+                images.extend(self._oci_image(refs, desc))
+                continue
+            unit = self._verbatim(desc, refs)
+            self.manifests.append(unit)
+            by_digest[unit.digest] = unit
+        for image in images:
+            by_digest.setdefault(image.digest, image)
+        for unit in list(self.manifests):
+            if unit.subject and not unit.refs and unit.subject in by_digest and isinstance(by_digest[unit.subject], ArchiveManifest):
+                by_digest[unit.subject].referrers.append(unit)
+                self.manifests.remove(unit)
         return images
+
+    def _engine_export_absent(self, desc: dict, doc: Any) -> list[str]:
+        """The platforms (str) whose manifests an engine export's index names but the tarball lacks; [] when the entry
+        is not an engine export (no containerd image name) or nothing is absent."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("manifests"), list) or \
+                ANNOTATION_CONTAINERD_NAME not in (desc.get("annotations") or {}):
+            return []
+        return [str(Platform.parse(c.get("platform"))) for c in doc["manifests"]
+                if isinstance(c, dict) and not self.has(_blob_path(c.get("digest", "")))]
+
+    def _oci_image(self, refs, desc):
+        images = []
+        for manifest_bytes, media_type in self._resolve(desc):
+            manifest = json.loads(manifest_bytes)
+            config_name = _blob_path(manifest["config"]["digest"])
+            if not self.has(config_name):
+                raise ImageArchiveError(f"{self.path}: config blob {manifest['config']['digest']} is missing")
+            config, diff_ids = self._config(config_name)
+            descs = manifest["layers"]
+            if len(descs) != len(diff_ids):
+                raise ImageArchiveError(f"{self.path}: manifest has {len(descs)} layers, its config {len(diff_ids)}")
+            media_types = {d["digest"]: d.get("mediaType") for d in descs}
+            layers = [self._layer(_blob_path(d["digest"]), i, media_types) for d, i in zip(descs, diff_ids)]  # noqa: B905 - lengths checked; Python 3.8
+            image = ArchiveImage(self, refs, config, layers, (manifest_bytes, media_type))
+            image.digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
+            images.append(image)
+        return images
+
+    def _verbatim(self, desc: dict, refs: list, parent: ArchiveManifest | None = None, depth: int = 0) -> ArchiveManifest:
+        """The manifest or index `desc` names, with its children and blobs, checked: every child and blob is in the
+        tarball and each child's config agrees with the platform its index gives; ImageArchiveError naming the file and
+        digest otherwise."""
+        digest = desc.get("digest", "")
+        name = _blob_path(digest)
+        where = f"index {parent.digest}" if parent else "index.json"
+        if not self.has(name):
+            plat = f" ({Platform.parse(desc.get('platform'))})" if desc.get("platform") else ""
+            raise ImageArchiveError(f"{self.path}: {where} names manifest {digest}{plat}, which is not in the tarball")
+        body = self.read(name)
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise ImageArchiveError(f"{self.path}: blob {digest} does not match its digest")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise ImageArchiveError(f"{self.path}: manifest {digest} is not JSON") from None
+        media_type = (doc.get("mediaType") if isinstance(doc, dict) else None) or desc.get("mediaType") or OCI_MANIFEST
+        unit = ArchiveManifest(self, refs, digest, media_type, body)
+        if desc.get("platform"):
+            unit.platform = str(Platform.parse(desc["platform"]))
+        if unit.is_index:
+            if depth > 3:
+                raise ImageArchiveError(f"{self.path}: index {digest} nests indexes too deep")
+            unit.children = [self._verbatim(child, [], unit, depth + 1) for child in doc["manifests"]]
+            return unit
+        try:
+            manifest = Manifest.parse(doc, f"{self.path}: manifest {digest}")
+        except DescriptorError as exc:
+            raise ImageArchiveError(str(exc)) from None
+        for blob in [manifest.config, *manifest.layers]:
+            if self.has(_blob_path(blob.digest)):
+                unit.blobs.append(blob)
+            elif not blob.urls:
+                raise ImageArchiveError(f"{self.path}: manifest {digest} needs blob {blob.digest}, which is not in the tarball")
+        self._check_platform(unit, manifest, where)
+        return unit
+
+    def _check_platform(self, unit: ArchiveManifest, manifest: Manifest, where: str) -> None:
+        """An index entry's platform must be its image config's (an attestation, unknown/unknown, is not checked)."""
+        if not unit.platform or unit.platform == "unknown/unknown" or manifest.config.media_type not in IMAGE_CONFIGS:
+            return
+        try:
+            config = json.loads(self.read(_blob_path(manifest.config.digest)))
+        except ValueError:
+            raise ImageArchiveError(f"{self.path}: config {manifest.config.digest} of manifest {unit.digest} is not JSON") from None
+        given = Platform.from_string(unit.platform)
+        actual = Platform(config.get("os"), config.get("architecture"), config.get("variant"))
+        if actual.os != given.os or actual.architecture != given.architecture or \
+                (given.variant and actual.variant and given.variant != actual.variant):
+            raise ImageArchiveError(f"{self.path}: {where} lists manifest {unit.digest} as {given}, but its config "
+                                    f"{manifest.config.digest} is {actual}")
+
+    def _note_docker_index(self) -> None:
+        """A Docker 25+ `docker save` also writes index.json; when it names an index whose children are not all in the
+        tarball (the engine pulled one platform), say that the index digest cannot be kept."""
+        try:
+            index = self.read_json("index.json")
+            for desc in index.get("manifests") or []:
+                name = _blob_path(desc.get("digest", ""))
+                if not self.has(name):
+                    continue
+                doc = json.loads(self.read(name))
+                if not isinstance(doc.get("manifests"), list):
+                    continue
+                absent = [str(Platform.parse(c.get("platform"))) for c in doc["manifests"] if not self.has(_blob_path(c.get("digest", "")))]
+                if absent:
+                    self.warnings.append(
+                        f"{self.path}: docker save of multi-platform image index {desc['digest']} holds only some platforms "
+                        f"(missing: {', '.join(absent)}); seeding the platform present as a single image, so the tag will "
+                        "not have the index digest")
+        except (ImageArchiveError, ValueError, AttributeError, TypeError):
+            return
 
     def _resolve(self, desc, depth=0):
         """Image manifests (bytes, media type) reachable from a descriptor whose blobs are in the tarball."""

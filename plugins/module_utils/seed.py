@@ -21,6 +21,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.seed_options impor
 from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import SeedPlan, Target, expand_sources, load_plan
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError, SeedResult, human, summarize
 from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import DirectTransport, Transport, survey
+from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import check_engine
 
 # How errors name the options (the module's; the CLI passes its flags, see registry_api.MODULE_OPTION_NAMES).
 SEED_OPTION_NAMES = {"src": "src"}
@@ -57,7 +58,7 @@ class Seeder:
         tarball when one cannot be read or two images would get one name."""
         if self.plan is None:
             self.plan = load_plan(self.opts, self.names["src"])
-            self.progress.targets_planned(len(self.plan.targets))
+            self.progress.targets_planned(len(self.plan.targets) + len(self.plan.verbatim))
         return self.plan.targets
 
     def connect(self) -> RegistryClient:
@@ -76,14 +77,16 @@ class Seeder:
     def seed(self) -> SeedResult:
         """Load, ask the registry what it has, push what it lacks; SeedError naming what failed."""
         self.load()
-        if self.targets or self.opts["transport"] == "engine":
+        if self.opts["transport"] == "engine":
+            check_engine(self.plan)
+        if self.targets or self.plan.verbatim or self.opts["transport"] == "engine":
             try:
                 self.connect()
                 survey(self.client, self.plan, int(self.opts["parallel"]), self.abort)
             except RegistryError as exc:
                 raise SeedError(str(exc)) from None
             self.transport().transfer(self.plan)
-        return SeedResult([t.result for t in self.targets], self.plan.warnings, self.plan.diff(), self.opts["check_mode"])
+        return SeedResult([t.result for t in [*self.targets, *self.plan.verbatim]], self.plan.warnings, self.plan.diff(), self.opts["check_mode"])
 
     def run(self) -> dict[str, Any]:
         """Seed; {changed, images: [dict per target], warnings: [str], diff: {before, after}, summary: str}."""

@@ -15,7 +15,13 @@ import os
 from typing import Any, NamedTuple
 
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchiveError, Layer, read_archive
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import (
+    ArchiveImage,
+    ArchiveManifest,
+    ImageArchiveError,
+    Layer,
+    read_archive,
+)
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_CONFIG,
     DOCKER_MANIFEST,
@@ -62,6 +68,36 @@ class Target:
         self.keys: list[BlobKey] = []
         self.pending: set[BlobKey] = set()
         self.result = TargetResult(source, image.archive.path, target, image.config_digest)
+
+    @property
+    def identity(self) -> str:
+        """What makes two images under one name the same: the config digest."""
+        return self.image.config_digest
+
+
+class VerbatimTarget:
+    """An index, manifest list or non-image manifest (artifact, signature) pushed byte for byte under one name, with
+    every child manifest, blob and referrer (`unit`, an ArchiveManifest): the tag gets the source digest.  `push` is
+    False once the registry has the tag at that digest and every referrer."""
+
+    def __init__(self, unit: ArchiveManifest, source: str, target: str) -> None:
+        self.unit = unit
+        self.source = source
+        self.target = target
+        ref = parse_ref(target)
+        self.repo = ref.path
+        self.tag = ref.tag or ref.reference
+        self.existing: str | None = None
+        self.push = True
+        self.result = TargetResult(source, unit.archive.path, target, None)
+        self.result.source_digest = unit.digest
+        if unit.is_index:
+            self.result.platforms = unit.platforms()
+
+    @property
+    def identity(self) -> str:
+        """What makes two units under one name the same: the manifest digest."""
+        return self.unit.digest
 
 
 class BlobJob:
@@ -151,6 +187,7 @@ class SeedPlan:
     def __init__(self, layers: str) -> None:
         self.layers = layers
         self.targets: list[Target] = []
+        self.verbatim: list[VerbatimTarget] = []
         self.warnings: list[str] = []
         self.jobs: dict[BlobKey, BlobJob] = {}
         self.waiting: dict[BlobKey, list[Target]] = {}
@@ -221,8 +258,9 @@ class SeedPlan:
 
     def diff(self) -> dict[str, dict[str, str | None]]:
         """before/after of the targets' manifest digests (existing digest, or None; after: pushed or unchanged)."""
-        before = {t.target: t.existing for t in self.targets}
-        after = {t.target: t.result.digest or ("(new)" if t.push else t.existing) for t in self.targets}
+        every = [*self.targets, *self.verbatim]
+        before = {t.target: t.existing for t in every}
+        after = {t.target: t.result.digest or ("(new)" if t.push else t.existing) for t in every}
         return {"before": before, "after": after}
 
 
@@ -241,6 +279,12 @@ def load_plan(opts: dict[str, Any], src_option: str = "src") -> SeedPlan:
         except ImageArchiveError as exc:
             raise SeedError(f"{src_option} {exc}") from None
     for archive in archives:
+        plan.warnings.extend(archive.warnings)
+        for unit in archive.manifests:
+            if not unit.refs:
+                plan.warnings.append(f"{archive.path}: manifest {unit.digest} has no tag and no subject in the tarball; skipped")
+            for ref in unit.refs:
+                _add_target(plan, by_target, unit, ref, opts)
         for image in archive.images:
             if not image.refs:
                 plan.warnings.append(f"{archive.path}: image {image.config_digest} has no tag; skipped")
@@ -249,17 +293,20 @@ def load_plan(opts: dict[str, Any], src_option: str = "src") -> SeedPlan:
     return plan
 
 
-def _add_target(plan: SeedPlan, by_target: dict[str, Target], image: ArchiveImage, ref: str, opts: dict[str, Any]) -> None:
-    """Add the target `ref` of `image` becomes (once per name); SeedError when another image has that name."""
+def _add_target(plan: SeedPlan, by_target: dict[str, Any], image: ArchiveImage | ArchiveManifest, ref: str,
+                opts: dict[str, Any]) -> None:
+    """Add the target `ref` of `image` (an image, or a unit pushed verbatim) becomes (once per name); SeedError when
+    another image has that name."""
     path = image.archive.path
     try:
         name = retag(ref, opts["registry"], hub_library=opts["hub_library"], rename=opts["rename"])
     except RetagError as exc:
         raise SeedError(f"{path}: {exc}") from None
     other = by_target.get(name)
+    new = VerbatimTarget(image, ref, name) if isinstance(image, ArchiveManifest) else Target(image, ref, name)
     if other is None:
-        by_target[name] = Target(image, ref, name)
-        plan.targets.append(by_target[name])
-    elif other.image.config_digest != image.config_digest:
-        raise SeedError(f"{name} would receive two different images: {other.source} from {other.image.archive.path} "
+        by_target[name] = new
+        (plan.verbatim if isinstance(new, VerbatimTarget) else plan.targets).append(new)
+    elif other.identity != new.identity:
+        raise SeedError(f"{name} would receive two different images: {other.source} from {other.result.archive} "
                         f"and {ref} from {path}")

@@ -39,9 +39,9 @@ class TargetResult:
     be uploaded) is None except in check mode with the direct transport."""
 
     __slots__ = ("archive", "blobs_mounted", "blobs_pushed", "blobs_skipped", "bytes_sent", "bytes_to_send", "changed",
-                 "config_digest", "digest", "source", "target")
+                 "config_digest", "digest", "manifests_pushed", "platforms", "source", "source_digest", "target", "would_push")
 
-    def __init__(self, source: str, archive: str, target: str, config_digest: str) -> None:
+    def __init__(self, source: str, archive: str, target: str, config_digest: str | None) -> None:
         self.source = source
         self.archive = archive
         self.target = target
@@ -53,6 +53,12 @@ class TargetResult:
         self.blobs_skipped = 0
         self.changed = False
         self.bytes_to_send: int | None = None
+        # Units pushed verbatim (an index, an artifact): the source digest, the index's platforms, manifests put, and
+        # in check mode what would move ("manifest <digest>" / "blob <digest>").
+        self.source_digest: str | None = None
+        self.platforms: list[str] | None = None
+        self.manifests_pushed: int | None = None
+        self.would_push: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"TargetResult({self.as_dict()!r})"
@@ -60,8 +66,9 @@ class TargetResult:
     def as_dict(self) -> dict[str, Any]:
         """The module's `images` entry: every field, bytes_to_send only when counted (check mode, direct transport)."""
         out = {key: getattr(self, key) for key in _RESULT_FIELDS}
-        if self.bytes_to_send is not None:
-            out["bytes_to_send"] = self.bytes_to_send
+        for key in ("bytes_to_send", "source_digest", "platforms", "manifests_pushed", "would_push"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 

@@ -83,6 +83,9 @@ def survey(client: RegistryClient, plan: SeedPlan, workers: int, abort: threadin
     run_parallel(ask, range(len(plan.targets)), workers, abort)
     for index, (digest, manifest) in sorted(answers.items()):
         plan.record_existing(plan.targets[index], digest, manifest)
+    if plan.verbatim:
+        from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import survey_verbatim  # noqa: PLC0415 - cycle
+        survey_verbatim(client, plan)
 
 
 class _NoClose:
@@ -142,6 +145,9 @@ class DirectTransport(Transport):
         layers += [(sum(j.size for j in jobs), partial(self._settle_streamed, archive, jobs)) for archive, jobs in streamed.values()]
         layers.sort(key=lambda task: -task[0])
         run_parallel(lambda task: task(), configs + [task for _size, task in layers], self.opts["parallel"], self.abort)
+        if plan.verbatim:
+            from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import VerbatimPusher  # noqa: PLC0415 - cycle
+            VerbatimPusher(self.client, self.opts, self.progress, self.abort).push(plan)
 
     # --- blobs ---------------------------------------------------------------------------------------------------
     def _count(self, target: Target, **counts: int) -> None:

@@ -160,9 +160,30 @@ images:
       type: str
       sample: sha256:09c688f71163ae3fc95732b705ac18d06dd0ff1614e4e81a98c299197d244864
     config_digest:
-      description: The image config digest (the image ID).
+      description: The image config digest (the image ID); null for an index or artifact pushed verbatim.
       type: str
       sample: sha256:134dee8762a1a6f858eac2642edf149a3182e77e5506b5585bfe7f473d1a8b95
+    source_digest:
+      description:
+        - Index, manifest list or non-image manifest (artifact, signature) pushed byte for byte only. Its digest in the
+          tarball, which the tag gets in the registry.
+      type: str
+      sample: sha256:c1a1263b654c5e4f1b7dbd3e1f3f1c2b2f1e0d3c4b5a69788796a5b4c3d2e1f0
+    platforms:
+      description: Index or manifest list only. The platforms of its manifests, in index order (attestations are unknown/unknown).
+      type: list
+      elements: str
+      sample: [linux/amd64, linux/arm64/v8]
+    manifests_pushed:
+      description: Index or artifact pushed verbatim only. Manifests put (children, the index, referrers).
+      type: int
+      sample: 3
+    would_push:
+      description:
+        - Check mode, index or artifact pushed verbatim only. The manifests (C(manifest <digest> (<media type>))) and
+          blobs (C(blob <digest>)) that would move.
+      type: list
+      elements: str
     bytes_sent:
       description: Blob bytes uploaded for this target.
       type: int

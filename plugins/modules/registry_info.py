@@ -13,6 +13,9 @@ description:
     registry API (standard library only, no engine).
   - With O(expect), fails listing exactly the images that are missing; the seed's
     C(curl /v2/_catalog | jq) check as an assertion.
+  - Per tag, RV(manifests) says whether it is an image index or manifest list, its platforms, and its referrers
+    (signatures, attestations, SBOMs attached by C(subject)): through the OCI 1.1 referrers API where the registry
+    serves it, else through the referrers tag scheme (C(sha256-<hex>) tags).
   - Read-only; never reports a change.
 author:
   - airgap.registry contributors (@airgap-registry)
@@ -97,6 +100,16 @@ digests:
   returned: always
   type: dict
   sample: {"nginx:1.25": "sha256:aed5c39b9bf0a6729c8614a72c75afbcdf65689347bcd0142c97a366c19dee90"}
+manifests:
+  description:
+    - Per C(repo:tag), what the tag holds. C(media_type); C(index) (true for an image index or manifest list);
+      C(platforms) (an index's, in index order, C(unknown/unknown) for an attestation; [] otherwise); C(referrers) (the
+      descriptors of the manifests whose subject is the tag's digest, each with C(digest), C(mediaType) and, when
+      given, C(artifactType)).
+  returned: always
+  type: dict
+  sample: {"multi:3": {"media_type": "application/vnd.oci.image.index.v1+json", "index": true,
+           "platforms": ["linux/amd64", "linux/arm64/v8"], "referrers": []}}
 missing:
   description: The entries of O(expect) that the registry does not hold.
   returned: always
@@ -117,11 +130,15 @@ invalid:
   sample: ["localhost:5443/abox:1.0.1: names registry localhost:5443, but this task reads 127.0.0.1:5443"]
 """
 
+import json  # noqa: E402
 import re  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Platform  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import INDEX_TYPES  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.referrers import Referrers  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryError, client_from_params  # noqa: E402
 
 WORKERS = 8
@@ -209,6 +226,7 @@ def inventory(client, repositories=None, expect=()):
         tags = {repo: sorted(tag_lists[(repo,)]) for repo in queried if repo in repos or tag_lists[(repo,)]}
         heads = run_all(client.head_manifest, [(repo, tag) for repo, repo_tags in tags.items() for tag in repo_tags])
         found = run_all(client.head_manifest, [(repo, digest) for _entry, repo, _tag, digest in wanted if digest])
+        manifests = describe(client, tags, heads, run_all)
     digests = {f"{repo}:{tag}": (head or {}).get("digest") for (repo, tag), head in heads.items()}
     missing = []
     differs = []
@@ -226,7 +244,32 @@ def inventory(client, repositories=None, expect=()):
             if held != digest and not (held is None and found.get((repo, digest)) is not None):
                 differs.append(entry)
     catalog = repos if repositories is None else [repo for repo in repos if tags.get(repo)]
-    return {"catalog": catalog, "tags": tags, "digests": digests, "missing": missing, "differs": differs}
+    return {"catalog": catalog, "tags": tags, "digests": digests, "manifests": manifests, "missing": missing, "differs": differs}
+
+
+def describe(client, tags, heads, run_all):
+    """{repo:tag: {media_type, index, platforms, referrers}} from the tags' HEAD answers (indexes are read)."""
+    referrers = Referrers(client)
+    out = {}
+    for (repo, tag), head in heads.items():
+        if head is not None:
+            out[f"{repo}:{tag}"] = {"media_type": head.get("media_type"), "index": head.get("media_type") in INDEX_TYPES,
+                                    "platforms": [], "referrers": []}
+    indexes = [(repo, tag) for (repo, tag), head in heads.items() if head is not None and head.get("media_type") in INDEX_TYPES]
+    bodies = run_all(client.get_manifest, indexes) if indexes else {}
+    for (repo, tag), (body, _media_type, _digest) in bodies.items():
+        try:
+            entries = json.loads(body).get("manifests") or []
+        except ValueError:
+            entries = []
+        out[f"{repo}:{tag}"]["platforms"] = [str(Platform.parse(e.get("platform"))) for e in entries if isinstance(e, dict)]
+    wanted = {(repo, tag): head["digest"] for (repo, tag), head in heads.items() if head is not None and head.get("digest")}
+    lists = run_all(lambda repo, digest: referrers.list(repo, digest, tags.get(repo)), list(dict.fromkeys(
+        (repo, digest) for (repo, _tag), digest in wanted.items())))
+    for (repo, tag), digest in wanted.items():
+        out[f"{repo}:{tag}"]["referrers"] = [{k: e[k] for k in ("digest", "mediaType", "artifactType") if k in e}
+                                             for e in lists[(repo, digest)] if isinstance(e, dict)]
+    return out
 
 
 def failure_message(registry, result, host):
