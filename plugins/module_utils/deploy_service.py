@@ -21,6 +21,15 @@ SERVICE_LABEL = rd.LABEL_PREFIX + "service"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 HTPASSWD_FILE = "htpasswd"
+# The registry's base settings (those of the image scripts/build-images.sh builds) for the config.yml secret that
+# carries http.secret; REGISTRY_* environment still overrides them.
+BASE_CONFIG: Dict[str, Any] = {
+    "version": 0.1,
+    "log": {"fields": {"service": "registry"}},
+    "storage": {"cache": {"blobdescriptor": "inmemory"}, "filesystem": {"rootdirectory": rd.STORAGE_TARGET}},
+    "http": {"addr": ":5000", "headers": {"X-Content-Type-Options": ["nosniff"]}},
+    "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
+}
 # a failure in these steps reports what the run created and left in place
 _ENGINE_STEPS = (dp.CREATE_SECRETS, dp.APPLY_SERVICE, dp.WAIT)
 
@@ -90,7 +99,23 @@ def read_secrets(p: Dict[str, Any], check_mode: bool) -> Tuple[List[Tuple[str, s
             secret = rd.secret_name(p["name"], kind, content)
         secrets.append((secret, filename))
         data[secret] = content
+    if p.get("http_secret"):
+        # Distribution 2.8 reads http.secret from its config or REGISTRY_HTTP_SECRET only (no _FILE variant): the shared
+        # secret reaches every replica as a config.yml docker secret mounted over the image's config, never in env.
+        config = dict(BASE_CONFIG, http=dict(BASE_CONFIG["http"], secret=p["http_secret"]))
+        content = rd.render_config(config)
+        secret = rd.secret_name(p["name"], "config", content)
+        secrets.append((secret, rd.config_target(p["image"])))
+        data[secret] = content
     return secrets, data
+
+
+def update_order(p: Dict[str, Any]) -> str:
+    """start-first unless asked otherwise; stop-first when published in host mode (the new task could not bind the port
+    the old one holds on a single node)."""
+    if p.get("update_order"):
+        return p["update_order"]
+    return "stop-first" if p["publish_mode"] == "host" else "start-first"
 
 
 def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]]) -> Dict[str, Any]:
@@ -98,8 +123,10 @@ def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]]) -> Dict[s
     env = rd.registry_env(p.get("env"), tls=bool(p.get("tls_cert")), htpasswd=bool(p.get("htpasswd_path")), htpasswd_realm=p["htpasswd_realm"],
                           cert_target=rd.SECRET_DIR + CERT_FILE, key_target=rd.SECRET_DIR + KEY_FILE, htpasswd_target=rd.SECRET_DIR + HTPASSWD_FILE)
     mounts = [rd.bind(os.path.abspath(p["storage_path"]), rd.STORAGE_TARGET)] if p.get("storage_path") else []
-    return rd.desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=rd.container_port(env),
-                              publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
+    desired = rd.desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=rd.container_port(env),
+                                 publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
+    desired["update"] = {"order": update_order(p), "failure_action": "rollback"}
+    return desired
 
 
 def missing_node_labels(client: Any, node: Optional[str], labels: Dict[str, str]) -> Dict[str, str]:
@@ -125,6 +152,8 @@ def plan_service(client: Any, p: Dict[str, Any], local_node: Optional[str], serv
     current = rd.current_service(service.attrs["Spec"]) if service is not None else None
     diffs = rd.differences(desired, current)
     url = f"{'https' if desired['env'].get('REGISTRY_HTTP_TLS_CERTIFICATE') else 'http'}://127.0.0.1:{p['published_port']}"
+    if p["publish_mode"] == "none":
+        url = ""
     plan = dp.Plan(report={"url": url, "differences": diffs, "secrets": [s[0] for s in secrets], "diff": {
         "before": rd.masked(dict(current or {}, state="present" if service is not None else "absent")),
         "after": rd.masked(dict(desired, state="present"))}})
@@ -227,11 +256,12 @@ def _wait_converged(client: Any, name: str, desired: Dict[str, Any], url: str, t
             running += 1
         return running == desired["replicas"]
 
-    if desired["replicas"] == 0:
+    if desired["replicas"] == 0 or not url:
         deadline = time.monotonic() + timeout
         while not converged():
             if time.monotonic() >= deadline:
-                raise dc.DeployError(f"service {name} did not scale to 0 within {timeout}s")
+                raise dc.DeployError(f"service {name} did not converge to {desired['replicas']} running tasks within {timeout}s; "
+                                     f"tasks: {_task_report(client, name)}")
             time.sleep(0.5)
         return
     try:
@@ -286,20 +316,24 @@ def _failure_after_changes(exc: dc.DeployError, *, name: str, p: Dict[str, Any],
 
 def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict[str, Any], secret_ids: Dict[str, str]) -> str:
     """Create the service, or update it in place, from the desired settings; returns its id."""
-    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, SecretReference, ServiceMode, TaskTemplate
+    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, RollbackConfig, SecretReference, ServiceMode, TaskTemplate, UpdateConfig
 
     mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
-    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f == KEY_FILE else 0o444) for s, f in desired["secrets"]]
+    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f in (KEY_FILE, rd.CONFIG_TARGET_V2, rd.CONFIG_TARGET_V3) else 0o444)
+               for s, f in desired["secrets"]]
     container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
     task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]))
-    published, target, mode = desired["ports"][0]
-    endpoint = EndpointSpec(ports={published: (target, "tcp", mode)})
+    endpoint = EndpointSpec(ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
+    order = desired["update"]["order"]
+    # a failed update rolls back, in the same order, so an image or config change never leaves the service without a replica
+    update = UpdateConfig(parallelism=1, order=order, failure_action="rollback", monitor=5_000_000_000)
+    rollback = RollbackConfig(parallelism=1, order=order, failure_action="pause", monitor=5_000_000_000)
+    settings = dict(name=name, labels=desired["labels"], mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint,
+                    update_config=update, rollback_config=rollback)
     try:
         if service is None:
-            return client.api.create_service(task, name=name, mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint,
-                                             labels=desired["labels"])["ID"]
-        client.api.update_service(service.id, service.version, task_template=task, name=name, labels=desired["labels"],
-                                  mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint)
+            return client.api.create_service(task, **settings)["ID"]
+        client.api.update_service(service.id, service.version, task_template=task, **settings)
         return service.id
     except dc.APIError as exc:
         raise dc.DeployError(f"cannot {'create' if service is None else 'update'} service {name}: {exc.explanation or exc}") from None

@@ -24,7 +24,7 @@ SECRET_DIR = "/run/secrets/"
 CONFIG_TARGET_V2 = "/etc/docker/registry/config.yml"
 CONFIG_TARGET_V3 = "/etc/distribution/config.yml"
 DEFAULT_CONTAINER_PORT = 5000
-COMPARED_KEYS = ("image", "env", "mounts", "ports", "restart_policy", "labels", "secrets", "replicas", "constraints")
+COMPARED_KEYS = ("image", "env", "mounts", "ports", "restart_policy", "labels", "secrets", "replicas", "constraints", "update")
 
 
 def registry_major(image: str, image_labels: Optional[Dict[str, str]] = None) -> int:
@@ -175,7 +175,7 @@ def desired_service(image: str, env: Dict[str, str], mounts: List[Dict[str, Any]
         "env": dict(sorted(env.items())),
         "mounts": sorted(mounts, key=lambda m: m["target"]),
         "secrets": sorted([list(s) for s in secrets]),
-        "ports": [[int(published_port), int(target_port), publish_mode]],
+        "ports": [] if publish_mode == "none" else [[int(published_port), int(target_port), publish_mode]],
         "replicas": int(replicas),
         "constraints": sorted(constraints),
         "labels": dict(sorted(labels.items())),
@@ -198,6 +198,8 @@ def current_service(spec: Dict[str, Any]) -> Dict[str, Any]:
         "replicas": int(replicated.get("Replicas", 1)) if replicated is not None else 0,
         "constraints": sorted((task.get("Placement") or {}).get("Constraints") or []),
         "labels": dict(sorted(own_labels(spec.get("Labels")).items())),
+        "update": {"order": (spec.get("UpdateConfig") or {}).get("Order") or "stop-first",
+                   "failure_action": (spec.get("UpdateConfig") or {}).get("FailureAction") or "pause"},
     }
 
 

@@ -31,7 +31,7 @@ attributes:
     details: Reports the actions and differences it would apply; creates no swarm, label, secret or service.
   diff_mode:
     support: full
-    details: Shows image, environment, mounts, secret names, ports, replicas and constraints before and after.
+    details: Shows image, environment, mounts, secret names, ports, replicas, constraints and update order before and after.
   idempotent:
     support: full
 options:
@@ -60,16 +60,40 @@ options:
     elements: str
     default: ["node.labels.registry==true"]
   publish_mode:
-    description: V(ingress) publishes through the routing mesh on every node; V(host) publishes on the node running the task.
+    description:
+      - V(ingress) publishes through the routing mesh on every node; V(host) publishes on the node running the task;
+        V(none) publishes no port (replicas reached by a front on a swarm network).
+      - In V(host) mode only one task per node can bind O(published_port), so several replicas need as many nodes.
     type: str
-    choices: [ingress, host]
+    choices: [ingress, host, none]
     default: ingress
   replicas:
-    description: Number of replicas.
+    description:
+      - Number of replicas. More than one needs shared storage (O(storage_path) on a shared filesystem mounted on every
+        node the constraints allow) and O(http_secret), so an upload started on one replica can finish on another.
     type: int
     default: 1
+  http_secret:
+    description:
+      - The C(http.secret) every replica shares (it signs upload session state). Distribution 2.8 reads it only from
+        its config file or C(REGISTRY_HTTP_SECRET), so it reaches the service as a content-versioned docker secret
+        C(<name>-config-<sha256[:12]>) holding the registry's C(config.yml) (the image's base settings plus
+        C(http.secret)), mounted over the image's config file; it is never put in the environment.
+      - C(REGISTRY_*) entries of O(env) still override that file.
+    type: str
+  update_order:
+    description:
+      - Order of a rolling update (and of its rollback). V(start-first) starts the new task before stopping the old one,
+        so an image or config change never leaves the service without a replica.
+      - Default V(start-first), except V(stop-first) when published in V(host) mode (a new task cannot bind the port the
+        old one holds on the same node).
+      - A failed update rolls back (C(failure_action=rollback)).
+    type: str
+    choices: [start-first, stop-first]
   wait:
-    description: Wait until the tasks run the current specification and C(/v2/) answers 200 or 401 on 127.0.0.1.
+    description:
+      - Wait until the tasks run the current specification and C(/v2/) answers 200 or 401 on 127.0.0.1.
+      - With O(publish_mode=none), until O(replicas) tasks run it.
     type: bool
     default: true
   wait_timeout:
@@ -170,8 +194,10 @@ def main():
             node=dict(type="str"),
             node_labels=dict(type="dict", default={"registry": "true"}),
             constraints=dict(type="list", elements="str", default=["node.labels.registry==true"]),
-            publish_mode=dict(type="str", default="ingress", choices=["ingress", "host"]),
+            publish_mode=dict(type="str", default="ingress", choices=["ingress", "host", "none"]),
             replicas=dict(type="int", default=1),
+            http_secret=dict(type="str", no_log=True),
+            update_order=dict(type="str", choices=["start-first", "stop-first"]),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
         ),
