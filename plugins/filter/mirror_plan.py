@@ -72,5 +72,8 @@ def mirror_site_image_filter(image: str, upstreams: list, registry: str, hub_lib
 
 
 class FilterModule:
-    def filters(self):
+    """The collection's mirror filters."""
+
+    def filters(self) -> dict:
+        """Filter name -> function."""
         return {"mirror_plan": mirror_plan_filter, "mirror_site_image": mirror_site_image_filter}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from typing import BinaryIO, Callable
 
 
-def final_target(path):
+def final_target(path: str) -> str:
     """The file `path` finally names after every symbolic link (a dangling link gives the path it points to).
 
     A link loop is an OSError (ELOOP) naming `path`.
@@ -24,7 +25,7 @@ def final_target(path):
     return target
 
 
-def write_atomically(path, write, mode=0o644):
+def write_atomically(path: str, write: Callable[[BinaryIO], object], mode: int = 0o644) -> None:
     """Call write(fh) on a binary temp file next to `path`'s final target (already at `mode`), then rename it there.
 
     A file that exists keeps its owner and group (when the caller may set them); a symbolic link stays a link and its
@@ -51,6 +52,6 @@ def write_atomically(path, write, mode=0o644):
         raise
 
 
-def write_bytes_atomically(path, data, mode=0o644):
+def write_bytes_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` (through symbolic links) with `data` (bytes) atomically, with `mode`."""
     write_atomically(path, lambda fh: fh.write(data), mode)

@@ -20,6 +20,7 @@ import subprocess
 import threading
 import zlib
 from collections import deque
+from types import ModuleType
 from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
@@ -61,7 +62,7 @@ def detect(head: bytes) -> str:
     return "none"
 
 
-def zstd_module():  # noqa: ANN201 - the module or None; not importable for an annotation
+def zstd_module() -> ModuleType | None:
     """The zstandard module, or None (the zstd binary is used then); imported on first use, as few tarballs need it."""
     if "module" not in _ZSTD:
         try:

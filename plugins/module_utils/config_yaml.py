@@ -17,7 +17,7 @@ _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
 
-def _scalar(value):
+def _scalar(value: object) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -38,7 +38,7 @@ def _scalar(value):
     return json.dumps(text)
 
 
-def _lines(value, indent):
+def _lines(value: object, indent: int) -> list[str]:
     pad = " " * indent
     if isinstance(value, dict):
         if not value:
@@ -68,7 +68,7 @@ def _lines(value, indent):
     return [pad + _scalar(value)]
 
 
-def _inline(value):
+def _inline(value: object) -> str:
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):
@@ -76,6 +76,6 @@ def _inline(value):
     return _scalar(value)
 
 
-def dump_config(config):
+def dump_config(config: dict) -> str:
     """`config` (a dict) as block YAML text, ending with a newline."""
     return "\n".join(_lines(config, 0)) + "\n"

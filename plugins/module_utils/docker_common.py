@@ -8,6 +8,7 @@ import os
 import ssl
 import time
 import traceback
+from typing import Any, Callable
 from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, ProxyHandler, build_opener
 
@@ -36,19 +37,20 @@ class DeployError(AirgapError):
     engine was changed says so, and what it left behind.
     """
 
-    def __init__(self, msg, **result):
+    def __init__(self, msg: str, **result: Any) -> None:
+        """`msg` for the user; `result` keys are reported beside it."""
         super().__init__(msg)
         self.result = result
 
 
-def docker_sdk_missing(module):
+def docker_sdk_missing(module: Any) -> None:
     """Fail the module when the docker SDK is not importable."""
     if not HAS_DOCKER:
         from ansible.module_utils.basic import missing_required_lib
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
 
 
-def docker_client(docker_host=None, timeout=120):
+def docker_client(docker_host: str | None = None, timeout: int = 120) -> Any:
     """A docker SDK client for `docker_host` (or DOCKER_HOST / the default socket), checked with a ping."""
     try:
         if docker_host:
@@ -62,7 +64,7 @@ def docker_client(docker_host=None, timeout=120):
     return client
 
 
-def ensure_image(client, image, pull="never", check_mode=False):
+def ensure_image(client: Any, image: str, pull: str = "never", check_mode: bool = False) -> tuple[Any, bool]:
     """Return (image object or None, pulled) for `image`; pull only when `pull` allows it.
 
     None is returned only in check mode for an image that would be pulled.
@@ -84,7 +86,7 @@ def ensure_image(client, image, pull="never", check_mode=False):
     return pulled, present is None or pulled.id != present.id
 
 
-def read_file(path, what):
+def read_file(path: str, what: str) -> bytes:
     """Bytes of `path`; a clear DeployError when it is missing or unreadable."""
     try:
         with open(path, "rb") as fh:
@@ -93,16 +95,17 @@ def read_file(path, what):
         raise DeployError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
-def sha256_hex(data):
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of `data` as lowercase hex."""
     return hashlib.sha256(data).hexdigest()
 
 
-def v2_status(url, cafile=None, timeout=3):
+def v2_status(url: str, cafile: str | None = None, timeout: float = 3) -> int | None:
     """HTTP status of GET `url`/v2/, or None when nothing answers. TLS is verified only against `cafile`."""
     return v2_probe(url, cafile=cafile, timeout=timeout)[0]
 
 
-def _error_text(exc):
+def _error_text(exc: BaseException) -> str:
     """The network error behind a urllib failure (`[Errno 111] Connection refused`, `timed out`, ...)."""
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
@@ -113,7 +116,7 @@ def _error_text(exc):
     return text if text.startswith(type(exc).__name__) or text.startswith("[") else f"{type(exc).__name__}: {text}"
 
 
-def v2_probe(url, cafile=None, timeout=3):
+def v2_probe(url: str, cafile: str | None = None, timeout: float = 3) -> tuple[int | None, str | None]:
     """(HTTP status, None) of GET `url`/v2/, or (None, the network error as text) when nothing answers."""
     context = None
     if url.startswith("https"):
@@ -136,7 +139,7 @@ def v2_probe(url, cafile=None, timeout=3):
         return None, _error_text(exc)
 
 
-def wait_v2(url, timeout, cafile=None, until=None):
+def wait_v2(url: str, timeout: float, cafile: str | None = None, until: Callable[[], bool] | None = None) -> int:
     """Poll `url`/v2/ until it answers 200 or 401 (and `until()` holds, if given); DeployError on timeout.
 
     The error names the last answer: an HTTP status, or the network error (connection refused, reset, TLS, timeout).

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
@@ -24,7 +25,7 @@ class HtpasswdError(Exception):
     """Bad input or an unreadable file; the message is meant for the user."""
 
 
-def requested_users(users, name, password, state):
+def requested_users(users: list[dict] | None, name: str | None, password: str | None, state: str) -> list[tuple[str, str | None]]:
     """The users asked for, as [(name, password or None)], validated; HtpasswdError on bad input."""
     if users is None:
         users = [{"name": name, "password": password}] if name is not None else []
@@ -43,12 +44,14 @@ def requested_users(users, name, password, state):
     return out
 
 
-def check_name(user):
+def check_name(user: str | None) -> None:
+    """HtpasswdError when `user` is empty or holds ':' or whitespace."""
     if not user or ":" in user or any(c.isspace() for c in user):
         raise HtpasswdError(f"invalid user name {user!r}: it must be non-empty, without ':' or whitespace")
 
 
-def check_password(user, secret):
+def check_password(user: str, secret: str | None) -> None:
+    """HtpasswdError when `secret` is empty, longer than bcrypt uses, or holds a NUL byte."""
     if secret is None or secret == "":
         raise HtpasswdError(f"user {user!r}: a non-empty password is required for state=present")
     raw = secret.encode("utf-8")
@@ -58,8 +61,8 @@ def check_password(user, secret):
         raise HtpasswdError(f"user {user!r}: the password contains a NUL byte, which bcrypt cannot hash")
 
 
-def load(path):
-    """The htpasswd file at `path` (empty when it does not exist); HtpasswdError when it is malformed."""
+def load(path: str) -> tuple[Any, bool]:
+    """(the htpasswd file at `path`, whether it exists); empty when it does not; HtpasswdError when it is malformed."""
     if not os.path.exists(path):
         return HtpasswdFile(), False
     try:
@@ -68,14 +71,16 @@ def load(path):
         raise HtpasswdError(f"{path} is not an htpasswd file: {exc}") from None
 
 
-def is_bcrypt(hashed):
+def is_bcrypt(hashed: str | None) -> bool:
+    """True when `hashed` is a bcrypt hash."""
     return bool(hashed) and bcrypt.identify(hashed)
 
 
 class HtpasswdChange:
     """The changes needed to make `path` hold the requested users in the requested state."""
 
-    def __init__(self, path, users, state, update_password, cost, *, exclusive=False, check_mode=False):
+    def __init__(self, path: str, users: list[tuple[str, str | None]], state: str, update_password: str, cost: int, *,
+                 exclusive: bool = False, check_mode: bool = False) -> None:
         """`exclusive` removes users that are not listed (state=present); `check_mode` tolerates a missing directory
         (an earlier task of the same check run would create it)."""
         self.path = path
@@ -105,15 +110,16 @@ class HtpasswdChange:
                 self.removed.append(user)
         self.after = sorted(self.file.users())
 
-    def _current(self, user, secret):
+    def _current(self, user: str, secret: str | None) -> bool:
         """True when the stored hash is bcrypt and verifies `secret` (then the entry is left as it is)."""
         return is_bcrypt(self.file.get_hash(user)) and bool(self.file.check_password(user, secret))
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
+        """True when a user is added, updated or removed."""
         return bool(self.added or self.updated or self.removed)
 
-    def write(self):
+    def write(self) -> None:
         """Replace the file atomically (temp file in the same directory, then rename), keeping its mode."""
         mode = os.stat(self.path).st_mode & 0o7777 if self.exists else 0o600
         write_bytes_atomically(self.path, self.file.to_string(), mode)

@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import os
 import re
+from typing import Any
 
 from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 
@@ -35,7 +36,7 @@ class TLSError(Exception):
     """Bad input or unusable files; the message is meant for the user."""
 
 
-def parse_san(value):
+def parse_san(value: object) -> tuple[str, Any]:
     """'DNS:x', 'IP:y' or a bare name/address -> ('DNS', name) or ('IP', ip_address); TLSError otherwise."""
     text = str(value).strip()
     kind = None
@@ -54,7 +55,7 @@ def parse_san(value):
     raise TLSError(f"subject_alt_names: {value!r} is neither a DNS name nor an IP address")
 
 
-def is_dns_name(text):
+def is_dns_name(text: str) -> bool:
     """A host name (optionally a leading '*.' wildcard) made of valid DNS labels."""
     name = text[2:] if text.startswith("*.") else text
     if not name or len(name) > 253:
@@ -62,12 +63,12 @@ def is_dns_name(text):
     return all(DNS_LABEL.match(label) for label in name.rstrip(".").split("."))
 
 
-def san_strings(sans):
+def san_strings(sans: list[tuple[str, Any]]) -> list[str]:
     """[('DNS', x), ('IP', y)] -> ['DNS:x', 'IP:y'] (the form returned to the user)."""
     return [f"{kind}:{value}" for kind, value in sans]
 
 
-def normalize_sans(values):
+def normalize_sans(values: list | None) -> list[tuple[str, Any]]:
     """User SANs -> de-duplicated [(kind, value)] in the given order; at least one is required."""
     out = []
     for value in values or []:
@@ -79,11 +80,12 @@ def normalize_sans(values):
     return out
 
 
-def utcnow():
+def utcnow() -> datetime.datetime:
+    """The current time as an aware UTC datetime."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def not_after(cert):
+def not_after(cert: Any) -> datetime.datetime:
     """The certificate's expiry as an aware UTC datetime (works with old and new cryptography)."""
     value = getattr(cert, "not_valid_after_utc", None)
     if value is None:
@@ -91,16 +93,17 @@ def not_after(cert):
     return value
 
 
-def iso(when):
+def iso(when: datetime.datetime) -> str:
+    """`when` (UTC) as YYYY-MM-DDTHH:MM:SSZ."""
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fingerprint(cert):
+def fingerprint(cert: Any) -> str:
     """SHA-256 fingerprint as openssl prints it (AA:BB:...)."""
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
 
 
-def cert_sans(cert):
+def cert_sans(cert: Any) -> list[tuple[str, Any]]:
     """The certificate's SANs as [(kind, value)]; [] when it has none."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -111,18 +114,21 @@ def cert_sans(cert):
     return sans
 
 
-def common_name_of(cert):
+def common_name_of(cert: Any) -> str | None:
+    """The subject's common name of a certificate, or None when it has none."""
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return attrs[0].value if attrs else None
 
 
-def new_key(key_type):
+def new_key(key_type: str) -> Any:
+    """A new private key: RSA 2048 for 'rsa', else EC P-256."""
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE, backend=default_backend())
     return ec.generate_private_key(ec.SECP256R1(), default_backend())
 
 
-def key_kind(key):
+def key_kind(key: Any) -> str:
+    """'rsa' or 'ec' for a private key, else its class name."""
     if isinstance(key, rsa.RSAPrivateKey):
         return "rsa"
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -130,19 +136,23 @@ def key_kind(key):
     return type(key).__name__
 
 
-def public_bytes(public_key):
+def public_bytes(public_key: Any) -> bytes:
+    """A public key as DER SubjectPublicKeyInfo bytes (to compare keys)."""
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def key_pem(key):
+def key_pem(key: Any) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM bytes."""
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-def cert_pem(cert):
+def cert_pem(cert: Any) -> bytes:
+    """A certificate as PEM bytes."""
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def read_key(path):
+def read_key(path: str) -> Any:
+    """The unencrypted PEM private key at `path`; TLSError when it is not one, OSError when unreadable."""
     with open(path, "rb") as fh:
         data = fh.read()
     try:
@@ -151,7 +161,8 @@ def read_key(path):
         raise TLSError(f"{path}: not an unencrypted PEM private key ({exc})") from None
 
 
-def read_cert(path):
+def read_cert(path: str) -> Any:
+    """The PEM certificate at `path`; TLSError when it is not one, OSError when unreadable."""
     with open(path, "rb") as fh:
         data = fh.read()
     try:
@@ -160,7 +171,7 @@ def read_cert(path):
         raise TLSError(f"{path}: not a PEM certificate ({exc})") from None
 
 
-def signed_by(cert, ca_cert):
+def signed_by(cert: Any, ca_cert: Any) -> bool:
     """True when `cert` names `ca_cert` as issuer and its signature verifies with the CA's public key."""
     if cert.issuer != ca_cert.subject:
         return False
@@ -175,7 +186,8 @@ def signed_by(cert, ca_cert):
     return True
 
 
-def build_ca(key, common_name, valid_days):
+def build_ca(key: Any, common_name: str, valid_days: int) -> Any:
+    """A self-signed CA certificate (path length 0) for `key`, valid `valid_days` days."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = utcnow()
     return (
@@ -195,7 +207,8 @@ def build_ca(key, common_name, valid_days):
     )
 
 
-def build_server_cert(key, common_name, sans, valid_days, *, ca_cert, ca_key):
+def build_server_cert(key: Any, common_name: str, sans: list[tuple[str, Any]], valid_days: int, *, ca_cert: Any, ca_key: Any) -> Any:
+    """A server-auth certificate for `key` with `sans` [(kind, value)], signed by the CA."""
     now = utcnow()
     general = [x509.DNSName(v) if kind == "DNS" else x509.IPAddress(v) for kind, v in sans]
     return (
@@ -219,7 +232,7 @@ def build_server_cert(key, common_name, sans, valid_days, *, ca_cert, ca_key):
     )
 
 
-def cert_summary(cert):
+def cert_summary(cert: Any) -> dict:
     """What diff mode shows about a certificate (never key material)."""
     if cert is None:
         return {}
@@ -232,7 +245,7 @@ MAX_COMMON_NAME = 64  # X.509 upper bound of a CN; a longer first SAN is cut to 
 class TLSPlan:
     """What must be (re)generated for the requested CA and server certificate, and why."""
 
-    def __init__(self, params, check_mode=False):
+    def __init__(self, params: dict, check_mode: bool = False) -> None:
         """`check_mode` tolerates missing directories (an earlier task of the same check run would create them)."""
         self.p = params
         self.sans = normalize_sans(params["subject_alt_names"])
@@ -255,7 +268,7 @@ class TLSPlan:
         self._plan_ca()
         self._plan_server()
 
-    def _plan_ca(self):
+    def _plan_ca(self) -> None:
         have_cert, have_key = os.path.exists(self.p["ca_cert"]), os.path.exists(self.p["ca_key"])
         if have_cert != have_key:
             present, missing = ("ca_cert", "ca_key") if have_cert else ("ca_key", "ca_cert")
@@ -271,7 +284,7 @@ class TLSPlan:
         if not_after(self.ca_cert) <= utcnow():
             raise TLSError(f"the CA {self.p['ca_cert']} expired on {iso(not_after(self.ca_cert))}; replace it (remove both CA files to generate a new one)")
 
-    def _plan_server(self):
+    def _plan_server(self) -> None:
         if os.path.exists(self.p["key"]):
             self.key = read_key(self.p["key"])
             if key_kind(self.key) != self.p["key_type"]:
@@ -287,7 +300,7 @@ class TLSPlan:
             self.new_cert = True
             self.reasons.append(reason)
 
-    def _cert_stale(self):
+    def _cert_stale(self) -> str | None:
         """Why the server certificate must be reissued, or None when it is current."""
         if self.cert is None:
             return "no server certificate yet"
@@ -306,14 +319,16 @@ class TLSPlan:
         return None
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
+        """True when anything must be generated."""
         return self.new_ca or self.new_key or self.new_cert
 
     @property
-    def generated(self):
+    def generated(self) -> list[str]:
+        """What the plan generates, among 'ca', 'key' and 'cert'."""
         return [name for name, flag in (("ca", self.new_ca), ("key", self.new_key), ("cert", self.new_cert)) if flag]
 
-    def apply(self):
+    def apply(self) -> None:
         """Generate and write what the plan needs; keys 0600, certificates 0644, each atomically."""
         if self.new_ca:
             self.ca_key = new_key(self.p["key_type"])
@@ -327,7 +342,7 @@ class TLSPlan:
             self.cert = build_server_cert(self.key, self.common_name, self.sans, self.p["valid_days"], ca_cert=self.ca_cert, ca_key=self.ca_key)
             write_bytes_atomically(self.p["cert"], cert_pem(self.cert), 0o644)
 
-    def predicted_summary(self):
+    def predicted_summary(self) -> dict:
         """The diff 'after' of the server certificate without generating it (check mode)."""
         if not self.new_cert:
             return cert_summary(self.cert)

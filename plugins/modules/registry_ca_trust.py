@@ -123,10 +123,10 @@ PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFIC
 
 
 class CAError(Exception):
-    pass
+    """The CA is unusable or does not verify the registry; the message is meant for the user."""
 
 
-def parse_pem(pem, source):
+def parse_pem(pem: str | None, source: str) -> list[bytes]:
     """The DER certificates of `pem`; CAError naming `source` when it holds none or a broken one."""
     text = pem or ""
     if "-----BEGIN" in text and "CERTIFICATE-----" not in text:
@@ -144,7 +144,7 @@ def parse_pem(pem, source):
     return ders
 
 
-def check_ca(ders, source):
+def check_ca(ders: list[bytes], source: str) -> list[str]:
     """Subjects of the certificates; CAError when one is unreadable, not a CA, or out of its validity period."""
     if not HAS_CRYPTOGRAPHY:
         try:
@@ -177,7 +177,7 @@ def check_ca(ders, source):
     return subjects
 
 
-def split_registry(registry):
+def split_registry(registry: str) -> tuple[str, int]:
     """(host, port) of HOST:PORT, [IPv6]:PORT or HOST (port 443)."""
     match = re.match(r"^\[([^\]]+)\](?::(\d+))?$", registry) or re.match(r"^([^:]+)(?::(\d+))?$", registry)
     if not match:
@@ -186,10 +186,10 @@ def split_registry(registry):
 
 
 class Unreachable(Exception):
-    pass
+    """Nothing answered at the registry's address."""
 
 
-def verify_registry(ders, registry, source, timeout=10):
+def verify_registry(ders: list[bytes], registry: str, source: str, timeout: float = 10) -> None:
     """CAError when the CA does not verify the certificate `registry` serves; Unreachable when nothing answers."""
     host, port = split_registry(registry)
     context = ssl.create_default_context(cadata="\n".join(ssl.DER_cert_to_PEM_cert(d) for d in ders))
@@ -206,7 +206,8 @@ def verify_registry(ders, registry, source, timeout=10):
         raise Unreachable(f"cannot reach registry {registry} to check the CA from {source} against it: {exc.strerror or exc}") from None
 
 
-def read(path):
+def read(path: str) -> bytes | None:
+    """The bytes of `path`, or None when it does not exist."""
     try:
         with open(path, "rb") as fh:
             return fh.read()
@@ -214,45 +215,50 @@ def read(path):
         return None
 
 
-def write(module, path, data):
+def write(module: AnsibleModule, path: str, data: bytes) -> None:
+    """Write `data` to `path` atomically (0644), creating its directory (0755) when missing."""
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         os.makedirs(parent, mode=0o755)
     write_bytes_atomically(path, data, 0o644)  # through a symbolic link, which stays a link (issue 10.12)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "pem": {"type": "str"},
-            "source": {"type": "str", "default": "the CA"},
-            "dest": {"type": "list", "elements": "path", "default": []},
-            "registry": {"type": "str"},
-            "verify": {"type": "bool", "default": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        },
-        required_if=[("state", "present", ("pem",))],
-        supports_check_mode=True,
-    )
+def argument_spec() -> dict:
+    """The module's options (see DOCUMENTATION)."""
+    return {
+        "pem": {"type": "str"},
+        "source": {"type": "str", "default": "the CA"},
+        "dest": {"type": "list", "elements": "path", "default": []},
+        "registry": {"type": "str"},
+        "verify": {"type": "bool", "default": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    }
+
+
+def remove(module: AnsibleModule) -> dict:
+    """state=absent: remove the files of `dest` (and the registry's directory left empty); the module's result."""
     p = module.params
     result = {"changed": False, "written": [], "removed": []}
     before, after = {}, {}
-    if p["state"] == "absent":
-        for path in p["dest"]:
-            if os.path.lexists(path):
-                result["removed"].append(path)
-                before[path] = "present"
-                after[path] = "absent"
-                if not module.check_mode:
-                    os.unlink(path)
-                    parent = os.path.dirname(path)
-                    if p["registry"] and os.path.basename(parent) == p["registry"] and os.path.isdir(parent) and not os.listdir(parent):
-                        os.rmdir(parent)
-        result["changed"] = bool(result["removed"])
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        module.exit_json(**result)
+    for path in p["dest"]:
+        if os.path.lexists(path):
+            result["removed"].append(path)
+            before[path] = "present"
+            after[path] = "absent"
+            if not module.check_mode:
+                os.unlink(path)
+                parent = os.path.dirname(path)
+                if p["registry"] and os.path.basename(parent) == p["registry"] and os.path.isdir(parent) and not os.listdir(parent):
+                    os.rmdir(parent)
+    result["changed"] = bool(result["removed"])
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    return result
 
+
+def check(module: AnsibleModule, result: dict) -> None:
+    """Parse and check the CA (and, with verify, against the registry); fail the task with `result` when it is refused."""
+    p = module.params
     result["registry_unreachable"] = False
     try:
         ders = parse_pem(p["pem"], p["source"])
@@ -268,6 +274,14 @@ def main():
                 module.warn(f"{exc} (check mode: the CA is checked as a certificate only)")
     except CAError as exc:
         module.fail_json(msg=f"{exc}; nothing was written, the current CA files are kept", **result)
+
+
+def install(module: AnsibleModule) -> dict:
+    """state=present: check the CA, then write it to each file of `dest` that differs; the module's result."""
+    p = module.params
+    result = {"changed": False, "written": [], "removed": []}
+    before, after = {}, {}
+    check(module, result)
     data = (p["pem"].strip() + "\n").encode()
     for path in p["dest"]:
         current = read(path)
@@ -280,6 +294,17 @@ def main():
     result["changed"] = bool(result["written"])
     if module._diff:
         result["diff"] = [{"before_header": path, "after_header": path, "before": before[path], "after": after[path]} for path in result["written"]]
+    return result
+
+
+def main() -> None:
+    """Run the module: install or remove the CA in the container engines' trust directories."""
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[("state", "present", ("pem",))],
+        supports_check_mode=True,
+    )
+    result = remove(module) if module.params["state"] == "absent" else install(module)
     module.exit_json(**result)
 
 

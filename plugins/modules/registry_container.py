@@ -146,7 +146,8 @@ from ansible_collections.airgap.registry.plugins.module_utils.deploy_container i
 from ansible_collections.airgap.registry.plugins.module_utils.deploy_options import REQUIRED_TOGETHER, argument_spec, run_deploy  # noqa: E402
 
 
-def main():
+def main() -> None:
+    """Run the module: deploy the registry as a Docker container."""
     module = AnsibleModule(
         argument_spec=argument_spec(
             state=dict(type="str", default="started", choices=["started", "stopped", "absent", "restarted"]),

@@ -171,34 +171,32 @@ from ansible_collections.airgap.registry.plugins.module_utils.htpasswd import ( 
 )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "users": {
-                "type": "list",
-                "elements": "dict",
-                "options": {
-                    "name": {"type": "str", "required": True},
-                    "password": {"type": "str", "no_log": True},
-                },
+def argument_spec() -> dict:
+    """The module's options (see DOCUMENTATION)."""
+    return {
+        "path": {"type": "path", "required": True},
+        "users": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                "name": {"type": "str", "required": True},
+                "password": {"type": "str", "no_log": True},
             },
-            "name": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "always", "no_log": False},
-            "exclusive": {"type": "bool", "default": False},
-            "bcrypt_cost": {"type": "int", "default": 10},
-            "mode": {"type": "raw", "default": "0640"},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
         },
-        mutually_exclusive=[("users", "name"), ("users", "password")],
-        required_one_of=[("users", "name")],
-        supports_check_mode=True,
-    )
-    if not HAS_PASSLIB:
-        module.fail_json(msg=missing_required_lib("passlib (libpass) and bcrypt"), exception=str(PASSLIB_ERROR))
+        "name": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "update_password": {"type": "str", "choices": ["always", "on_create"], "default": "always", "no_log": False},
+        "exclusive": {"type": "bool", "default": False},
+        "bcrypt_cost": {"type": "int", "default": 10},
+        "mode": {"type": "raw", "default": "0640"},
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
+    }
+
+
+def run(module: AnsibleModule) -> HtpasswdChange:
+    """Compute the change and write it (unless check mode); fail the task on bad input or an I/O error."""
     p = module.params
     if not 4 <= p["bcrypt_cost"] <= 31:
         module.fail_json(msg=f"bcrypt_cost must be between 4 and 31, got {p['bcrypt_cost']}")
@@ -210,7 +208,12 @@ def main():
             change.write()
     except (HtpasswdError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    return change
 
+
+def result_of(module: AnsibleModule, change: HtpasswdChange) -> dict:
+    """The module's result; sets the file's mode, owner and group first (they count as a change)."""
+    p = module.params
     changed = change.changed
     if os.path.exists(p["path"]):
         changed = module.set_mode_if_different(p["path"], p["mode"], changed) or changed
@@ -226,7 +229,21 @@ def main():
     }
     if module._diff:
         result["diff"] = {"before": {"users": change.before}, "after": {"users": change.after}}
-    module.exit_json(**result)
+    return result
+
+
+def main() -> None:
+    """Run the module: make the htpasswd file hold the requested users."""
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("users", "name"), ("users", "password")],
+        required_one_of=[("users", "name")],
+        supports_check_mode=True,
+    )
+    if not HAS_PASSLIB:
+        module.fail_json(msg=missing_required_lib("passlib (libpass) and bcrypt"), exception=str(PASSLIB_ERROR))
+    change = run(module)
+    module.exit_json(**result_of(module, change))
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.docker_config impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryAuthError, RegistryError, client_from_params  # noqa: E402
 
 
-def verify(module):
+def verify(module: AnsibleModule) -> None:
     """Check the credentials with GET /v2/ through the registry's auth flow; fail the task when refused."""
     p = module.params
     try:
@@ -144,7 +144,8 @@ def verify(module):
         client.close()
 
 
-def main():
+def main() -> None:
+    """Run the module: add or remove the registry's credentials in the Docker client config."""
     module = AnsibleModule(
         argument_spec={
             "registry": {"type": "str", "required": True, "aliases": ["registry_url"]},

@@ -187,7 +187,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.tls import (  # no
 )
 
 
-def make_directories(p, check_mode):
+def make_directories(p: dict, check_mode: bool) -> list[str]:
     """Create the missing directories of the four files (0750 where a key goes, else 0755); return them."""
     created = []
     for name in ("ca_key", "key", "ca_cert", "cert"):
@@ -200,7 +200,8 @@ def make_directories(p, check_mode):
     return created
 
 
-def main():
+def main() -> None:
+    """Run the module: plan, apply (unless check mode) and report the CA and server certificate."""
     module = AnsibleModule(
         argument_spec={
             "ca_cert": {"type": "path", "required": True},
