@@ -118,7 +118,7 @@ def update_order(p: Dict[str, Any]) -> str:
     return "stop-first" if p["publish_mode"] == "host" else "start-first"
 
 
-def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]]) -> Dict[str, Any]:
+def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]], network_ids: Optional[List[str]] = None) -> Dict[str, Any]:
     """The compared settings of the service that was asked for."""
     env = rd.registry_env(p.get("env"), tls=bool(p.get("tls_cert")), htpasswd=bool(p.get("htpasswd_path")), htpasswd_realm=p["htpasswd_realm"],
                           cert_target=rd.SECRET_DIR + CERT_FILE, key_target=rd.SECRET_DIR + KEY_FILE, htpasswd_target=rd.SECRET_DIR + HTPASSWD_FILE)
@@ -126,7 +126,23 @@ def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]]) -> Dict[s
     desired = rd.desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=rd.container_port(env),
                                  publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
     desired["update"] = {"order": update_order(p), "failure_action": "rollback"}
+    desired["networks"] = sorted(network_ids or [])
+    desired["endpoint_mode"] = p.get("endpoint_mode") or "vip"
     return desired
+
+
+def resolve_networks(client: Any, names: List[str]) -> List[str]:
+    """The ids of the swarm networks `names` (they must exist: overlay networks are shared with the front)."""
+    ids = []
+    for name in names or []:
+        try:
+            network = client.networks.get(name)
+        except dc.NotFound:
+            raise dc.DeployError(f"network {name} not found: create it first (docker network create --driver overlay --attachable {name})") from None
+        if (network.attrs.get("Scope") or "") != "swarm":
+            raise dc.DeployError(f"network {name} is not a swarm network (scope {network.attrs.get('Scope')}): use an overlay network")
+        ids.append(network.id)
+    return ids
 
 
 def missing_node_labels(client: Any, node: Optional[str], labels: Dict[str, str]) -> Dict[str, str]:
@@ -148,7 +164,7 @@ def plan_service(client: Any, p: Dict[str, Any], local_node: Optional[str], serv
     on_this_node = node in (None, local_node)
     if on_this_node:
         dc.ensure_image(client, p["image"], "never", check_mode)
-    desired = desired_service(p, secrets)
+    desired = desired_service(p, secrets, resolve_networks(client, p.get("networks") or []))
     current = rd.current_service(service.attrs["Spec"]) if service is not None else None
     diffs = rd.differences(desired, current)
     url = f"{'https' if desired['env'].get('REGISTRY_HTTP_TLS_CERTIFICATE') else 'http'}://127.0.0.1:{p['published_port']}"
@@ -322,8 +338,8 @@ def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict
     secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f in (KEY_FILE, rd.CONFIG_TARGET_V2, rd.CONFIG_TARGET_V3) else 0o444)
                for s, f in desired["secrets"]]
     container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
-    task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]))
-    endpoint = EndpointSpec(ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
+    task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]), networks=list(desired["networks"]))
+    endpoint = EndpointSpec(mode=desired["endpoint_mode"], ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
     order = desired["update"]["order"]
     # a failed update rolls back, in the same order, so an image or config change never leaves the service without a replica
     update = UpdateConfig(parallelism=1, order=order, failure_action="rollback", monitor=5_000_000_000)

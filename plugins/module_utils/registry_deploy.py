@@ -24,7 +24,8 @@ SECRET_DIR = "/run/secrets/"
 CONFIG_TARGET_V2 = "/etc/docker/registry/config.yml"
 CONFIG_TARGET_V3 = "/etc/distribution/config.yml"
 DEFAULT_CONTAINER_PORT = 5000
-COMPARED_KEYS = ("image", "env", "mounts", "ports", "restart_policy", "labels", "secrets", "replicas", "constraints", "update")
+COMPARED_KEYS = ("image", "env", "mounts", "ports", "restart_policy", "labels", "secrets", "replicas", "constraints", "update", "networks",
+                 "endpoint_mode")
 
 
 def registry_major(image: str, image_labels: Optional[Dict[str, str]] = None) -> int:
@@ -200,6 +201,8 @@ def current_service(spec: Dict[str, Any]) -> Dict[str, Any]:
         "labels": dict(sorted(own_labels(spec.get("Labels")).items())),
         "update": {"order": (spec.get("UpdateConfig") or {}).get("Order") or "stop-first",
                    "failure_action": (spec.get("UpdateConfig") or {}).get("FailureAction") or "pause"},
+        "networks": sorted(n.get("Target") for n in task.get("Networks") or spec.get("Networks") or []),
+        "endpoint_mode": endpoint.get("Mode") or "vip",
     }
 
 

@@ -81,6 +81,20 @@ options:
         C(http.secret)), mounted over the image's config file; it is never put in the environment.
       - C(REGISTRY_*) entries of O(env) still override that file.
     type: str
+  networks:
+    description:
+      - Swarm (overlay) networks the tasks join, by name; they must exist. A front on the same network reaches the
+        replicas by the service name.
+    type: list
+    elements: str
+    default: []
+  endpoint_mode:
+    description:
+      - V(vip) gives the service one virtual IP; V(dnsrr) makes its name resolve to every task's address (a front such
+        as NGINX then spreads requests over the replicas itself). V(dnsrr) cannot publish in V(ingress) mode.
+    type: str
+    choices: [vip, dnsrr]
+    default: vip
   update_order:
     description:
       - Order of a rolling update (and of its rollback). V(start-first) starts the new task before stopping the old one,
@@ -198,6 +212,8 @@ def main():
             replicas=dict(type="int", default=1),
             http_secret=dict(type="str", no_log=True),
             update_order=dict(type="str", choices=["start-first", "stop-first"]),
+            networks=dict(type="list", elements="str", default=[]),
+            endpoint_mode=dict(type="str", default="vip", choices=["vip", "dnsrr"]),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
         ),
@@ -205,6 +221,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if params["endpoint_mode"] == "dnsrr" and params["publish_mode"] == "ingress":
+        module.fail_json(msg="endpoint_mode dnsrr cannot publish through the ingress routing mesh: use publish_mode host or none")
     if params["replicas"] < 0:
         module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
     params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}

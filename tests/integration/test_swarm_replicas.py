@@ -130,3 +130,35 @@ def test_role_runs_replicas_with_the_shared_secret(docker_client, tmp_path):
         assert not again.failed and not again.changed, again.stdout[-3000:]
     finally:
         remove_service(docker_client, name)
+
+
+def test_replicas_on_an_overlay_network_with_dns_round_robin(docker_client, tmp_path):
+    """networks + endpoint_mode dnsrr (what a front reaches the replicas by): the spec has both, a second run changes
+    nothing, a missing network fails before anything is created."""
+    name, net = "dep-dnsrr", "dep-dnsrr-net"
+    ensure_swarm(docker_client)
+    network = docker_client.networks.create(net, driver="overlay", attachable=True)
+    args = {"name": name, "publish_mode": "none", "replicas": 2, "http_secret": HTTP_SECRET, "networks": [net],
+            "endpoint_mode": "dnsrr", "storage_path": str(tmp_path / "storage"), "wait_timeout": 90}
+    try:
+        res, _ = run_module(MODULE, dict(args, networks=["dep-no-such-net"]))
+        assert res.get("failed") and "dep-no-such-net not found" in res["msg"], res
+        assert not [s for s in docker_client.services.list() if s.name == name]
+        res, _ = run_module(MODULE, args)
+        assert res["changed"] and not res.get("failed"), res
+        spec = docker_client.services.get(name).attrs["Spec"]
+        assert spec["EndpointSpec"]["Mode"] == "dnsrr"
+        assert [n["Target"] for n in spec["TaskTemplate"]["Networks"]] == [network.id]
+        res, _ = run_module(MODULE, args)
+        assert res["changed"] is False, res
+        res, _ = run_module(MODULE, dict(args, publish_mode="ingress", published_port=5999))
+        assert res.get("failed") and "dnsrr" in res["msg"], res
+    finally:
+        remove_service(docker_client, name)
+        for _ in range(30):
+            try:
+                network.remove()
+                break
+            except Exception:  # noqa: BLE001 - tasks still detaching
+                import time
+                time.sleep(1)
