@@ -14,7 +14,7 @@ description:
   - With O(expect), fails listing exactly the images that are missing; the seed's
     C(curl /v2/_catalog | jq) check as an assertion.
   - Per tag, RV(manifests) says whether it is an image index or manifest list, its platforms, and its referrers
-    (signatures, attestations, SBOMs attached by C(subject)): through the OCI 1.1 referrers API where the registry
+    (signatures, attestations, SBOMs attached by C(subject)), found through the OCI 1.1 referrers API where the registry
     serves it, else through the referrers tag scheme (C(sha256-<hex>) tags).
   - Read-only; never reports a change.
 author:
