@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import threading
+from abc import ABC, abstractmethod
 from functools import partial
 from typing import Any, BinaryIO, Callable, Iterable
 
@@ -101,7 +102,7 @@ class _NoClose:
         """The tar pass moves on to the next member by itself."""
 
 
-class Transport:
+class Transport(ABC):
     """The interface of a seed transport: built with the registry client, the seed's options, the progress observer and
     the run's abort event (set by a failing worker); `transfer(plan)` pushes a plan that `survey` has filled."""
 
@@ -111,9 +112,9 @@ class Transport:
         self.progress = progress
         self.abort = abort
 
+    @abstractmethod
     def transfer(self, plan: SeedPlan) -> None:
         """Push every target of `plan` still to push; SeedError naming what failed."""
-        raise NotImplementedError
 
 
 class DirectTransport(Transport):

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from tests.helpers.ansible import run_playbook
+from tests.conftest import require
 
 USER = "grouped"
 PASSWORD = "Gr0up-pass-19c"
@@ -13,8 +14,7 @@ PASSWORD = "Gr0up-pass-19c"
 
 @pytest.fixture
 def auth_pyregistry(start_registry, tmp_path):
-    if not shutil.which("htpasswd"):
-        pytest.skip("htpasswd (apache2-utils) is not installed")
+    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
     line = subprocess.run(["htpasswd", "-Bbn", "-C", "4", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
     path = tmp_path / "htpasswd"
     path.write_text(line + "\n")

@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers.ansible import run_module
 from tests.helpers.pyregistry import req
+from tests.conftest import require
 
 pytestmark = pytest.mark.distribution
 
@@ -21,8 +22,7 @@ ATTEMPTS = [
 
 @pytest.fixture
 def htpasswd_file(tmp_path):
-    if not shutil.which("htpasswd"):
-        pytest.skip("htpasswd (apache2-utils) is not installed")
+    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
     path = tmp_path / "htpasswd"
     lines = [subprocess.run([b"htpasswd", b"-nbB", b"-C", b"4", user, pw], check=True, capture_output=True, timeout=60).stdout.strip()
              for user, pw in ENTRIES.items()]

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.helpers.pyregistry import push_image, req
+from tests.conftest import require
 
 IDLE_CONNECTIONS = 1100
 SYSTEMD_SOFT_LIMIT = 1024  # what a systemd unit without LimitNOFILE= leaves
@@ -18,8 +19,8 @@ PYTHONS = [pytest.param(None, id="venv")] + ([pytest.param("/usr/bin/python3", i
 def open_files():
     """Run with the soft open-file limit at hard (the test holds 1,100 sockets); restored afterwards."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < IDLE_CONNECTIONS + 200:
-        pytest.skip(f"the hard open-file limit ({hard}) is too low for {IDLE_CONNECTIONS} connections")
+    require(hard == resource.RLIM_INFINITY or hard >= IDLE_CONNECTIONS + 200,
+            f"the hard open-file limit ({hard}) is too low for {IDLE_CONNECTIONS} connections")
     yield soft, hard
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 

@@ -8,9 +8,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from tests.helpers.registries import REPO_ROOT, free_port
+from tests.conftest import require
 
 ROLE = os.path.join(REPO_ROOT, "roles", "registry")
 SUPERVISOR = os.path.join(ROLE, "files", "registry_supervisor.py")
@@ -24,8 +23,7 @@ def test_systemd_unit_raises_the_open_file_limit():
 
 def test_supervised_command_gets_the_hard_open_file_limit(tmp_path):
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard <= 1024:
-        pytest.skip(f"the hard open-file limit ({hard}) leaves nothing to raise")
+    require(hard != resource.RLIM_INFINITY and hard > 1024, f"the hard open-file limit ({hard}) leaves nothing to raise")
     port = free_port()
     serve = (f"import resource, runpy, sys; print('nofile', *resource.getrlimit(resource.RLIMIT_NOFILE), flush=True); "
              f"sys.argv = ['http.server', '{port}', '--bind', '127.0.0.1']; runpy.run_module('http.server', run_name='__main__')")

@@ -9,14 +9,14 @@ import bcrypt
 import pytest
 
 from pyregistry.auth import Htpasswd, padding_costs, parse_basic
+from tests.conftest import require
 
 SAMPLES = 5
 
 
 def htpasswd_line(user, password, cost):
     """One entry written by Apache's `htpasswd -B` (password as bytes, passed as they are)."""
-    if not shutil.which("htpasswd"):
-        pytest.skip("htpasswd (apache2-utils) is not installed")
+    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
     out = subprocess.run([b"htpasswd", b"-nbB", b"-C", str(cost).encode(), user.encode(), password], check=True, capture_output=True, timeout=60)
     return out.stdout.strip() + b"\n"
 
