@@ -19,6 +19,8 @@ Standard library only (runs in filters and on managed hosts).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.airgap.registry.plugins.module_utils.reference import (
     HUB_DOMAIN, HUB_NAMES, REGISTRY, RetagError, check_registry, parse_ref)
 
@@ -57,7 +59,7 @@ def site_path(upstream_path: str, hub: bool, prefix: str, hub_library: bool) -> 
     return f"{prefix}/{path}" if prefix else path
 
 
-def mirror_plan(upstreams, registry: str, hub_library: bool = False, tls: bool = True) -> list[dict]:
+def mirror_plan(upstreams: list[Any], registry: str, hub_library: bool = False, tls: bool = True) -> list[dict]:
     """One entry per upstream: what each runtime's configuration says for it (see the module docstring)."""
     target = check_registry(registry)
     scheme = "https" if tls else "http"
@@ -109,7 +111,7 @@ def upstream_to_site(ref_path: str, plan_entry: dict, hub_library: bool) -> str:
     return site_path(ref_path, plan_entry["hub"], plan_entry["prefix"], hub_library)
 
 
-def site_image(ref: str, upstreams, registry: str, hub_library: bool = False) -> dict:
+def site_image(ref: str, upstreams: list[Any], registry: str, hub_library: bool = False) -> dict:
     """Where an upstream image name resolves: {upstream, upstream_image, site_image, entry} (the entry of its upstream,
     None when its registry is not among `upstreams`)."""
     parsed = parse_ref(ref)

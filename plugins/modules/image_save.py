@@ -158,11 +158,13 @@ files:
 """
 
 import os  # noqa: E402 - validate-modules wants imports below the documentation
+from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.airgap.registry.plugins.module_utils.archive_writer import ArchiveError, ImageSaver  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryError, client_from_params  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (  # noqa: E402
+    CONNECTION_ARGUMENT_SPEC, RegistryClient, RegistryError, client_from_params)
 
 try:
     import docker
@@ -171,7 +173,7 @@ except ImportError:
     HAS_DOCKER = False
 
 
-def engine_api(module):
+def engine_api(module: AnsibleModule) -> Any:
     """The docker SDK low-level client for the engine, or a failed task."""
     if not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"))
@@ -184,7 +186,7 @@ def engine_api(module):
     return client
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "images": {"type": "list", "elements": "str", "required": True},
@@ -208,7 +210,7 @@ def main():
     if os.path.exists(dest) and not os.path.isdir(dest):
         module.fail_json(msg=f"dest {dest} exists and is not a directory")
 
-    def client_for(host):
+    def client_for(host: str) -> RegistryClient:
         return client_from_params(host, p)
 
     if p["source"] == "registry" and p["ca_file"] and p["validate_certs"]:

@@ -133,13 +133,15 @@ invalid:
 import json  # noqa: E402
 import re  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from typing import Any, Callable, Iterable  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Platform  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import INDEX_TYPES  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.referrers import Referrers  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryError, client_from_params  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import (  # noqa: E402
+    CONNECTION_ARGUMENT_SPEC, RegistryClient, RegistryError, client_from_params)
 
 WORKERS = 8
 
@@ -163,7 +165,7 @@ def _registry_part(name):
     return None
 
 
-def parse_entry(entry, host):
+def parse_entry(entry: Any, host: str) -> tuple[str, str | None, str | None]:
     """(repository, tag or None, digest or None) of an `expect` entry; ExpectError when it is not valid here.
 
     A leading `HOST:PORT/` must be this registry's (`host`) and is dropped; `repo` alone means `repo:latest`;
@@ -196,7 +198,7 @@ def parse_entry(entry, host):
     return repo, tag or "latest", None
 
 
-def parse_expect(expect, host):
+def parse_expect(expect: Iterable[Any], host: str) -> list[tuple[Any, str, str | None, str | None]]:
     """[(entry, repo, tag, digest)] of every `expect` entry; ExpectError listing every invalid one."""
     wanted = []
     invalid = []
@@ -212,13 +214,13 @@ def parse_expect(expect, host):
     return wanted
 
 
-def inventory(client, repositories=None, expect=()):
+def inventory(client: RegistryClient, repositories: list[str] | None = None, expect: Iterable[Any] = ()) -> dict[str, Any]:
     """{catalog, tags, digests, missing, differs} of a registry, reading tags and digests with a few threads."""
     wanted = parse_expect(expect, client.host)
     repos = client.catalog() if repositories is None else list(repositories)
     queried = list(dict.fromkeys(repos + [repo for _entry, repo, _tag, _digest in wanted]))
     with ThreadPoolExecutor(WORKERS) as pool:
-        def run_all(fn, calls):
+        def run_all(fn: Callable[..., Any], calls: list[tuple]) -> dict[tuple, Any]:
             """{args: fn(*args)} for every args tuple of `calls`, computed in the pool."""
             futures = [(args, pool.submit(fn, *args)) for args in calls]
             return {args: future.result() for args, future in futures}
@@ -247,7 +249,8 @@ def inventory(client, repositories=None, expect=()):
     return {"catalog": catalog, "tags": tags, "digests": digests, "manifests": manifests, "missing": missing, "differs": differs}
 
 
-def describe(client, tags, heads, run_all):
+def describe(client: RegistryClient, tags: dict[str, list[str]], heads: dict[tuple[str, str], dict | None],
+             run_all: Callable[[Callable[..., Any], list[tuple]], dict[tuple, Any]]) -> dict[str, dict[str, Any]]:
     """{repo:tag: {media_type, index, platforms, referrers}} from the tags' HEAD answers (indexes are read)."""
     referrers = Referrers(client)
     out = {}
@@ -272,7 +275,7 @@ def describe(client, tags, heads, run_all):
     return out
 
 
-def failure_message(registry, result, host):
+def failure_message(registry: str, result: dict[str, Any], host: str) -> str:
     """The task's message when something expected is missing or differs; a tagless entry is shown as REPO:latest."""
     parts = []
     if result["missing"]:
@@ -291,7 +294,7 @@ def failure_message(registry, result, host):
     return "; ".join(parts)
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "registry": {"type": "str", "required": True},

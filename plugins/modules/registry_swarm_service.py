@@ -199,7 +199,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.deploy_options imp
 from ansible_collections.airgap.registry.plugins.module_utils.deploy_service import deploy_service  # noqa: E402
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
             state=dict(type="str", default="present", choices=["present", "absent"]),
