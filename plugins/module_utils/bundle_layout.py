@@ -32,6 +32,7 @@ CHECKSUM_SUFFIX = ".sha256"
 TAR_SUFFIXES = (".tar", ".tar.zst")
 _PART = re.compile(r"^(?P<base>.+)\.part(?P<n>[0-9]{3,})$")
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+_CHECKSUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
 
@@ -89,6 +90,29 @@ def parts_of(path: str) -> list[str]:
     while os.path.exists(part_name(base, len(parts) + 1)):
         parts.append(part_name(base, len(parts) + 1))
     return parts
+
+
+def read_checksums(path: str) -> list[tuple[str, str]]:
+    """[(hex sha256, part file name)] from `NAME.sha256` of the split tarball `path` (sha256sum's format: `<hex>  NAME`,
+    `*` before the name in binary mode), in file order; [] when there is no checksum file.  BundleError naming the
+    file for a line that is not `<hex>  <name>`."""
+    name = checksum_name(split_base(path))
+    try:
+        with open(name, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise BundleError(f"{name}: cannot read: {exc.strerror}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = _CHECKSUM_LINE.match(line)
+        if not match:
+            if line.strip():
+                raise BundleError(f"{name} line {number}: not '<sha256 hex>  <part name>'")
+            continue
+        out.append((match.group(1).lower(), match.group(2)))
+    return out
 
 
 def split_base(path: str) -> str:
