@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # Build, without any image registry, the images the tests use:
-#   registry:2.8.3  - Debian's docker-registry binary (CNCF Distribution 2.8.x) with libc, docker-imported
-#   sample images   - scripts/make_samples.py tarballs, docker-loaded
+#   registry:2.8.3        - Debian's docker-registry binary (CNCF Distribution 2.8.x) with libc, docker-imported
+#   airgap-nginx:bookworm - Debian's nginx (nginx-light) binary with its libraries, docker-imported (the swarm front)
+#   sample images         - scripts/make_samples.py tarballs, docker-loaded
 # Idempotent: an image that exists is left alone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 image=${REGISTRY_IMAGE:-registry:2.8.3}
+nginx_image=${NGINX_IMAGE:-airgap-nginx:bookworm}
+
+# copy_binary ROOT SOURCE TARGET: install the host binary SOURCE as ROOT/TARGET with its shared libraries and loader,
+# at the paths ldd names.
+copy_binary() {
+  local root=$1 source=$2 target=$3 lib
+  mkdir -p "$root$(dirname "$target")"
+  install -m 0755 "$source" "$root$target"
+  for lib in $(ldd "$source" | grep -oE '/[^ ]+'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
 
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   root=$(mktemp -d)
   trap 'rm -rf "$root"' EXIT
   mkdir -p "$root/bin" "$root/etc/docker/registry" "$root/var/lib/registry" "$root/tmp" "$root/etc/ssl/certs"
-  install -m 0755 /usr/bin/docker-registry "$root/bin/registry"
-  # The binary's shared libraries and loader, at the paths ldd names.
-  for lib in $(ldd /usr/bin/docker-registry | grep -oE '/[^ ]+'); do
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-  done
+  copy_binary "$root" /usr/bin/docker-registry /bin/registry
   [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
   cat >"$root/etc/docker/registry/config.yml" <<'YML'
 version: 0.1
@@ -50,6 +59,41 @@ YML
   echo "build-images: built $image from $(docker-registry --version 2>/dev/null | head -1)"
 else
   echo "build-images: $image present"
+fi
+
+if ! docker image inspect "$nginx_image" >/dev/null 2>&1; then
+  root=$(mktemp -d)
+  trap 'rm -rf "$root"' EXIT
+  copy_binary "$root" /usr/sbin/nginx /usr/sbin/nginx
+  mkdir -p "$root/etc/nginx" "$root/var/lib/nginx/body" "$root/var/lib/nginx/proxy" "$root/var/log/nginx" "$root/run" \
+           "$root/var/lock" "$root/tmp" "$root/usr/share/nginx/html"
+  # workers run as nobody (nginx's default user); the master reads the config, certificate and key as root first
+  printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\nnobody:x:65534:\n' >"$root/etc/group"
+  chmod 1777 "$root/tmp"
+  chown -R 65534:65534 "$root/var/lib/nginx"
+  # A placeholder config: the registry_swarm role's front mounts its own nginx.conf (a docker secret) over it.
+  cat >"$root/etc/nginx/nginx.conf" <<'CONF'
+worker_processes auto;
+error_log stderr;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 5000;
+    location / { return 404; }
+  }
+}
+CONF
+  tar -C "$root" -cf "$root.tar" .
+  docker import \
+    --change 'ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"]' \
+    --change 'EXPOSE 5000' \
+    "$root.tar" "$nginx_image" >/dev/null
+  rm -f "$root.tar"
+  echo "build-images: built $nginx_image from $(/usr/sbin/nginx -v 2>&1 | head -1)"
+else
+  echo "build-images: $nginx_image present"
 fi
 
 samples=${AIRGAP_SAMPLES_DIR:-/var/lib/airgap-test/samples}

@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 for pair in dockerd:docker.io docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils \
-            curl:curl jq:jq openssl:openssl wrk:wrk hey:hey debootstrap:debootstrap rsync:rsync ssh:openssh-client; do
+            curl:curl jq:jq openssl:openssl wrk:wrk hey:hey debootstrap:debootstrap rsync:rsync ssh:openssh-client \
+            nginx:nginx-light; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
