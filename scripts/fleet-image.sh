@@ -14,8 +14,10 @@ apt_mirror() {
 mirror=${FLEET_MIRROR:-$(apt_mirror)}
 [ -n "$mirror" ] || { echo "fleet-image: no Debian mirror in apt's sources; set FLEET_MIRROR" >&2; exit 1; }
 # python3 + the bundled registry's deps (aiohttp, yaml, bcrypt), the modules' deps on a registry host (cryptography,
-# passlib), skopeo for the client, openssh-server so Ansible reaches each host over ssh on 127.0.0.1.
-packages=python3,python3-aiohttp,python3-yaml,python3-bcrypt,python3-cryptography,python3-passlib,skopeo,openssh-server,ca-certificates,procps
+# passlib), skopeo for the client, containerd (ctr and a containerd the fleet runtime tests start by hand: the
+# hosts have no systemd), openssh-server so Ansible reaches each host over ssh on 127.0.0.1.
+# The list is the image's label: a changed list rebuilds the image.
+packages=python3,python3-aiohttp,python3-yaml,python3-bcrypt,python3-cryptography,python3-passlib,skopeo,containerd,openssh-server,ca-certificates,procps
 
 if [ -z "${FLEET_IMAGE_REBUILD:-}" ] &&
    [ "$(docker image inspect -f '{{ index .Config.Labels "airgap.fleet.packages" }}' "$image" 2>/dev/null)" = "$packages" ]; then
