@@ -295,7 +295,8 @@ class Handlers:
                 stop = size if stop is None else min(stop, size)
                 offset, count, status = start, stop - start, 206
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        return BlobResponse(self.storage.open_blob(digest), offset, count, status, headers)
+        fobj = self.storage.open_blob(digest)  # open at the blob's first byte: 0, or its offset inside a bundle's tar
+        return BlobResponse(fobj, fobj.tell() + offset, count, status, headers)
 
     # ---- uploads -----------------------------------------------------------------------------------------
     async def upload_start(self, request: web.Request, name: str) -> web.Response:

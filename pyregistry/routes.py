@@ -104,7 +104,7 @@ class Frontend:
             if "name" in args:
                 check_name(args["name"])
             if self.config.storage.readonly and request.method in WRITE_METHODS:
-                raise ReadOnly(message="registry is in read-only mode")
+                raise ReadOnly(message=self.handlers.storage.readonly_message)
             return await getattr(self.handlers, handler_name)(request, **args)
         raise NoEndpoint(message="no such endpoint in the registry API")
 
@@ -154,9 +154,10 @@ class Frontend:
         return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
 
-def build_app(config: Config, metrics: Metrics | None = None) -> web.Application:
-    """The aiohttp Application serving `config`: the API under http.prefix + /v2/, health and metrics at the root."""
-    storage = Storage(config.storage.rootdirectory, delete_enabled=config.storage.delete_enabled)
+def build_app(config: Config, metrics: Metrics | None = None, storage: Storage | None = None) -> web.Application:
+    """The aiohttp Application serving `config`: the API under http.prefix + /v2/, health and metrics at the root.
+    `storage` defaults to the Storage of storage.filesystem.rootdirectory (serve-bundle gives a bundle.BundleStorage)."""
+    storage = storage or Storage(config.storage.rootdirectory, delete_enabled=config.storage.delete_enabled)
     frontend = Frontend(config, storage, metrics or Metrics())
     app = web.Application(middlewares=[frontend.middleware], client_max_size=1024**4, handler_args={"max_field_size": 65536, "read_bufsize": READ_BUFSIZE})
     app["storage"] = storage

@@ -137,10 +137,11 @@ async def purge_loop(config: Config, storage: Storage) -> None:
         await asyncio.sleep(config.storage.purge.interval)
 
 
-async def serve(config: Config, sock: socket.socket, purge: bool = True) -> None:
-    """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests (for up to http.draintimeout) and return."""
+async def serve(config: Config, sock: socket.socket, purge: bool = True, storage: Storage | None = None) -> None:
+    """Serve on `sock` until SIGTERM or SIGINT, then finish in-flight requests (for up to http.draintimeout) and return.
+    `storage`: what to serve (build_app's default: storage.filesystem.rootdirectory)."""
     harden_aiohttp()
-    app = build_app(config)
+    app = build_app(config, storage=storage)
     # aiohttp 3.9+ takes the shutdown timeout on the runner; 3.8 (Debian 12's python3-aiohttp) on the site.
     shutdown = {"shutdown_timeout": config.http.drain_timeout}
     runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=config.server.header_timeout,
@@ -163,16 +164,17 @@ async def serve(config: Config, sock: socket.socket, purge: bool = True) -> None
         await runner.cleanup()
 
 
-def run(config: Config) -> int:
+def run(config: Config, storage: Storage | None = None, source: str | None = None) -> int:
     """Run the server; with `config.server.workers` > 1, forked workers each listen on the port with SO_REUSEPORT, so the
-    kernel spreads connections across them. Returns an exit code."""
+    kernel spreads connections across them. `storage` and `source` (what the log names): serve-bundle's bundle.
+    Returns an exit code."""
     ssl_context(config)  # fail early on unreadable certificate/key
     raise_open_files_limit()
     scheme = "https" if config.http.tls.certificate else "http"
-    log.warning("pyregistry listening on %s://%s:%d (storage %s, %d worker(s))", scheme, config.http.host, config.http.port,
-                config.storage.rootdirectory, config.server.workers)
+    log.warning("pyregistry listening on %s://%s:%d (%s, %d worker(s))", scheme, config.http.host, config.http.port,
+                source or f"storage {config.storage.rootdirectory}", config.server.workers)
     if config.server.workers == 1:
-        asyncio.run(serve(config, listen(config)))
+        asyncio.run(serve(config, listen(config), storage=storage))
         return 0
     reserved = listen(config, reuse_port=True, backlog=None)  # bound, never listening: fails early when the port is taken
     children = []
@@ -181,7 +183,7 @@ def run(config: Config) -> int:
         if pid == 0:
             reserved.close()
             try:
-                asyncio.run(serve(config, listen(config, reuse_port=True), purge=index == 0))
+                asyncio.run(serve(config, listen(config, reuse_port=True), purge=index == 0, storage=storage))
             finally:
                 os._exit(0)
         children.append(pid)

@@ -55,6 +55,17 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
+def referrer_descriptor(digest: str, info: manifests.ManifestInfo) -> dict[str, Any]:
+    """The descriptor of referrer `digest` in a referrers API answer (distribution-spec "Listing Referrers"):
+    mediaType, digest, size, and its artifactType and annotations when it has them."""
+    desc = {"mediaType": info.media_type, "digest": digest, "size": info.size}
+    if info.artifact_type:
+        desc["artifactType"] = info.artifact_type
+    if info.annotations:
+        desc["annotations"] = info.annotations
+    return desc
+
+
 def upload_in_use(upload_id: str) -> RangeInvalid:
     """The error for a request that would write (or commit) an upload while another request writes it."""
     return RangeInvalid(detail={"uuid": upload_id, "reason": "another request is writing this upload"})
@@ -134,6 +145,8 @@ class UploadWriter:
 
 class Storage:
     """The registry's data model over a Distribution-compatible directory tree."""
+
+    readonly_message = "registry is in read-only mode"  # the answer to a write in read-only mode
 
     def __init__(self, root: str, delete_enabled: bool = False, driver: StorageDriver | None = None) -> None:
         self.layout = Layout(root)
@@ -585,10 +598,5 @@ class Storage:
                 continue
             if artifact_type and info.artifact_type != artifact_type:
                 continue
-            desc = {"mediaType": info.media_type, "digest": digest, "size": info.size}
-            if info.artifact_type:
-                desc["artifactType"] = info.artifact_type
-            if info.annotations:
-                desc["annotations"] = info.annotations
-            found.append(desc)
+            found.append(referrer_descriptor(digest, info))
         return found

@@ -1,0 +1,312 @@
+"""`pyregistry serve-bundle`: a bundle (docs/bundles.md: an OCI image layout directory, or an uncompressed tarball
+of one) served in place, read-only, with no copy and no unpacking.
+
+BundleStorage answers the read calls the handlers make of pyregistry.storage.Storage (catalog, tags, blob_stat,
+open_blob, get_manifest, referrers) from an index built once at start: index.json's named images become repositories
+and tags by the seed's retag rule without a registry part (`docker.io/library/alpine:3.19` -> `alpine:3.19`, or
+`library/alpine:3.19` with hub_library); each repository holds the manifests reachable from its images (index
+children, and referrers whose subject it holds) and the blobs those manifests reference. A blob of the bundle that
+none of a repository's manifests references is unknown in that repository, as in a registry.
+
+The Ansible collection's module_utils (bundle_layout, reference) are imported here only, so `pyregistry serve` runs
+without the collection.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tarfile
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from pyregistry import manifests
+from pyregistry.errors import BlobUnknown, ManifestInvalid, ManifestUnknown, PyRegistryError
+from pyregistry.storage import is_digest
+
+log = logging.getLogger("pyregistry")
+READONLY_MESSAGE = "read-only bundle"
+
+
+class BundleServeError(PyRegistryError):
+    """A bundle that cannot be served: the message names the path and the problem."""
+
+
+@dataclass
+class Member:
+    """Where a file of the bundle lives: `path` on disk, its first byte at `offset`, `size` bytes."""
+
+    path: str
+    offset: int
+    size: int
+
+
+class BundleFiles:
+    """The files of a bundle by their name inside the layout (`index.json`, `blobs/sha256/<hex>`): a directory's
+    files, or a tarball's regular members found by reading its headers once (tarfile's offset_data)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.members: dict[str, Member] = {}
+        if os.path.isdir(path):
+            self._index_directory()
+        else:
+            self._index_tar()
+
+    def _index_directory(self) -> None:
+        for top in ("oci-layout", "index.json", "airgap-bundle.json"):
+            full = os.path.join(self.path, top)
+            if os.path.isfile(full):
+                self.members[top] = Member(full, 0, os.path.getsize(full))
+        blobs = os.path.join(self.path, "blobs")
+        for algorithm in (os.listdir(blobs) if os.path.isdir(blobs) else []):
+            with os.scandir(os.path.join(blobs, algorithm)) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        self.members[f"blobs/{algorithm}/{entry.name}"] = Member(entry.path, 0, entry.stat().st_size)
+
+    def _index_tar(self) -> None:
+        try:
+            with tarfile.open(self.path, "r:") as tar:
+                for info in tar:
+                    if info.isreg() and not info.issparse():
+                        name = info.name[2:] if info.name.startswith("./") else info.name
+                        self.members[name] = Member(self.path, info.offset_data, info.size)
+        except tarfile.ReadError as exc:
+            raise BundleServeError(f"{self.path}: not an uncompressed tar of an OCI image layout ({exc})") from None
+        end = max((m.offset + m.size for m in self.members.values()), default=0)
+        if end > os.path.getsize(self.path):
+            raise BundleServeError(f"{self.path}: truncated tar (a member ends at byte {end}, past the end of the file)")
+
+    def read(self, name: str) -> bytes | None:
+        """The bytes of a (small) file of the bundle, or None when it has none by that name."""
+        member = self.members.get(name)
+        if member is None:
+            return None
+        with open(member.path, "rb") as fh:
+            fh.seek(member.offset)
+            data = fh.read(member.size)
+        if len(data) != member.size:
+            raise OSError(f"{member.path}: {name} is shorter than its {member.size} bytes")
+        return data
+
+
+@dataclass
+class Repository:
+    """One served repository: tags {tag: digest}, manifests {digest}, blobs {digest} its manifests reference."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    manifests: set[str] = field(default_factory=set)
+    blobs: set[str] = field(default_factory=set)
+
+
+def check_servable(path: str) -> str:
+    """`path` itself when it names a bundle directory or an uncompressed `.tar`; BundleServeError otherwise (a
+    `.tar.zst`, split parts, or nothing there). Returns the path to serve."""
+    from ansible_collections.airgap.registry.plugins.module_utils import bundle_layout
+
+    parts = bundle_layout.parts_of(path)
+    if parts:
+        base = bundle_layout.split_base(path)
+        raise BundleServeError(f"{path}: a bundle split in {len(parts)} parts is not served in place; join them first "
+                               f"(cat {base}.part* > {base}; check them with sha256sum -c {bundle_layout.checksum_name(base)})")
+    if path.endswith(".zst"):
+        raise BundleServeError(f"{path}: a compressed bundle cannot be served in place; decompress it first "
+                               f"(zstd -d {path}), or seed it into a registry with airgap-seed")
+    if not os.path.exists(path):
+        raise BundleServeError(f"{path}: no such bundle (a directory holding oci-layout, or a .tar)")
+    return path
+
+
+class BundleStorage:
+    """The read side of pyregistry.storage.Storage over one bundle (see the module docstring).
+
+    open_blob returns the file holding the blob positioned at the blob's first byte (a tarball's member offset, 0 for a
+    directory's blob file): the handler sends `tell()` + range offset. Raises BundleServeError at construction for a
+    bundle it cannot serve (not a layout, a delta, unreadable names, a manifest whose bytes do not match its digest,
+    two images with one repository:tag)."""
+
+    readonly_message = READONLY_MESSAGE
+
+    def __init__(self, path: str, hub_library: bool = False) -> None:
+        self.path = check_servable(path)
+        self.files = BundleFiles(self.path)
+        self.infos: dict[str, manifests.ManifestInfo] = {}
+        self.repos: dict[str, Repository] = {}
+        self._check_layout()
+        entries = self._load_json("index.json").get("manifests")
+        if not isinstance(entries, list):
+            raise BundleServeError(f"{self.path}: index.json has no manifests list")
+        self._add_images(entries, hub_library)
+        self._add_referrers(entries)
+
+    # ---- building the index ------------------------------------------------------------------------------
+    def _load_json(self, name: str) -> Any:
+        data = self.files.read(name)
+        if data is None:
+            raise BundleServeError(f"{self.path}: no {name}: not an OCI image layout (docs/bundles.md)")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise BundleServeError(f"{self.path}: {name} is not JSON: {exc}") from None
+
+    def _check_layout(self) -> None:
+        """oci-layout present; airgap-bundle.json (when present) readable and not a delta."""
+        from ansible_collections.airgap.registry.plugins.module_utils import bundle_layout
+
+        self._load_json(bundle_layout.OCI_LAYOUT_FILE)
+        data = self.files.read(bundle_layout.BUNDLE_FILE)
+        if data is None:
+            log.warning("%s: no %s: serving it as a plain OCI image layout", self.path, bundle_layout.BUNDLE_FILE)
+            return
+        try:
+            doc = bundle_layout.parse_bundle_document(data, self.path)
+        except bundle_layout.BundleError as exc:
+            raise BundleServeError(str(exc)) from None
+        if doc.get("delta") is not None:
+            site = doc["delta"].get("registry") or "the site's registry"
+            raise BundleServeError(f"{self.path}: a delta bundle relies on {len(doc['delta']['blobs'])} blob(s) held by "
+                                   f"{site}, not inside it; seed it into that registry with airgap-seed instead of serving it")
+
+    def _manifest(self, digest: str, media_type: str | None) -> manifests.ManifestInfo | None:
+        """The parsed manifest `digest` (cached), None when the bundle lacks it; BundleServeError when its bytes do not
+        hash to `digest` or are no manifest."""
+        if digest in self.infos:
+            return self.infos[digest]
+        data = self._blob_bytes(digest)
+        if data is None:
+            return None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise BundleServeError(f"{self.path}: manifest {digest} does not match its digest (check with airgap-bundle verify)")
+        try:
+            info = manifests.parse(data, media_type)
+        except ManifestInvalid as exc:
+            raise BundleServeError(f"{self.path}: manifest {digest} cannot be served: {exc.message} {exc.detail or ''}") from None
+        self.infos[digest] = info
+        return info
+
+    def _blob_bytes(self, digest: str) -> bytes | None:
+        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
+
+        return self.files.read(blob_path(digest)) if manifests.DIGEST_RE.fullmatch(digest) else None
+
+    def _hold(self, repo: Repository, digest: str, media_type: str | None) -> None:
+        """Add manifest `digest`, its children (recursively) and the blobs they reference to `repo`; a child the bundle
+        lacks (a platform left out) is skipped."""
+        pending = [(digest, media_type)]
+        while pending:
+            current, current_type = pending.pop()
+            if current in repo.manifests:
+                continue
+            info = self._manifest(current, current_type)
+            if info is None:
+                continue
+            repo.manifests.add(current)
+            repo.blobs.add(current)
+            repo.blobs.update(info.blobs)
+            pending.extend((child, None) for child, _platform in info.children)
+
+    def _add_images(self, entries: list, hub_library: bool) -> None:
+        """Each named index.json entry as repository + tag (or digest only) by the retag rule."""
+        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import reference_of
+        from ansible_collections.airgap.registry.plugins.module_utils.reference import RetagError, parse_ref, retag
+
+        origin: dict[tuple[str, str], str] = {}
+        for entry in entries:
+            reference = reference_of(entry) if isinstance(entry, dict) else None
+            if reference is None:
+                continue
+            try:
+                served = parse_ref(retag(reference, "bundle.invalid", hub_library))  # the seed's rule, registry dropped
+            except RetagError as exc:
+                raise BundleServeError(f"{self.path}: index.json names {reference!r}, which cannot be served: {exc}") from None
+            digest = entry.get("digest")
+            if not isinstance(digest, str) or self._manifest(digest, entry.get("mediaType")) is None:
+                raise BundleServeError(f"{self.path}: index.json names {reference} with manifest {digest}, which the bundle lacks")
+            repo = self.repos.setdefault(served.path, Repository())
+            self._hold(repo, digest, entry.get("mediaType"))
+            if served.tag:
+                key = (served.path, served.tag)
+                if key in origin and repo.tags[served.tag] != digest:
+                    raise BundleServeError(f"{self.path}: {origin[key]} and {reference} would both be served as "
+                                           f"{served.path}:{served.tag}{'' if hub_library else ' (try --hub-library)'}")
+                origin[key] = reference
+                repo.tags[served.tag] = digest
+
+    def _add_referrers(self, entries: list) -> None:
+        """Unnamed index.json entries whose manifest has a subject: held by every repository holding the subject
+        (repeated until nothing changes, so a referrer of a referrer follows)."""
+        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import reference_of
+
+        referrers = []
+        for entry in entries:
+            if isinstance(entry, dict) and reference_of(entry) is None and isinstance(entry.get("digest"), str):
+                info = self._manifest(entry["digest"], entry.get("mediaType"))
+                if info is not None and info.subject:
+                    referrers.append((entry["digest"], entry.get("mediaType"), info.subject))
+        changed = True
+        while changed:
+            changed = False
+            for repo in self.repos.values():
+                for digest, media_type, subject in referrers:
+                    if subject in repo.manifests and digest not in repo.manifests:
+                        self._hold(repo, digest, media_type)
+                        changed = True
+
+    # ---- what the handlers call --------------------------------------------------------------------------
+    def catalog(self) -> list[str]:
+        """Every repository, in Distribution's order."""
+        return sorted(self.repos, key=lambda name: name.split("/"))
+
+    def tags(self, name: str) -> list[str] | None:
+        """Sorted tags of a repository, or None when the bundle serves no such repository."""
+        repo = self.repos.get(name)
+        return None if repo is None else sorted(repo.tags)
+
+    def blob_stat(self, name: str, digest: str) -> tuple[str, int] | None:
+        """(path of the file holding it, size) of a blob the repository's manifests reference, or None."""
+        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
+
+        repo = self.repos.get(name)
+        member = self.files.members.get(blob_path(digest)) if repo is not None and digest in repo.blobs else None
+        return None if member is None else (member.path, member.size)
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """The file holding the blob, open for reading at the blob's first byte (the caller closes it); BlobUnknown
+        when the bundle lacks it."""
+        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
+
+        member = self.files.members.get(blob_path(digest))
+        if member is None:
+            raise BlobUnknown(detail={"digest": digest})
+        fh = open(member.path, "rb")  # noqa: SIM115 - BlobResponse closes it
+        fh.seek(member.offset)
+        return fh
+
+    def get_manifest(self, name: str, reference: str) -> tuple[str, bytes, manifests.ManifestInfo]:
+        """(digest, bytes, ManifestInfo) for a tag or digest of the repository, or raise MANIFEST_UNKNOWN."""
+        repo = self.repos.get(name)
+        digest = None if repo is None else (reference if is_digest(reference) else repo.tags.get(reference))
+        if digest is None or digest not in repo.manifests:
+            raise ManifestUnknown(detail={"name": name, "reference": reference})
+        data = self._blob_bytes(digest)
+        if data is None:
+            raise ManifestUnknown(detail={"name": name, "reference": reference})
+        return digest, data, self.infos[digest]
+
+    def referrers(self, name: str, subject: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
+        """Descriptors of the repository's manifests whose subject is `subject` (and artifact type, when given)."""
+        repo = self.repos.get(name)
+        found = []
+        for digest in sorted(repo.manifests if repo is not None else ()):
+            info = self.infos[digest]
+            if info.subject != subject or (artifact_type and info.artifact_type != artifact_type):
+                continue
+            desc = {"mediaType": info.media_type, "digest": digest, "size": info.size}
+            if info.artifact_type:
+                desc["artifactType"] = info.artifact_type
+            if info.annotations:
+                desc["annotations"] = info.annotations
+            found.append(desc)
+        return found
