@@ -21,6 +21,7 @@ child is kept.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import NamedTuple
@@ -98,7 +99,7 @@ def select_platforms(index_body: bytes, platforms: list[str], policy: str) -> Se
     doc = _index_doc(index_body, source_digest)
     media_type = doc.get("mediaType") or OCI_INDEX
     entries = doc["manifests"]
-    wanted = _check_request(source_digest, platforms, policy)
+    wanted = check_request(platforms, policy, f"index {source_digest}: ")
     if policy == "full":
         return Selection(index_body, source_digest, media_type, entries, source_digest, policy)
     kept = _choose(source_digest, entries, wanted)
@@ -126,16 +127,18 @@ def _index_doc(body: bytes, digest: str) -> dict:
     return doc
 
 
-def _check_request(digest: str, platforms: list[str], policy: str) -> list[Platform]:
+def check_request(platforms: list[str], policy: str, where: str = "") -> list[Platform]:
+    """The wanted Platforms of a request; PlatformPolicyError (message prefixed by `where`) for an unknown policy, a bad
+    platform string, `full` with platforms, sparse/filter without."""
     if policy not in POLICIES:
-        raise PlatformPolicyError(f"platform_policy {policy!r} is not one of {', '.join(POLICIES)}")
+        raise PlatformPolicyError(f"{where}platform_policy {policy!r} is not one of {', '.join(POLICIES)}")
     wanted = [parse_platform(p) for p in platforms or []]
     if policy == "full" and wanted:
-        raise PlatformPolicyError(f"index {digest}: platform_policy full keeps every platform, but platforms "
+        raise PlatformPolicyError(f"{where}platform_policy full keeps every platform, but platforms "
                                   f"{', '.join(platforms)} were named; use platform_policy sparse (digest kept) or "
                                   "filter (new index, new digest)")
     if policy != "full" and not wanted:
-        raise PlatformPolicyError(f"index {digest}: platform_policy {policy} needs the platforms to keep (platforms "
+        raise PlatformPolicyError(f"{where}platform_policy {policy} needs the platforms to keep (platforms "
                                   "option, airgap-seed --platform)")
     return wanted
 
@@ -154,3 +157,50 @@ def _choose(digest: str, entries: list[dict], wanted: list[Platform]) -> list[di
     subjects = {entries[i]["digest"] for i in chosen}
     return [e for i, e in enumerate(entries)
             if i in chosen or (is_attestation(e) and (e.get("annotations") or {}).get(ATTESTATION_DIGEST) in subjects)]
+
+
+def narrow_plan(plan, platforms: list[str], policy: str) -> list[str]:
+    """Apply the policy to every index of a seed plan (seed_plan.SeedPlan: its `verbatim` targets), before anything is
+    pushed: each VerbatimTarget's `unit` (image_archive.ArchiveManifest) becomes a copy carrying only the kept children
+    (sparse), or the filtered index itself (filter: new body and digest; the result keeps `source_digest`, the index's
+    own referrers are dropped with a warning in plan.warnings, as they name the source digest).  Single-platform images
+    and artifacts are left as they are.  Returns the target names of sparse indexes (see `sparse_hint`).  Raises
+    PlatformPolicyError naming the image and tarball when the policy cannot hold for one index."""
+    check_request(platforms, policy)
+    sparse = []
+    for target in plan.verbatim if policy != "full" else []:
+        unit = target.unit
+        if not unit.is_index:
+            continue
+        try:
+            chosen = select_platforms(unit.body, platforms, policy)
+        except PlatformPolicyError as exc:
+            raise PlatformPolicyError(f"{target.source} from {unit.archive.path}: {exc}") from None
+        target.unit = _narrowed(unit, chosen, plan.warnings, target.source)
+        target.result.platforms = target.unit.platforms()
+        if policy == "sparse" and len(chosen.children) < len(unit.children):
+            sparse.append(target.target)
+    return sparse
+
+
+def _narrowed(unit, chosen: Selection, warnings: list, source: str):
+    kept = {c["digest"] for c in chosen.children}
+    out = copy.copy(unit)
+    out.children = [c for c in unit.children if c.digest in kept]
+    if chosen.digest != unit.digest:
+        out.body, out.digest, out.doc = chosen.body, chosen.digest, json.loads(chosen.body)
+        if unit.referrers:
+            warnings.append(f"{source}: {len(unit.referrers)} referrer(s) of index {unit.digest} (signatures, "
+                            f"attestations) not carried: platform_policy filter seeds index {chosen.digest}, which "
+                            "they do not name")
+        out.referrers = []
+    return out
+
+
+def sparse_hint(message: str, sparse_targets: list[str]) -> str:
+    """`message` (a seed error) with the registry setting a sparse index needs, when it names one of `sparse_targets`."""
+    if not any(message.startswith(f"{t}:") for t in sparse_targets):
+        return message
+    return (f"{message} (platform_policy sparse pushes an index whose other platforms' manifests are absent: the "
+            "registry must accept sparse indexes, Distribution 3 and pyregistry with validation.manifests.indexes."
+            "platforms set to none or list; Distribution 2.8 cannot; use platform_policy filter there)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ansible_collections.airgap.registry.plugins.module_utils.platform_policy import PlatformPolicyError, narrow_plan, sparse_hint
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError, client_from_params
 from ansible_collections.airgap.registry.plugins.module_utils.reference import RetagError, check_registry
 from ansible_collections.airgap.registry.plugins.module_utils.seed_options import DEFAULTS, OptionError, check
@@ -47,6 +48,7 @@ class Seeder:
         self.client: RegistryClient | None = None
         self.plan: SeedPlan | None = None
         self.abort = threading.Event()
+        self.sparse: list[str] = []  # targets pushed as sparse indexes (platform_policy sparse)
 
     @property
     def targets(self) -> list[Target]:
@@ -58,6 +60,10 @@ class Seeder:
         tarball when one cannot be read or two images would get one name."""
         if self.plan is None:
             self.plan = load_plan(self.opts, self.names["src"])
+            try:
+                self.sparse = narrow_plan(self.plan, self.opts["platforms"] or [], self.opts["platform_policy"])
+            except PlatformPolicyError as exc:
+                raise SeedError(str(exc)) from None
             self.progress.targets_planned(len(self.plan.targets) + len(self.plan.verbatim))
         return self.plan.targets
 
@@ -85,7 +91,10 @@ class Seeder:
                 survey(self.client, self.plan, int(self.opts["parallel"]), self.abort)
             except RegistryError as exc:
                 raise SeedError(str(exc)) from None
-            self.transport().transfer(self.plan)
+            try:
+                self.transport().transfer(self.plan)
+            except SeedError as exc:
+                raise SeedError(sparse_hint(str(exc), self.sparse)) from None
         return SeedResult([t.result for t in [*self.targets, *self.plan.verbatim]], self.plan.warnings, self.plan.diff(), self.opts["check_mode"])
 
     def run(self) -> dict[str, Any]:

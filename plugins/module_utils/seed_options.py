@@ -15,9 +15,10 @@ from typing import Any, NamedTuple
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC
 
-# How a value reaches the CLI: "positional" (SRC...), "value" (--flag VALUE), "switch" (--flag sets True),
-# "inverted" (--flag sets False), "pairs" (--flag OLD=NEW, repeatable, gives a dict), "none" (not a flag).
-CLI_KINDS = ("positional", "value", "switch", "inverted", "pairs", "none")
+# How a value reaches the CLI: "positional" (SRC...; none given is allowed when not required), "value" (--flag VALUE),
+# "switch" (--flag sets True), "inverted" (--flag sets False), "pairs" (--flag OLD=NEW, repeatable, gives a dict),
+# "repeat" (--flag VALUE, repeatable, gives a list), "none" (not a flag).
+CLI_KINDS = ("positional", "value", "switch", "inverted", "pairs", "repeat", "none")
 _CLI_TYPES = {"int": int}
 
 
@@ -67,6 +68,13 @@ OPTIONS: tuple[Option, ...] = (
     _connection("timeout", "seconds to wait for a single answer of the registry", "--timeout"),
     Option("chunk_size", {"type": "int"}, "upload blobs in chunks of this many bytes", "--chunk-size",
            minimum=1, minimum_says="must be a positive number of bytes"),
+    Option("platforms", {"type": "list", "elements": "str"},
+           "platform of a multi-platform image to carry, os/arch[/variant] (repeatable; with --platform-policy sparse or "
+           "filter)", "--platform", "repeat", metavar="OS/ARCH[/VARIANT]"),
+    Option("platform_policy", {"type": "str", "choices": ["full", "sparse", "filter"], "default": "full"},
+           "full: every platform, index digest kept; sparse: the original index with only the chosen platforms' "
+           "manifests (digest kept; the registry must accept sparse indexes); filter: a new index of the chosen "
+           "platforms (new digest)", "--platform-policy"),
 )
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 # What a run starts from; check_mode and option_names are set by the caller, not by an option of the module.
@@ -78,23 +86,25 @@ class OptionError(AirgapError, ValueError):
     """An option value the seed refuses; the message names the option (`name must be ...`)."""
 
 
-def argument_spec() -> dict[str, dict[str, Any]]:
-    """The image_seed module's argument_spec: {name: {type, default, choices, ...}} (a fresh copy)."""
-    return {o.name: {**o.spec, **({"choices": list(o.spec["choices"])} if "choices" in o.spec else {})} for o in OPTIONS}
+def argument_spec(options: tuple[Option, ...] = OPTIONS) -> dict[str, dict[str, Any]]:
+    """The module's argument_spec of `options` (image_seed's by default): {name: {type, default, choices, ...}} (a
+    fresh copy)."""
+    return {o.name: {**o.spec, **({"choices": list(o.spec["choices"])} if "choices" in o.spec else {})} for o in options}
 
 
-def add_arguments(parser: Any) -> None:
-    """Add every option that has a flag to an argparse parser (dest = the option's name)."""
-    for option in OPTIONS:
+def add_arguments(parser: Any, options: tuple[Option, ...] = OPTIONS) -> None:
+    """Add every option of `options` (the seed's by default) that has a flag to an argparse parser (dest = the
+    option's name)."""
+    for option in options:
         if option.cli == "none":
             continue
         kwargs: dict[str, Any] = {"help": option.help}
         if option.cli == "positional":
-            parser.add_argument(option.name, nargs="+", metavar=option.metavar, **kwargs)
+            parser.add_argument(option.name, nargs="+" if option.spec.get("required") else "*", metavar=option.metavar, **kwargs)
             continue
         if option.cli in ("switch", "inverted"):
             kwargs["action"] = "store_true"
-        elif option.cli == "pairs":
+        elif option.cli in ("pairs", "repeat"):
             kwargs.update(action="append", metavar=option.metavar)
         else:
             kwargs.update(type=_CLI_TYPES.get(option.spec["type"], str), default=option.default)
@@ -116,10 +126,11 @@ def parse_pairs(flag: str, items: list[str] | None) -> dict[str, str]:
     return pairs
 
 
-def from_arguments(args: Any) -> dict[str, Any]:
-    """Seed options {name: value} from parsed CLI arguments (an argparse Namespace); OptionError for a bad pair."""
+def from_arguments(args: Any, options: tuple[Option, ...] = OPTIONS) -> dict[str, Any]:
+    """Options {name: value} of `options` (the seed's by default) from parsed CLI arguments (an argparse Namespace);
+    OptionError for a bad pair."""
     opts = {}
-    for option in OPTIONS:
+    for option in options:
         if option.cli == "none":
             continue
         value = getattr(args, option.name)
@@ -131,9 +142,10 @@ def from_arguments(args: Any) -> dict[str, Any]:
     return opts
 
 
-def check(opts: dict[str, Any]) -> None:
-    """OptionError for the first seed value outside its choices or under its minimum (None counts as not given)."""
-    for option in OPTIONS:
+def check(opts: dict[str, Any], options: tuple[Option, ...] = OPTIONS) -> None:
+    """OptionError for the first value of `options` (the seed's by default) outside its choices or under its minimum
+    (None counts as not given)."""
+    for option in options:
         value = opts.get(option.name)
         if value is None or option.name in CONNECTION_ARGUMENT_SPEC:  # the registry client checks its own
             continue

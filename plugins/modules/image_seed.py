@@ -93,6 +93,32 @@ options:
     description:
       - Upload blobs in chunks of this many bytes (PATCH with Content-Range) instead of one streamed PUT.
     type: int
+  platforms:
+    description:
+      - Platforms of multi-platform images (image indexes, manifest lists) to carry, as C(os/architecture[/variant]),
+        e.g. C(linux/amd64), C(linux/arm/v7); used with O(platform_policy=sparse) or O(platform_policy=filter).
+      - Matching follows containerd, C(linux/arm64) is C(linux/arm64/v8), C(linux/arm) is C(linux/arm/v7) and
+        C(linux/amd64) is C(linux/amd64/v1); an architecture without a variant matches its default variant only.
+      - Attestation manifests (platform C(unknown/unknown)) travel with the platform manifest they describe.
+      - Single-platform images and artifacts are seeded as they are.
+    type: list
+    elements: str
+  platform_policy:
+    description:
+      - How a multi-platform image is carried when only some platforms are wanted.
+      - V(full) pushes the index and every platform, byte for byte (the tag gets the source digest); naming
+        O(platforms) with it is an error.
+      - V(sparse) pushes the original index byte for byte (source digest kept) but only the chosen platforms'
+        manifests and blobs; the registry must accept an index whose children are absent (Distribution 3
+        C(validation.manifests.indexes.platforms) C(none) or C(list), the same key in pyregistry). Distribution 2.8
+        refuses it.
+      - V(filter) pushes a new index listing only the chosen platforms (a new digest; each image's result gives
+        RV(images[].source_digest) and the seeded RV(images[].digest)). Signatures and other referrers of the original
+        index are not carried (they name the source digest); those of the kept platform manifests are.
+      - A policy that cannot hold (a platform the index lacks) fails before anything is pushed, naming the image.
+    type: str
+    choices: [full, sparse, filter]
+    default: full
 notes:
   - Blobs are streamed from the tarball; an uncompressed tarball is read in place by offset, a compressed one in a single
     pass. Nothing is unpacked to disk.

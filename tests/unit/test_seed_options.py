@@ -9,9 +9,10 @@ from ansible_collections.airgap.registry.plugins.modules import image_seed
 
 # Scripts call these; renaming one breaks them.
 CLI_FLAGS = {"--registry", "--transport", "--layers", "--hub-library", "--rename", "--username", "--password-stdin", "--ca-file",
-             "--insecure", "--scheme", "--parallel", "--retries", "--timeout", "--chunk-size", "--check", "--report", "--progress"}
+             "--insecure", "--scheme", "--parallel", "--retries", "--timeout", "--chunk-size", "--check", "--report", "--progress",
+             "--platform", "--platform-policy"}
 MODULE_OPTIONS = {"src", "registry", "transport", "layers", "hub_library", "rename", "parallel", "retries", "chunk_size",
-                  "username", "password", "ca_file", "validate_certs", "scheme", "timeout"}
+                  "platforms", "platform_policy", "username", "password", "ca_file", "validate_certs", "scheme", "timeout"}
 
 
 def documented_options():
@@ -54,7 +55,12 @@ def test_cli_arguments_become_seed_options():
     opts = seed_options.from_arguments(args)
     assert opts == {"src": ["a.tar", "b"], "registry": "r:1", "transport": "direct", "layers": "preserve", "hub_library": True,
                     "rename": {"x": "y", "p": "q:1"}, "username": None, "ca_file": None, "validate_certs": False, "scheme": None,
-                    "parallel": 2, "retries": 4, "timeout": 60, "chunk_size": 4096}
+                    "parallel": 2, "retries": 4, "timeout": 60, "chunk_size": 4096, "platforms": None,
+                    "platform_policy": "full"}
+    args = build_parser().parse_args(["a", "--registry", "r:1", "--platform", "linux/amd64", "--platform", "linux/arm/v7",
+                                      "--platform-policy", "filter"])
+    opts = seed_options.from_arguments(args)
+    assert opts["platforms"] == ["linux/amd64", "linux/arm/v7"] and opts["platform_policy"] == "filter"
     with pytest.raises(seed_options.OptionError, match="--rename wants OLD=NEW, not 'x'"):
         seed_options.from_arguments(build_parser().parse_args(["a", "--registry", "r:1", "--rename", "x"]))
 
@@ -69,6 +75,7 @@ def test_defaults_come_from_the_definitions():
     ({"transport": "ssh"}, "transport must be direct or engine, not 'ssh'"),
     ({"parallel": 0}, "parallel must be at least 1"),
     ({"chunk_size": 0}, "chunk_size must be a positive number of bytes"),
+    ({"platform_policy": "thin"}, "platform_policy must be full, sparse or filter, not 'thin'"),
 ])
 def test_check_names_the_option(opts, message):
     with pytest.raises(seed_options.OptionError) as err:
