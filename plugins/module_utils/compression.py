@@ -267,20 +267,24 @@ def decompressed_reader(source: Reader, have: str, what: str = "a compressed lay
     return _Transform(source, decoder.feed, decoder.finish)
 
 
-def open_file(path: str, compression: str) -> BinaryIO:
-    """A sequential reader of a whole file's decompressed bytes (`compression` as `detect` tells: none|gzip|zstd)."""
+def open_file(path: str, compression: str, raw: BinaryIO | None = None) -> BinaryIO:
+    """A sequential reader of a whole file's decompressed bytes (`compression` as `detect` tells: none|gzip|zstd);
+    `raw`, when given, is the file's bytes already opened, `path` then only names it (closed with the reader, except
+    under gzip, where the caller keeps it)."""
     if compression == "gzip":
         import gzip
-        return gzip.open(path, "rb")
+        return gzip.open(path if raw is None else raw, "rb")
+    fh = raw if raw is not None else open(path, "rb")
     if compression == "zstd":
         zstandard = zstd_module()
         if zstandard is not None:
-            reader = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True, closefd=True)
+            reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True, closefd=True)
             return io.BufferedReader(reader, BLOCK)
         if not zstd_binary():
+            fh.close()
             raise CompressError(f"{path}: zstd-compressed, but neither the zstandard module nor the zstd binary is available")
-        return _Pipe(open(path, "rb"), _zstd_command("-d", "-c", "-"), path)
-    return open(path, "rb")
+        return _Pipe(fh, _zstd_command("-d", "-c", "-"), path)
+    return fh
 
 
 # --- deterministic writing -----------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 # Copyright: (c) 2026, airgap.registry contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read image tarballs: `docker save` (legacy and Docker 25+ OCI layout), OCI archives; plain, gzip or zstd.
+"""Read image tarballs: `docker save` (legacy and Docker 25+ OCI layout), OCI archives; plain, gzip or zstd; and
+bundles (docs/bundles.md): an OCI layout directory (each file a member, read in place), its tarball, or the tarball
+cut in parts (read as one file).
 
 An uncompressed tarball is indexed once (headers only) and its members are read in place by offset, so layers
 stream from disk in any order and in parallel.  A compressed tarball is read in one sequential pass for its
@@ -9,6 +11,7 @@ decompressing again up to the member.  Nothing is unpacked to disk and no layer 
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
@@ -17,9 +20,19 @@ import re
 import socket
 import tarfile
 import zlib
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from ansible_collections.airgap.registry.plugins.module_utils import compression
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import (
+    BUNDLE_FILE,
+    OCI_LAYOUT_FILE,
+    BundleError,
+    parse_bundle_document,
+    part_name,
+    parts_of,
+    read_checksums,
+    split_base,
+)
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, Reader, detect
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor, DescriptorError, Manifest, Platform
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
@@ -44,17 +57,19 @@ class ImageArchiveError(AirgapError):
 
 
 class Member:
-    """One regular file in the tarball: name, data offset (uncompressed tars), size, first bytes, digest if hashed."""
+    """One regular file in the tarball: name, data offset (uncompressed tars), size, first bytes, digest if hashed, and
+    `file`: the file holding it on its own (a layout directory's member), None for a member of the tarball."""
 
-    __slots__ = ("digest", "head", "name", "offset", "size")
+    __slots__ = ("digest", "file", "head", "name", "offset", "size")
 
     def __init__(self, name: str, offset: int | None, size: int, head: bytes = b"",  # noqa: PLR0917 - a plain record
-                 digest: str | None = None) -> None:
+                 digest: str | None = None, file: str | None = None) -> None:
         self.name = name
         self.offset = offset
         self.size = size
         self.head = head
         self.digest = digest
+        self.file = file
 
 
 class Layer:
@@ -96,7 +111,8 @@ class ArchiveManifest:
     `children`, each an ArchiveManifest), or a manifest that is not a plain image (an artifact, a signature, an
     attestation).  `refs` (names from index.json), `digest`, `media_type`, `body` (the bytes), `blobs` (Descriptors of
     its config and layers, in the tarball), `platform` (str, from the parent index entry), `subject` (digest or None),
-    `referrers` (ArchiveManifests of the same tarball whose subject is this one)."""
+    `referrers` (ArchiveManifests of the same tarball whose subject is this one), `external` ([(Descriptor, repository)]:
+    blobs a delta bundle does not hold but relies on at the site, with the site repository its document records)."""
 
     def __init__(self, archive: ImageArchive, refs: list, digest: str, media_type: str, body: bytes) -> None:  # noqa: PLR0917 - a plain record
         self.archive = archive
@@ -111,6 +127,7 @@ class ArchiveManifest:
         subject = self.doc.get("subject") if isinstance(self.doc.get("subject"), dict) else None
         self.subject: str | None = subject.get("digest") if subject else None
         self.referrers: list[ArchiveManifest] = []
+        self.external: list[tuple[Descriptor, str]] = []
 
     @property
     def is_index(self) -> bool:
@@ -154,12 +171,80 @@ def is_plain_image(doc: dict) -> bool:
     return all((d.get("mediaType") or DOCKER_LAYER_GZIP) in known for d in doc["layers"] if isinstance(d, dict))
 
 
-class _Section(io.RawIOBase):
-    """A read-only window [start, start+size) of a file opened by path."""
+class PartsFile(io.RawIOBase):
+    """The parts of a split tarball (`NAME.tar.part001`, ...; paths in order) as one seekable read-only file: reads
+    and seeks cross part boundaries; one part is open at a time.  OSError naming the part that cannot be opened."""
 
-    def __init__(self, path: str, start: int, size: int) -> None:
+    def __init__(self, parts: list[str]) -> None:
         super().__init__()
-        self._fh = open(path, "rb")
+        self.parts = list(parts)
+        self.name = split_base(parts[0])
+        self._starts = []
+        total = 0
+        for part in self.parts:
+            self._starts.append(total)
+            total += os.path.getsize(part)
+        self.size = total
+        self._pos = 0
+        self._fh = None
+        self._open_index = -1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _part_at(self, pos: int) -> int:
+        index = 0
+        while index + 1 < len(self._starts) and self._starts[index + 1] <= pos:
+            index += 1
+        return index
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        """Fill `buf` (across parts) up to the end of the last part; the number of bytes read."""
+        view, done = memoryview(buf), 0
+        while done < len(view) and self._pos < self.size:
+            done += self._read_part(view[done:])
+        return done
+
+    def _read_part(self, view: memoryview) -> int:
+        """Read into `view` from the part holding the current position, up to that part's end."""
+        index = self._part_at(self._pos)
+        if index != self._open_index:
+            if self._fh:
+                self._fh.close()
+            self._fh = open(self.parts[index], "rb")
+            self._open_index = index
+        self._fh.seek(self._pos - self._starts[index])
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else self.size
+        n = self._fh.readinto(view[:min(len(view), end - self._pos)])
+        if not n:
+            raise OSError(f"{self.parts[index]}: shorter than when the parts were opened")
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+        super().close()
+
+
+class _Section(io.RawIOBase):
+    """A read-only window [start, start+size) of an opened file (closed with the window)."""
+
+    def __init__(self, fh: BinaryIO, start: int, size: int) -> None:
+        super().__init__()
+        self._fh = fh
         self._fh.seek(start)
         self._left = size
 
@@ -220,12 +305,36 @@ class _Limited:
         self.close()
 
 
-def open_decompressed(path: str, kind: str) -> Reader:
-    """A sequential reader of the whole tarball's decompressed bytes (`kind`: none|gzip|zstd); ImageArchiveError."""
+def open_decompressed(path: str, kind: str, raw: BinaryIO | None = None) -> Reader:
+    """A sequential reader of the whole tarball's decompressed bytes (`kind`: none|gzip|zstd; `raw`: its bytes already
+    opened, as for split parts); ImageArchiveError."""
     try:
-        return compression.open_file(path, kind)
+        return compression.open_file(path, kind, raw)
     except CompressError as exc:
         raise ImageArchiveError(str(exc)) from None
+
+
+def split_parts(path: str) -> list[str]:
+    """The parts of the split tarball `path` names (`NAME.tar`, `NAME.tar.zst`, or any of its parts), in order; [] when
+    it is not split.  ImageArchiveError naming every part that NAME.sha256 lists, or that a later part implies, but
+    that is missing."""
+    base = split_base(path)
+    if base == path and os.path.exists(path):
+        return []
+    try:
+        listed = [os.path.join(os.path.dirname(base), name) for _hex, name in read_checksums(base)]
+    except BundleError as exc:
+        raise ImageArchiveError(str(exc)) from None
+    present = glob.glob(glob.escape(base) + ".part[0-9][0-9][0-9]*")
+    if not present and not listed:
+        return []
+    parts = parts_of(base)
+    missing = [p for p in listed if not os.path.exists(p)]
+    if not missing and len(parts) < len(present):
+        missing = [part_name(base, len(parts) + 1)]
+    if missing:
+        raise ImageArchiveError(f"split bundle {base}: part {', '.join(missing)} is missing")
+    return parts
 
 
 BASE_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, KeyError, TypeError, AttributeError,
@@ -241,24 +350,40 @@ class TarballReader:
     """The members of a tarball (plain, gzip or zstd), read without unpacking: `members` {name: Member}.
 
     A plain tarball is indexed once (headers only) and its members are read in place by offset; a compressed one is
-    read in one sequential pass that keeps the small JSON documents and hashes compressed unnamed blobs.
-    ImageArchiveError (naming the file) when the file cannot be read or is not a tar.
+    read in one sequential pass that keeps the small JSON documents and hashes compressed unnamed blobs.  `path` may
+    also be an OCI layout directory (a directory holding `oci-layout`: every file is a member, read in place) or a
+    split tarball (`NAME.tar` whose parts exist, or a part: the parts are read as one file, `parts`).  `form` is
+    directory, tar or tar.zst (any compressed tarball: its compression says which).  ImageArchiveError (naming the
+    file) when the file cannot be read or is not a tar.
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
         self.members = {}
         self._data = {}
+        self.parts = [] if os.path.isdir(path) else split_parts(path)
+        self.path = split_base(path) if self.parts else path
+        if os.path.isdir(path):
+            self.form, self.compression, self.seekable = "directory", "none", True
+            self._guarded(self._scan_directory)
+            return
         try:
-            with open(path, "rb") as fh:
+            with self._open_raw() as fh:
                 head = fh.read(512)
         except OSError as exc:
-            raise ImageArchiveError(f"{path}: cannot read: {exc.strerror}") from None
+            raise ImageArchiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
         if not head:
             raise ImageArchiveError(f"{path}: empty file, not an image tarball")
         self.compression = detect(head)
         self.seekable = self.compression == "none"
+        self.form = "tar" if self.seekable else "tar.zst"
         self._guarded(self._scan)
+
+    def _open_raw(self) -> BinaryIO:
+        """The tarball's bytes as stored (the parts as one file when split), seekable."""
+        return PartsFile(self.parts) if self.parts else open(self.path, "rb")
+
+    def _open_member_file(self, member: Member) -> BinaryIO:
+        return open(member.file, "rb") if member.file else self._open_raw()
 
     def _guarded(self, step):
         """Run `step`, turning what a broken tarball raises into an ImageArchiveError naming the file."""
@@ -270,21 +395,28 @@ class TarballReader:
             raise ImageArchiveError(f"{self.path}: not a readable image tarball ({self.compression}): {exc.__class__.__name__}: {exc}") from None
 
     # --- scanning ------------------------------------------------------------------------------------------------
+    def _scan_directory(self) -> None:
+        """Every regular file under an OCI layout directory is a member, by its path relative to the directory."""
+        if not os.path.isfile(os.path.join(self.path, OCI_LAYOUT_FILE)):
+            raise ImageArchiveError(f"{self.path}: a directory without {OCI_LAYOUT_FILE}, not an OCI image layout")
+        for root, dirs, files in os.walk(self.path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                if os.path.isfile(full):
+                    rel = os.path.relpath(full, self.path).replace(os.sep, "/")
+                    self.members[rel] = Member(rel, 0, os.path.getsize(full), file=full)
+
     def _scan(self) -> None:
         if self.seekable:
-            size = os.path.getsize(self.path)
-            with tarfile.open(self.path, "r:") as tar:
-                for info in tar:
-                    if not info.isfile():
-                        continue
-                    if info.offset_data + info.size > size:
-                        raise ImageArchiveError(f"{self.path}: truncated: member {info.name} ends at byte {info.offset_data + info.size}, "
-                                                f"file has {size}")
-                    self.members[_norm(info.name)] = Member(_norm(info.name), info.offset_data, info.size)
+            with self._open_raw() as raw:
+                size = raw.seek(0, io.SEEK_END)
+                raw.seek(0)
+                self._index_plain(tarfile.open(fileobj=raw, mode="r:"), size)
             if not self.members:
                 raise ImageArchiveError(f"{self.path}: not a tar archive (or an empty one)")
             return
-        stream = open_decompressed(self.path, self.compression)
+        stream = self._decompressed()
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
@@ -294,6 +426,21 @@ class TarballReader:
             stream.close()
         if not self.members:
             raise ImageArchiveError(f"{self.path}: no files in the {self.compression}-compressed tar")
+
+    def _index_plain(self, tar: tarfile.TarFile, size: int) -> None:
+        """Record every regular file's data offset of a plain tar of `size` bytes (headers only)."""
+        with tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                if info.offset_data + info.size > size:
+                    raise ImageArchiveError(f"{self.path}: truncated: member {info.name} ends at byte {info.offset_data + info.size}, "
+                                            f"file has {size}")
+                self.members[_norm(info.name)] = Member(_norm(info.name), info.offset_data, info.size)
+
+    def _decompressed(self) -> Reader:
+        """A sequential reader of the compressed tarball's decompressed bytes."""
+        return open_decompressed(self.path, self.compression, self._open_raw() if self.parts else None)
 
     def _scan_member(self, name: str, size: int, fh) -> None:
         """Record one member of a streamed tar: keep small JSON documents, hash compressed unnamed blobs."""
@@ -358,8 +505,8 @@ class TarballReader:
         """A reader of member `name` from byte `offset` (a compressed tarball is decompressed again up to it)."""
         member = self.members[_norm(name)]
         if self.seekable:
-            return _Section(self.path, member.offset + offset, member.size - offset)
-        stream = open_decompressed(self.path, self.compression)
+            return _Section(self._open_member_file(member), member.offset + offset, member.size - offset)
+        stream = self._decompressed()
         try:
             tar = tarfile.open(fileobj=stream, mode="r|")
             for info in tar:
@@ -389,7 +536,7 @@ class TarballReader:
                 with self.open_member(name) as fh:
                     yield name, fh
             return
-        stream = open_decompressed(self.path, self.compression)
+        stream = self._decompressed()
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
@@ -429,11 +576,26 @@ class ImageArchive(TarballReader):
         super().__init__(path)
         self.manifests: list[ArchiveManifest] = []
         self.warnings: list[str] = []
+        self.bundle = self._bundle_document()
         self.images = self._guarded(self._parse)
         if not self.images and not self.manifests:
             raise ImageArchiveError(f"{path}: tarball holds no image (no manifest.json, no index.json)")
 
     # --- parsing -------------------------------------------------------------------------------------------------
+    def _bundle_document(self) -> dict | None:
+        """airgap-bundle.json of a bundle (docs/bundles.md), parsed; None for another archive."""
+        if not self.has(BUNDLE_FILE):
+            return None
+        try:
+            return parse_bundle_document(self.read(BUNDLE_FILE), self.path)
+        except BundleError as exc:
+            raise ImageArchiveError(str(exc)) from None
+
+    @property
+    def delta_blobs(self) -> dict[str, str]:
+        """{blob digest: site repository} a delta bundle relies on at the site; {} for anything else."""
+        return ((self.bundle or {}).get("delta") or {}).get("blobs") or {}
+
     def _parse(self) -> list:
         manifests = self._oci_manifests()
         if self.has("manifest.json"):
@@ -509,21 +671,28 @@ class ImageArchive(TarballReader):
         return images
 
     def _parse_oci(self, manifests):
+        """Plain images (ArchiveImage) and units carried verbatim (ArchiveManifest) of index.json.  Everything in a
+        bundle, and a plain image some referrer names as its subject, is verbatim (its digest is kept); referrers
+        (a subject, no name) go with their subject."""
         index = self.read_json("index.json")
         images = []
-        by_digest: dict[str, ArchiveManifest] = {}
-        entries = index.get("manifests") if isinstance(index, dict) else None
-        for desc in entries or []:
-            refs = _oci_refs(desc.get("annotations") or {}, self.path)
+        entries = [d for d in (index.get("manifests") if isinstance(index, dict) else None) or [] if isinstance(d, dict)]
+        docs = {}
+        for desc in entries:
             name = _blob_path(desc.get("digest", ""))
             if not self.has(name):
                 raise ImageArchiveError(f"{self.path}: index.json names {desc.get('digest')}, which is not in the tarball")
-            doc = json.loads(self.read(name))
-            if isinstance(doc, dict) and not isinstance(doc.get("manifests"), list) and is_plain_image(doc) \
-                    and not doc.get("subject"):
+            docs[desc["digest"]] = json.loads(self.read(name))
+        subjects = {(doc.get("subject") or {}).get("digest") for doc in docs.values() if isinstance(doc, dict)
+                    and isinstance(doc.get("subject"), dict)}
+        for desc in entries:
+            refs = _oci_refs(desc.get("annotations") or {}, self.path)
+            doc = docs[desc["digest"]]
+            if self.bundle is None and isinstance(doc, dict) and not isinstance(doc.get("manifests"), list) \
+                    and is_plain_image(doc) and desc["digest"] not in subjects:
                 images.extend(self._oci_image(refs, desc))
                 continue
-            absent = self._engine_export_absent(desc, doc)
+            absent = [] if self.bundle is not None else self._engine_export_absent(desc, doc)
             if absent:
                 # An engine's export (containerd's name on the entry) holds the platforms it pulled, by design: seed
                 # those as single images, and say that the index digest cannot be kept.
@@ -532,16 +701,18 @@ class ImageArchive(TarballReader):
                                      "as single images, so the tag will not have the index digest")
                 images.extend(self._oci_image(refs, desc))
                 continue
-            unit = self._verbatim(desc, refs)
-            self.manifests.append(unit)
-            by_digest[unit.digest] = unit
-        for image in images:
-            by_digest.setdefault(image.digest, image)
-        for unit in list(self.manifests):
-            if unit.subject and not unit.refs and unit.subject in by_digest and isinstance(by_digest[unit.subject], ArchiveManifest):
-                by_digest[unit.subject].referrers.append(unit)
-                self.manifests.remove(unit)
+            self.manifests.append(self._verbatim(desc, refs))
+        self._attach_referrers()
         return images
+
+    def _attach_referrers(self) -> None:
+        """Move each unnamed manifest with a subject under the manifest (top or child) it refers to."""
+        by_digest = {m.digest: m for unit in self.manifests for m in unit.walk()}
+        for unit in list(self.manifests):
+            subject = by_digest.get(unit.subject) if unit.subject and not unit.refs else None
+            if subject is not None and subject is not unit:
+                subject.referrers.append(unit)
+                self.manifests.remove(unit)
 
     def _engine_export_absent(self, desc: dict, doc: Any) -> list[str]:
         """The platforms (str) whose manifests an engine export's index names but the tarball lacks; [] when the entry
@@ -603,9 +774,12 @@ class ImageArchive(TarballReader):
         for blob in [manifest.config, *manifest.layers]:
             if self.has(_blob_path(blob.digest)):
                 unit.blobs.append(blob)
+            elif blob.digest in self.delta_blobs:
+                unit.external.append((blob, self.delta_blobs[blob.digest]))
             elif not blob.urls:
                 raise ImageArchiveError(f"{self.path}: manifest {digest} needs blob {blob.digest}, which is not in the tarball")
-        self._check_platform(unit, manifest, where)
+        if not any(b.digest == manifest.config.digest for b, _repo in unit.external):
+            self._check_platform(unit, manifest, where)
         return unit
 
     def _check_platform(self, unit: ArchiveManifest, manifest: Manifest, where: str) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 from typing import Any, NamedTuple
 
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import OCI_LAYOUT_FILE, parts_of, split_base
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import Descriptor
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import (
     ArchiveImage,
@@ -151,7 +152,9 @@ def compression_of_media_type(media_type: str | None) -> str:
 
 def expand_sources(src: str | list[str] | None, option: str = "src") -> list[str]:
     """Absolute tarball paths (no duplicates, in order) from files, directories (their *.tar, *.tar.gz, *.tgz, *.tar.zst
-    files) and globs.  SeedError naming `option` (the option that gave the paths) and the path."""
+    files) and globs; a bundle (docs/bundles.md) is one source: an OCI layout directory (holding `oci-layout`), or a
+    split tarball named as `NAME.tar` (only its parts exist) or by a part (`NAME.tar.part001`, given as `NAME.tar`).
+    SeedError naming `option` (the option that gave the paths) and the path."""
     out = []
     for given in [src] if isinstance(src, str) else src or []:
         out.extend(_expand_one(os.path.expanduser(str(given)), option))
@@ -164,6 +167,10 @@ def expand_sources(src: str | list[str] | None, option: str = "src") -> list[str
 
 def _expand_one(item: str, option: str) -> list[str]:
     """The tarballs one `src` entry names (see expand_sources)."""
+    if os.path.isdir(item) and os.path.isfile(os.path.join(item, OCI_LAYOUT_FILE)):
+        return [item]
+    if split_base(item) != item or (not os.path.exists(item) and parts_of(item)):
+        return [split_base(item)]
     if os.path.isdir(item):
         try:
             names = os.listdir(item)
@@ -282,7 +289,8 @@ def load_plan(opts: dict[str, Any], src_option: str = "src") -> SeedPlan:
         plan.warnings.extend(archive.warnings)
         for unit in archive.manifests:
             if not unit.refs:
-                plan.warnings.append(f"{archive.path}: manifest {unit.digest} has no tag and no subject in the tarball; skipped")
+                where = f"its subject {unit.subject} is not" if unit.subject else "no subject is"
+                plan.warnings.append(f"{archive.path}: manifest {unit.digest} has no name and {where} in the archive; skipped")
             for ref in unit.refs:
                 _add_target(plan, by_target, unit, ref, opts)
         for image in archive.images:
