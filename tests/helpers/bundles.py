@@ -43,9 +43,9 @@ def write_bundle(out_dir, archives, delta=None, registry="docker.io/library"):
                         with tar.extractfile(member) as src, open(target, "wb") as dst:
                             shutil.copyfileobj(src, dst)
             index = json.load(tar.extractfile("index.json"))
-        for entry in index["manifests"]:
-            name = (entry.get("annotations") or {}).get(REF_NAME)
-            entry = {k: v for k, v in entry.items() if k != "annotations"}
+        for source in index["manifests"]:
+            name = (source.get("annotations") or {}).get(REF_NAME)
+            entry = {k: v for k, v in source.items() if k != "annotations"}
             if name is not None:
                 reference = f"{prefix}/{name}"
                 entry["annotations"] = {REF_NAME: reference, CONTAINERD_NAME: reference}
