@@ -19,6 +19,7 @@ import yaml
 
 from pyregistry.configkeys import TYPED_SECTIONS, check, known
 from pyregistry.errors import ConfigError, UnsupportedKey
+from pyregistry.manifests import IndexRule
 
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -173,6 +174,13 @@ class ServerConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """validation.manifests: `indexes`, the IndexRule of validation.manifests.indexes (platforms, platformlist)."""
+
+    indexes: IndexRule = field(default_factory=IndexRule)
+
+
+@dataclass
 class Config:
     """What pyregistry serves, resolved from config.yml + environment, one typed section per part of config.yml."""
 
@@ -181,6 +189,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     log: LogConfig = field(default_factory=LogConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     notes: list[tuple[str, str]] = field(default_factory=list)  # [("warning" or "info", text)], logged at start
 
 
@@ -245,6 +254,25 @@ def _server(raw: dict) -> ServerConfig:
     return server
 
 
+def _validation(raw: dict) -> ValidationConfig:
+    """validation.manifests.indexes -> ValidationConfig (Distribution 3's keys; `platforms` compared case-blind, as
+    Distribution does); raises ConfigError for a platformlist entry without os and architecture, or `list` without a
+    platformlist (which would check nothing; say `none` for that)."""
+    platforms = str(_get(raw, "validation.manifests.indexes.platforms", "all") or "all").lower()
+    entries = _get(raw, "validation.manifests.indexes.platformlist", []) or []
+    if not isinstance(entries, list):
+        raise ConfigError("validation.manifests.indexes.platformlist must be a list of {os, architecture}")
+    platformlist = []
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, dict) and isinstance(entry.get("os"), str) and isinstance(entry.get("architecture"), str)):
+            raise ConfigError(f"validation.manifests.indexes.platformlist[{i}] needs os and architecture")
+        platformlist.append((entry["os"], entry["architecture"]))
+    if platforms == "list" and not platformlist:
+        raise ConfigError("validation.manifests.indexes.platforms is list but platformlist names no platform "
+                          "(use none to accept every sparse index)")
+    return ValidationConfig(indexes=IndexRule(platforms, tuple(platformlist)))
+
+
 def from_mapping(raw: dict | None, environ: Mapping[str, str] | None = None) -> Config:
     """Build a Config from a parsed config.yml mapping plus `environ` (defaults to os.environ); raises ConfigError for a
     refused key (configkeys) or a value pyregistry cannot use."""
@@ -260,7 +288,8 @@ def from_mapping(raw: dict | None, environ: Mapping[str, str] | None = None) -> 
     log = LogConfig(level=str(_get(raw, "log.level", _get(raw, "loglevel", "info"))).lower(),
                     fields=dict(_get(raw, "log.fields", {}) or {}),
                     accesslog=not _bool(_get(raw, "log.accesslog.disabled", False)))
-    return Config(http=_http(raw), storage=_storage(raw), auth=auth, log=log, server=_server(raw), notes=notes)
+    return Config(http=_http(raw), storage=_storage(raw), auth=auth, log=log, server=_server(raw),
+                  validation=_validation(raw), notes=notes)
 
 
 def load(path: str | None, environ: Mapping[str, str] | None = None) -> Config:

@@ -225,6 +225,28 @@ def _read_index(doc: dict, info: ManifestInfo) -> None:
     info.artifact_type = doc.get("artifactType")
 
 
+INDEX_PLATFORM_RULES = ("all", "none", "list")
+
+
+@dataclass(frozen=True)
+class IndexRule:
+    """validation.manifests.indexes (Distribution 3): which child manifests of a pushed index must already be in the
+    repository.  `platforms`: "all" (every child; the default, and Distribution 2.8's only behaviour), "none" (no child:
+    sparse indexes accepted), "list" (only children whose platform's os and architecture are in `platformlist`, a
+    tuple of (os, architecture))."""
+
+    platforms: str = "all"
+    platformlist: tuple = ()
+
+    def required(self, info: ManifestInfo) -> list[str]:
+        """The digests of `info`'s children that must exist before the index is stored."""
+        if self.platforms == "none":
+            return []
+        if self.platforms == "list":
+            return [d for d, p in info.children if (p.get("os"), p.get("architecture")) in self.platformlist]
+        return [d for d, _p in info.children]
+
+
 def parse(data: bytes, content_type: str | None = None) -> ManifestInfo:
     """Manifest bytes (schema 2: Docker or OCI image manifest or index) -> ManifestInfo: media type, size, the blobs
     and child manifests it references, subject, artifact type, annotations; raises ManifestInvalid."""

@@ -157,7 +157,8 @@ class Frontend:
 def build_app(config: Config, metrics: Metrics | None = None, storage: Storage | None = None) -> web.Application:
     """The aiohttp Application serving `config`: the API under http.prefix + /v2/, health and metrics at the root.
     `storage` defaults to the Storage of storage.filesystem.rootdirectory (serve-bundle gives a bundle.BundleStorage)."""
-    storage = storage or Storage(config.storage.rootdirectory, delete_enabled=config.storage.delete_enabled)
+    storage = storage or Storage(config.storage.rootdirectory, delete_enabled=config.storage.delete_enabled,
+                                 index_rule=config.validation.indexes)
     frontend = Frontend(config, storage, metrics or Metrics())
     app = web.Application(middlewares=[frontend.middleware], client_max_size=1024**4, handler_args={"max_field_size": 65536, "read_bufsize": READ_BUFSIZE})
     app["storage"] = storage

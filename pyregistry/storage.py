@@ -148,10 +148,12 @@ class Storage:
 
     readonly_message = "registry is in read-only mode"  # the answer to a write in read-only mode
 
-    def __init__(self, root: str, delete_enabled: bool = False, driver: StorageDriver | None = None) -> None:
+    def __init__(self, root: str, delete_enabled: bool = False, driver: StorageDriver | None = None,
+                 index_rule: manifests.IndexRule | None = None) -> None:
         self.layout = Layout(root)
         self.driver = driver or FilesystemDriver()
         self.delete_enabled = delete_enabled
+        self.index_rule = index_rule or manifests.IndexRule()  # which children of a pushed index must exist
         self._uploads = {}
         self._uploads_lock = threading.Lock()
         self._manifest_cache = OrderedDict()
@@ -452,7 +454,7 @@ class Storage:
         for blob in info.blobs:
             if not (manifests.DIGEST_RE.fullmatch(blob) and self.blob_stat(name, blob)):
                 raise ManifestBlobUnknown(detail={"digest": blob})
-        for child, _platform in info.children:
+        for child in self.index_rule.required(info):
             if not (manifests.DIGEST_RE.fullmatch(child) and self._linked(self.layout.revision_link(name, child), child)):
                 raise ManifestBlobUnknown(message="manifest references a child manifest unknown to the repository", detail={"digest": child})
         for blob in info.blobs:
