@@ -129,6 +129,11 @@ class DirectTransport(Transport):
         """Push every target of `plan` still to push (in check mode, count what would be pushed); SeedError naming the
         target and tarball on the first failure (the others stop)."""
         self.plan = plan
+        pusher = None
+        if plan.verbatim:
+            from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import VerbatimPusher  # noqa: PLC0415 - cycle
+            pusher = VerbatimPusher(self.client, self.opts, self.progress, self.abort)
+            pusher.check_delta(plan)
         for target in plan.targets:
             if self.opts["check_mode"]:
                 target.result.bytes_to_send = 0
@@ -146,9 +151,8 @@ class DirectTransport(Transport):
         layers += [(sum(j.size for j in jobs), partial(self._settle_streamed, archive, jobs)) for archive, jobs in streamed.values()]
         layers.sort(key=lambda task: -task[0])
         run_parallel(lambda task: task(), configs + [task for _size, task in layers], self.opts["parallel"], self.abort)
-        if plan.verbatim:
-            from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import VerbatimPusher  # noqa: PLC0415 - cycle
-            VerbatimPusher(self.client, self.opts, self.progress, self.abort).push(plan)
+        if pusher:
+            pusher.push(plan)
 
     # --- blobs ---------------------------------------------------------------------------------------------------
     def _count(self, target: Target, **counts: int) -> None:

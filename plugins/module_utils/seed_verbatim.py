@@ -8,6 +8,10 @@ its tag, so the tag resolves to the source digest.  Referrers (manifests whose `
 subject into its repository: through the OCI 1.1 referrers API where the registry has it (it lists them by itself),
 else through the referrers tag scheme (image-spec / distribution-spec 1.1: an index tagged `sha256-<hex>` of the
 subject's digest listing its referrers), which is what Distribution 2.8 gets.
+
+Bundles (docs/bundles.md) go this way whole.  A delta bundle's blobs relied on at the site (ArchiveManifest.external)
+are checked in the target registry before anything is pushed (`VerbatimPusher.check_delta`).  From a compressed
+archive, the blobs no target repository has are uploaded in one pass through it, in tar order, before the targets.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import threading
 from functools import partial
 from typing import Any
 
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveManifest, _blob_path
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveManifest, ImageArchiveError, _blob_path
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import OCI_INDEX
 from ansible_collections.airgap.registry.plugins.module_utils.referrers import Referrers, referrers_tag
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient, RegistryError
@@ -55,6 +59,19 @@ def check_engine(plan: SeedPlan) -> None:
                         "direct (airgap-seed --transport direct), which pushes it byte for byte")
 
 
+class _Borrowed:
+    """The live member stream of a pass through a compressed archive: the pass closes it, not the upload."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        return self._stream.read(n)
+
+    def close(self) -> None:
+        """The pass moves on to the next member by itself."""
+
+
 class VerbatimPusher:
     """Push the plan's VerbatimTargets.  `opts`: parallel, chunk_size, check_mode."""
 
@@ -64,10 +81,48 @@ class VerbatimPusher:
         self.progress = progress
         self.abort = abort
         self.homes: dict[str, str] = {}  # blob digest -> a repository that has it (this run)
+        self.uploaded: set[tuple[str, str]] = set()  # (blob digest, repository) uploaded this run
+        self.lock = threading.Lock()
         self.referrers = Referrers(client)
 
+    def check_delta(self, plan: SeedPlan) -> None:
+        """Every blob a delta bundle relies on at the site is in the target repository, or mounted there from the
+        repository its document records (in check mode: HEAD in either); else SeedError naming every missing blob
+        digest and the image needing it.  Call before anything is pushed."""
+        missing: dict[str, list[str]] = {}
+        settled: dict[tuple[str, str], bool] = {}
+        for target in plan.verbatim:
+            if not target.push:
+                continue
+            for manifest in target.unit.walk():
+                for desc, repo in manifest.external:
+                    key = (target.repo, desc.digest)
+                    if key not in settled:
+                        try:
+                            settled[key] = self._site_has(target.repo, desc.digest, repo)
+                        except RegistryError as exc:
+                            raise SeedError(f"{target.target}: checking blob {desc.digest} of the delta bundle "
+                                            f"{target.unit.archive.path}: {exc}") from None
+                    if not settled[key]:
+                        missing.setdefault(desc.digest, []).append(f"{target.source} ({target.unit.archive.path})")
+        if missing:
+            lines = "; ".join(f"{digest} needed by {', '.join(dict.fromkeys(who))}" for digest, who in missing.items())
+            raise SeedError(f"the delta bundle relies on {len(missing)} blob(s) the registry {self.client.transport.host} lacks "
+                            f"(seed the base bundle first, or make a delta from this registry's HAVE file): {lines}")
+
+    def _site_has(self, repo: str, digest: str, recorded: str) -> bool:
+        """True when `repo` has the blob, or it is mounted from `recorded` (only looked up there in check mode)."""
+        if self.client.blob_size(repo, digest) is not None:
+            return True
+        if self.opts["check_mode"]:
+            return self.client.blob_size(recorded, digest) is not None
+        return recorded != repo and self.client.mount_blob(repo, digest, from_repo=recorded)
+
     def push(self, plan: SeedPlan) -> None:
+        """Push every VerbatimTarget still to push, in order; SeedError naming the target and archive that failed."""
         from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import run_parallel  # noqa: PLC0415 - cycle
+        if not self.opts["check_mode"]:
+            self._stream_uploads(plan)
         for target in plan.verbatim:
             if not target.push:
                 self.progress.target_done(target.result)
@@ -79,6 +134,55 @@ class VerbatimPusher:
                 raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
             self.progress.target_done(target.result)
 
+    def _stream_uploads(self, plan: SeedPlan) -> None:
+        """Compressed archives: upload each blob no target's repository has into the first repository needing it, in
+        one pass through the archive (tar order); the targets then find them there or mount them."""
+        wanted: dict[str, tuple[VerbatimTarget, Any]] = {}
+        for target in plan.verbatim:
+            if not target.push or target.unit.archive.seekable:
+                continue
+            for desc in target.unit.all_blobs():
+                if desc.digest not in wanted and self.client.blob_size(target.repo, desc.digest) is None:
+                    wanted[desc.digest] = (target, desc)
+        by_archive: dict[str, dict[str, tuple[VerbatimTarget, Any]]] = {}
+        for target, desc in wanted.values():
+            by_archive.setdefault(target.unit.archive.path, {})[_blob_path(desc.digest)] = (target, desc)
+        for members in by_archive.values():
+            archive = next(iter(members.values()))[0].unit.archive
+            try:
+                for member, stream in archive.stream_members(list(members)):
+                    target, desc = members[member]
+                    self._upload(target, desc, stream)
+                    if self.abort.is_set():
+                        return
+            except (ImageArchiveError, RegistryError) as exc:
+                self.abort.set()
+                raise SeedError(f"{archive.path}: {exc}") from None
+
+    def _upload(self, target: VerbatimTarget, desc, stream=None) -> None:
+        """Upload blob `desc` into the target's repository from the archive (from `stream`, the member's live reader
+        in a pass through a compressed archive, when given); counted in the target's result."""
+        unit, result = target.unit, target.result
+        key = (desc.digest, target.repo)
+        label = f"{target.repo} blob {desc.digest[7:19]}"
+        member = _blob_path(desc.digest)
+        live = {"stream": stream} if stream is not None else {}
+
+        def open_at(offset: int):
+            first = live.pop("stream", None)
+            if first is not None and offset == 0:
+                return _Borrowed(first)
+            return unit.archive.open_member(member, offset)
+        self.progress.blob_start(key, label, desc.size)
+        sent = self.client.upload_blob(target.repo, desc.digest, desc.size, open_at, chunk_size=self.opts["chunk_size"],
+                                       progress=partial(self.progress.blob_advance, key))
+        self.progress.blob_done(key, "pushed", label)
+        with self.lock:
+            result.blobs_pushed += 1
+            result.bytes_sent += sent
+            self.homes.setdefault(desc.digest, target.repo)
+            self.uploaded.add(key)
+
     def _push_one(self, target: VerbatimTarget, run_parallel) -> None:
         unit, result = target.unit, target.result
         check = self.opts["check_mode"]
@@ -87,10 +191,10 @@ class VerbatimPusher:
         if check:
             result.bytes_to_send = 0
             result.would_push = []
-        lock = threading.Lock()
+        lock = self.lock
 
         def blob(desc) -> None:
-            if self.abort.is_set():
+            if self.abort.is_set() or (desc.digest, target.repo) in self.uploaded:
                 return
             if self.client.blob_size(target.repo, desc.digest) is not None:
                 with lock:
@@ -107,18 +211,7 @@ class VerbatimPusher:
                     result.bytes_to_send += desc.size
                     result.would_push.append(f"blob {desc.digest}")
                 return
-            key = (desc.digest, target.repo)
-            label = f"{target.repo} blob {desc.digest[7:19]}"
-            self.progress.blob_start(key, label, desc.size)
-            member = _blob_path(desc.digest)
-            sent = self.client.upload_blob(target.repo, desc.digest, desc.size,
-                                           lambda off: unit.archive.open_member(member, off),
-                                           chunk_size=self.opts["chunk_size"], progress=partial(self.progress.blob_advance, key))
-            self.progress.blob_done(key, "pushed", label)
-            with lock:
-                result.blobs_pushed += 1
-                result.bytes_sent += sent
-                self.homes.setdefault(desc.digest, target.repo)
+            self._upload(target, desc)
         run_parallel(blob, unit.all_blobs(), self.opts["parallel"], self.abort)
         for manifest in unit.walk():
             if manifest is unit:
