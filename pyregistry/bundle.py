@@ -230,7 +230,7 @@ class BundleStorage:
                 key = (served.path, served.tag)
                 if key in origin and repo.tags[served.tag] != digest:
                     raise BundleServeError(f"{self.path}: {origin[key]} and {reference} would both be served as "
-                                           f"{served.path}:{served.tag}{'' if hub_library else ' (try --hub-library)'}")
+                                           f"{served.path}:{served.tag}")
                 origin[key] = reference
                 repo.tags[served.tag] = digest
 
