@@ -21,6 +21,11 @@ SERVICE_LABEL = rd.LABEL_PREFIX + "service"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 HTPASSWD_FILE = "htpasswd"
+# An NGINX front (front_config): its nginx.conf secret replaces the image's config; it listens on the registry's port.
+FRONT_CONFIG_TARGET = "/etc/nginx/nginx.conf"
+# Swarm networks the module creates (create_networks) carry this label too, so state=absent removes them.
+CREATE_NETWORKS = "create_networks"
+REMOVE_NETWORKS = "remove_networks"
 # The registry's base settings (those of the image scripts/build-images.sh builds) for the config.yml secret that
 # carries http.secret; REGISTRY_* environment still overrides them.
 BASE_CONFIG: Dict[str, Any] = {
@@ -41,7 +46,7 @@ def deploy_service(client: Any, p: Dict[str, Any], check_mode: bool) -> Dict[str
     service = _find_service(client, name) if local_node else None
     owned = _service_secrets(client, name) if local_node else {}
     if p["state"] == "absent":
-        plan = plan_absent(service, owned)
+        plan = plan_absent(service, owned, _service_networks(client, name) if local_node else {})
     else:
         plan = plan_service(client, p, local_node, service, owned, check_mode=check_mode)
     if needs_init:
@@ -71,12 +76,19 @@ def _service_secrets(client: Any, name: str) -> Dict[str, Any]:
     return {s.name: s for s in client.secrets.list(filters={"label": f"{SERVICE_LABEL}={name}"})}
 
 
-def plan_absent(service: Optional[Any], owned: Dict[str, Any]) -> dp.Plan:
-    """Remove the service and the secrets made for it."""
+def _service_networks(client: Any, name: str) -> Dict[str, Any]:
+    """The swarm networks this module created for service `name` (create_networks), {network name: network}."""
+    return {n.name: n for n in client.networks.list(filters={"label": f"{SERVICE_LABEL}={name}"})}
+
+
+def plan_absent(service: Optional[Any], owned: Dict[str, Any], networks: Optional[Dict[str, Any]] = None) -> dp.Plan:
+    """Remove the service, the secrets made for it and the networks created for it."""
     plan = dp.Plan(report={"secrets": [], "url": "", "diff": {
         "before": {"state": "present" if service is not None else "absent", "secrets": sorted(owned)}, "after": {"state": "absent", "secrets": []}}})
     if service is not None:
         plan.add(dp.REMOVE, "service removed")
+    if networks:
+        plan.add(REMOVE_NETWORKS, "networks removed", names=tuple(sorted(networks)), spec=dict(networks))
     if owned:
         plan.add(dp.REMOVE_SECRETS, "secrets removed", names=tuple(owned))
     return plan
@@ -107,6 +119,11 @@ def read_secrets(p: Dict[str, Any], check_mode: bool) -> Tuple[List[Tuple[str, s
         secret = rd.secret_name(p["name"], "config", content)
         secrets.append((secret, rd.config_target(p["image"])))
         data[secret] = content
+    if p.get("front_config"):
+        content = p["front_config"].encode()
+        secret = rd.secret_name(p["name"], "nginx", content)
+        secrets.append((secret, FRONT_CONFIG_TARGET))
+        data[secret] = content
     return secrets, data
 
 
@@ -119,9 +136,12 @@ def update_order(p: Dict[str, Any]) -> str:
 
 
 def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]], network_ids: Optional[List[str]] = None) -> Dict[str, Any]:
-    """The compared settings of the service that was asked for."""
-    env = rd.registry_env(p.get("env"), tls=bool(p.get("tls_cert")), htpasswd=bool(p.get("htpasswd_path")), htpasswd_realm=p["htpasswd_realm"],
-                          cert_target=rd.SECRET_DIR + CERT_FILE, key_target=rd.SECRET_DIR + KEY_FILE, htpasswd_target=rd.SECRET_DIR + HTPASSWD_FILE)
+    """The compared settings of the service that was asked for (a front gets no REGISTRY_* TLS or auth environment:
+    its nginx.conf names the certificate and key secrets)."""
+    front = bool(p.get("front_config"))
+    env = rd.registry_env(p.get("env"), tls=bool(p.get("tls_cert")) and not front, htpasswd=bool(p.get("htpasswd_path")),
+                          htpasswd_realm=p["htpasswd_realm"], cert_target=rd.SECRET_DIR + CERT_FILE, key_target=rd.SECRET_DIR + KEY_FILE,
+                          htpasswd_target=rd.SECRET_DIR + HTPASSWD_FILE)
     mounts = [rd.bind(os.path.abspath(p["storage_path"]), rd.STORAGE_TARGET)] if p.get("storage_path") else []
     desired = rd.desired_service(p["image"], env, mounts, secrets, published_port=p["published_port"], target_port=rd.container_port(env),
                                  publish_mode=p["publish_mode"], replicas=p["replicas"], constraints=p["constraints"], labels={})
@@ -131,18 +151,23 @@ def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]], network_i
     return desired
 
 
-def resolve_networks(client: Any, names: List[str]) -> List[str]:
-    """The ids of the swarm networks `names` (they must exist: overlay networks are shared with the front)."""
-    ids = []
+def resolve_networks(client: Any, names: List[str], missing_ok: bool = False) -> Tuple[List[str], List[str]]:
+    """([ids of the swarm networks `names`], [names that do not exist]); a missing one is an error unless `missing_ok`
+    (create_networks: the plan creates it)."""
+    ids, missing = [], []
     for name in names or []:
         try:
             network = client.networks.get(name)
         except dc.NotFound:
-            raise dc.DeployError(f"network {name} not found: create it first (docker network create --driver overlay --attachable {name})") from None
+            if missing_ok:
+                missing.append(name)
+                continue
+            raise dc.DeployError(f"network {name} not found: create it first (docker network create --driver overlay --attachable {name}) "
+                                 "or set create_networks") from None
         if (network.attrs.get("Scope") or "") != "swarm":
             raise dc.DeployError(f"network {name} is not a swarm network (scope {network.attrs.get('Scope')}): use an overlay network")
         ids.append(network.id)
-    return ids
+    return ids, missing
 
 
 def missing_node_labels(client: Any, node: Optional[str], labels: Dict[str, str]) -> Dict[str, str]:
@@ -164,10 +189,12 @@ def plan_service(client: Any, p: Dict[str, Any], local_node: Optional[str], serv
     on_this_node = node in (None, local_node)
     if on_this_node:
         dc.ensure_image(client, p["image"], "never", check_mode)
-    desired = desired_service(p, secrets, resolve_networks(client, p.get("networks") or []))
+    network_ids, new_networks = resolve_networks(client, p.get("networks") or [], missing_ok=bool(p.get("create_networks")))
+    # a network still to create is compared by name (the service is then applied with its new id)
+    desired = desired_service(p, secrets, network_ids + new_networks)
     current = rd.current_service(service.attrs["Spec"]) if service is not None else None
     diffs = rd.differences(desired, current)
-    url = f"{'https' if desired['env'].get('REGISTRY_HTTP_TLS_CERTIFICATE') else 'http'}://127.0.0.1:{p['published_port']}"
+    url = f"{'https' if p.get('tls_cert') else 'http'}://127.0.0.1:{p['published_port']}"
     if p["publish_mode"] == "none":
         url = ""
     plan = dp.Plan(report={"url": url, "differences": diffs, "secrets": [s[0] for s in secrets], "diff": {
@@ -178,6 +205,8 @@ def plan_service(client: Any, p: Dict[str, Any], local_node: Optional[str], serv
         plan.add(dp.LABEL_NODE, "node labelled", target=node or "", spec=missing)
     if p.get("storage_path") and on_this_node and not os.path.isdir(desired["mounts"][0]["source"]):
         plan.add(dp.CREATE_STORAGE, "storage created", target=desired["mounts"][0]["source"])
+    if new_networks:
+        plan.add(CREATE_NETWORKS, "networks created", names=tuple(new_networks))
     new = tuple(s for s, _f in secrets if s not in owned)
     if new:
         plan.add(dp.CREATE_SECRETS, "secrets created", names=new, spec={s: secret_data[s] for s in new})
@@ -198,13 +227,15 @@ class _ServiceApplier:
         self.client, self.p, self.service, self.owned, self.local_node = client, p, service, owned, local_node
         self.secret_ids = {n: s.id for n, s in owned.items()}
         self.service_id = service.id if service is not None else None
+        self.network_ids: Dict[str, str] = {}
         self.created_secrets: List[str] = []
         self.outcome: Dict[str, Any] = {}
 
     def apply(self, plan: dp.Plan) -> None:
         handlers = {dp.INIT_SWARM: self.init_swarm, dp.LABEL_NODE: self.label_node, dp.CREATE_STORAGE: lambda step: os.makedirs(step.target, mode=0o755),
                     dp.CREATE_SECRETS: self.create_secrets, dp.APPLY_SERVICE: self.apply_service, dp.WAIT: self.wait,
-                    dp.REMOVE: lambda step: self.service.remove(), dp.REMOVE_SECRETS: self.remove_secrets}
+                    dp.REMOVE: lambda step: self.service.remove(), dp.REMOVE_SECRETS: self.remove_secrets,
+                    CREATE_NETWORKS: self.create_networks, REMOVE_NETWORKS: self.remove_networks}
         done: List[dp.Step] = []
         for step in plan.steps:
             try:
@@ -228,8 +259,23 @@ class _ServiceApplier:
                 raise dc.DeployError(f"cannot create secret {secret}: {exc.explanation or exc}") from None
             self.created_secrets.append(secret)
 
+    def create_networks(self, step: dp.Step) -> None:
+        """Attachable overlay networks (a front or a one-off container can join them), labelled for this service."""
+        for network in step.names:
+            try:
+                self.network_ids[network] = self.client.networks.create(network, driver="overlay", attachable=True,
+                                                                        labels={SERVICE_LABEL: self.p["name"]}).id
+            except dc.APIError as exc:
+                raise dc.DeployError(f"cannot create network {network}: {exc.explanation or exc}") from None
+
+    def remove_networks(self, step: dp.Step) -> None:
+        """Remove the networks once the removed service's tasks left them; one another service (a front) still uses
+        after wait_timeout stays and is reported."""
+        self.outcome["networks_in_use"] = _remove_all([step.spec[n] for n in step.names], self.p["wait_timeout"])
+
     def apply_service(self, step: dp.Step) -> None:
-        self.service_id = _apply_service(self.client, self.service, self.p["name"], dict(step.spec), self.secret_ids)
+        desired = dict(step.spec, networks=[self.network_ids.get(n, n) for n in step.spec["networks"]])
+        self.service_id = _apply_service(self.client, self.service, self.p["name"], desired, self.secret_ids)
 
     def wait(self, step: dp.Step) -> None:
         _wait_converged(self.client, self.p["name"], dict(step.spec), step.target, self.p["wait_timeout"])
@@ -237,7 +283,7 @@ class _ServiceApplier:
     def remove_secrets(self, step: dp.Step) -> None:
         stale = self.p["state"] != "absent"
         timeout = self.p["wait_timeout"] if (self.p["wait"] or not stale) else 0
-        self.outcome["secrets_in_use"] = _remove_secrets([self.owned[n] for n in step.names], timeout)
+        self.outcome["secrets_in_use"] = _remove_all([self.owned[n] for n in step.names], timeout)
 
     def failure(self, exc: dc.DeployError, plan: dp.Plan, done: List[dp.Step]) -> dc.DeployError:
         """The error of a failed engine step, with what the steps before it (and the failed one, in part) did."""
@@ -335,8 +381,8 @@ def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict
     from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, RollbackConfig, SecretReference, ServiceMode, TaskTemplate, UpdateConfig
 
     mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
-    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f in (KEY_FILE, rd.CONFIG_TARGET_V2, rd.CONFIG_TARGET_V3) else 0o444)
-               for s, f in desired["secrets"]]
+    private = (KEY_FILE, rd.CONFIG_TARGET_V2, rd.CONFIG_TARGET_V3, FRONT_CONFIG_TARGET)
+    secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f in private else 0o444) for s, f in desired["secrets"]]
     container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
     task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]), networks=list(desired["networks"]))
     endpoint = EndpointSpec(mode=desired["endpoint_mode"], ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
@@ -355,18 +401,19 @@ def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict
         raise dc.DeployError(f"cannot {'create' if service is None else 'update'} service {name}: {exc.explanation or exc}") from None
 
 
-def _remove_secrets(secrets: List[Any], timeout: float) -> List[str]:
-    """Remove secrets, retrying while tasks that are shutting down still hold them; those still in use after `timeout` stay."""
+def _remove_all(objects: List[Any], timeout: float) -> List[str]:
+    """Remove secrets or networks, retrying while tasks that are shutting down still hold them; the names of those still
+    in use after `timeout` seconds (they stay)."""
     deadline = time.monotonic() + timeout
-    pending = list(secrets)
+    pending = list(objects)
     while pending:
         still = []
-        for secret in pending:
+        for obj in pending:
             try:
-                secret.remove()
+                obj.remove()
             except dc.APIError as exc:
                 if not isinstance(exc, dc.NotFound):
-                    still.append(secret)
+                    still.append(obj)
         pending = still
         if not pending or time.monotonic() >= deadline:
             return [s.name for s in pending]

@@ -88,6 +88,22 @@ options:
     type: list
     elements: str
     default: []
+  create_networks:
+    description:
+      - Create the O(networks) that do not exist, as attachable overlay networks labelled for this service;
+        O(state=absent) removes them again (one still used by another service stays, reported in RV(networks_in_use)).
+    type: bool
+    default: false
+  front_config:
+    description:
+      - Run an NGINX front instead of a registry - the content of its C(nginx.conf), which becomes a content-versioned
+        docker secret C(<name>-nginx-<sha256[:12]>) mounted at C(/etc/nginx/nginx.conf) (a changed config rolls the
+        service). NGINX must listen on O(published_port)'s target, 5000, in its container.
+      - O(tls_cert) and O(tls_key) still become the secrets C(/run/secrets/tls.crt) and C(/run/secrets/tls.key) for the
+        config to name; no C(REGISTRY_*) environment is set. Excludes O(htpasswd_path) and O(http_secret) (those
+        belong to the registry behind the front).
+      - The role C(airgap.registry.registry_swarm) renders this config (C(registry_swarm_front)).
+    type: str
   endpoint_mode:
     description:
       - V(vip) gives the service one virtual IP; V(dnsrr) makes its name resolve to every task's address (a front such
@@ -185,6 +201,12 @@ last_error:
   returned: on failure while waiting
   type: str
   sample: "[Errno 111] Connection refused"
+networks_in_use:
+  description: With O(state=absent), networks created for the service that another service still uses (they stay).
+  returned: when networks were removed
+  type: list
+  elements: str
+  sample: []
 secrets_in_use:
   description: Old secrets that could not be removed yet because tasks still held them.
   returned: when old secrets were removed
@@ -214,6 +236,8 @@ def main() -> None:
             update_order=dict(type="str", choices=["start-first", "stop-first"]),
             networks=dict(type="list", elements="str", default=[]),
             endpoint_mode=dict(type="str", default="vip", choices=["vip", "dnsrr"]),
+            create_networks=dict(type="bool", default=False),
+            front_config=dict(type="str"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
         ),
@@ -223,6 +247,8 @@ def main() -> None:
     params = module.params
     if params["endpoint_mode"] == "dnsrr" and params["publish_mode"] == "ingress":
         module.fail_json(msg="endpoint_mode dnsrr cannot publish through the ingress routing mesh: use publish_mode host or none")
+    if params["front_config"] and (params["htpasswd_path"] or params["http_secret"]):
+        module.fail_json(msg="front_config (an NGINX front) excludes htpasswd_path and http_secret: set them on the registry service behind it")
     if params["replicas"] < 0:
         module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
     params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}
