@@ -107,7 +107,7 @@ def add_arguments(parser: Any, options: tuple[Option, ...] = OPTIONS) -> None:
         elif option.cli in ("pairs", "repeat"):
             kwargs.update(action="append", metavar=option.metavar)
         else:
-            kwargs.update(type=_CLI_TYPES.get(option.spec["type"], str), default=option.default)
+            kwargs.update(type=_CLI_TYPES.get(option.spec["type"], str), default=option.default, metavar=option.metavar)
             if "choices" in option.spec:
                 kwargs["choices"] = list(option.spec["choices"])
             if option.spec.get("required"):
