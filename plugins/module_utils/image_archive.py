@@ -412,7 +412,12 @@ class TarballReader:
             with self._open_raw() as raw:
                 size = raw.seek(0, io.SEEK_END)
                 raw.seek(0)
-                self._index_plain(tarfile.open(fileobj=raw, mode="r:"), size)
+                end = self._index_plain(tarfile.open(fileobj=raw, mode="r:"), size)
+                raw.seek(end)
+                marker = raw.read(2 * tarfile.BLOCKSIZE)
+            if self.members and (len(marker) < 2 * tarfile.BLOCKSIZE or marker.strip(b"\0")):
+                raise ImageArchiveError(f"{self.path}: truncated: no end-of-archive marker after byte {end} (the last "
+                                        "member read ends there)")
             if not self.members:
                 raise ImageArchiveError(f"{self.path}: not a tar archive (or an empty one)")
             return
@@ -427,8 +432,9 @@ class TarballReader:
         if not self.members:
             raise ImageArchiveError(f"{self.path}: no files in the {self.compression}-compressed tar")
 
-    def _index_plain(self, tar: tarfile.TarFile, size: int) -> None:
-        """Record every regular file's data offset of a plain tar of `size` bytes (headers only)."""
+    def _index_plain(self, tar: tarfile.TarFile, size: int) -> int:
+        """Record every regular file's data offset of a plain tar of `size` bytes (headers only); the byte where the
+        members end (the end-of-archive marker's place)."""
         with tar:
             for info in tar:
                 if not info.isfile():
@@ -437,6 +443,7 @@ class TarballReader:
                     raise ImageArchiveError(f"{self.path}: truncated: member {info.name} ends at byte {info.offset_data + info.size}, "
                                             f"file has {size}")
                 self.members[_norm(info.name)] = Member(_norm(info.name), info.offset_data, info.size)
+            return tar.offset
 
     def _decompressed(self) -> Reader:
         """A sequential reader of the compressed tarball's decompressed bytes."""

@@ -1,0 +1,141 @@
+"""bundle_verify (issue 13): a good bundle in every form has no problem; a flipped byte, a missing blob, a truncated
+tarball (plain and zstd), a missing part, an altered part and an airgap-bundle.json that disagrees with index.json are
+each named with the file and digest; list_bundle's listing.  Bundles from tests/helpers/bundle_samples.py."""
+import json
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_verify import list_bundle, verify_bundle
+from tests.helpers import bundle_samples as bs
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return bs.sample_layout()
+
+
+@pytest.fixture
+def forms(sample, tmp_path):
+    return bs.every_form(sample[0], str(tmp_path))
+
+
+def _layer_of(lay, names, reference="docker.io/library/plain:1"):
+    return json.loads(lay.blobs[names[reference]])["layers"][-1]["digest"]
+
+
+def test_a_good_bundle_has_no_problem(forms):
+    for form, path in forms.items():
+        assert verify_bundle(path) == [], form
+
+
+def test_a_flipped_byte_is_named(forms, sample):
+    lay, names = sample
+    digest = _layer_of(lay, names)
+    blob = os.path.join(forms["directory"], "blobs", "sha256", digest[7:])
+    data = bytearray(open(blob, "rb").read())
+    data[100] ^= 0x01
+    with open(blob, "wb") as fh:
+        fh.write(data)
+    (problem,) = verify_bundle(forms["directory"])
+    assert f"blobs/sha256/{digest[7:]}" in problem and digest in problem and "altered" in problem
+
+
+def test_a_flipped_byte_inside_a_tarball_is_named(forms, sample):
+    lay, names = sample
+    digest = _layer_of(lay, names)
+    with tarfile.open(forms["tar"]) as tar:
+        offset = tar.getmember(f"blobs/sha256/{digest[7:]}").offset_data
+    with open(forms["tar"], "r+b") as fh:
+        fh.seek(offset + 10)
+        byte = fh.read(1)
+        fh.seek(offset + 10)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    (problem,) = verify_bundle(forms["tar"])
+    assert forms["tar"] in problem and digest in problem
+
+
+def test_a_missing_blob_is_named(forms, sample):
+    lay, names = sample
+    digest = _layer_of(lay, names)
+    os.remove(os.path.join(forms["directory"], "blobs", "sha256", digest[7:]))
+    problems = verify_bundle(forms["directory"])
+    assert problems and all(digest in p and "not in the bundle" in p for p in problems)
+    assert any(f"manifest {names['docker.io/library/plain:1']}" in p for p in problems)
+
+
+def test_a_delta_may_leave_out_declared_blobs_only(sample, tmp_path):
+    lay, names = sample
+    digest = _layer_of(lay, names)
+    delta = bs.write_dir(lay, str(tmp_path / "delta"), {digest: "plain"})
+    assert verify_bundle(delta) == []
+    other = _layer_of(lay, names, "quay.io/acme/other:2.0")
+    os.remove(os.path.join(delta, "blobs", "sha256", other[7:]))
+    (problem,) = verify_bundle(delta)
+    assert other in problem and "nor declared in delta.blobs" in problem
+    listing = list_bundle(delta)
+    assert listing["delta"]["blobs"] == {digest: "plain"}
+
+
+@pytest.mark.parametrize("form", ["tar", "tar.zst"])
+def test_a_truncated_tarball_is_named(forms, form):
+    path = forms[form]
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fh:
+        fh.truncate(size // 2)
+    problems = verify_bundle(path)
+    assert len(problems) == 1 and path in problems[0]
+    assert "truncated" in problems[0] or "not a readable" in problems[0]
+
+
+def test_a_missing_part_is_named(forms):
+    base = forms["split tar"]
+    os.remove(base + ".part003")
+    assert verify_bundle(base) == [f"{base}.part003: missing (listed in {base}.sha256)"]
+
+
+def test_an_altered_part_is_named(forms):
+    part = forms["split tar.zst"][:-len("001")] + "002"
+    with open(part, "r+b") as fh:
+        fh.seek(5)
+        byte = fh.read(1)
+        fh.seek(5)
+        fh.write(bytes([byte[0] ^ 0x01]))
+    problems = verify_bundle(forms["split tar.zst"])
+    assert problems[0].startswith(f"{part}: sha256 ") and "altered" in problems[0]
+
+
+def test_the_document_must_agree_with_index_json(forms, sample):
+    lay, names = sample
+    path = os.path.join(forms["directory"], "airgap-bundle.json")
+    doc = json.load(open(path))
+    doc["images"][0]["digest"] = names["quay.io/acme/other:2.0"]
+    doc["images"].append({"reference": "docker.io/library/ghost:1", "digest": names["docker.io/library/plain:1"]})
+    with open(path, "w") as fh:
+        json.dump(doc, fh)
+    problems = verify_bundle(forms["directory"])
+    assert len(problems) == 2
+    assert "docker.io/library/multi:2" in problems[0] and names["docker.io/library/multi:2"] in problems[0]
+    assert "docker.io/library/ghost:1" in problems[1]
+
+
+def test_list(forms, sample):
+    lay, names = sample
+    for form, path in forms.items():
+        listing = list_bundle(path)
+        assert listing["form"] == form
+        assert listing["blobs"] == len(lay.blobs)
+        assert listing["bytes"] == sum(len(b) for b in lay.blobs.values())
+        assert listing["delta"] is None
+        assert {i["reference"]: i["digest"] for i in listing["images"]} == names
+    (multi,) = [i for i in listing["images"] if i["reference"] == "docker.io/library/multi:2"]
+    assert multi["platforms"] == ["linux/amd64", "linux/arm64/v8"]
+    (plain,) = [i for i in listing["images"] if i["reference"] == "docker.io/library/plain:1"]
+    assert len(plain["referrers"]) == 1
+
+
+def test_list_refuses_what_is_not_a_bundle(tmp_path):
+    with pytest.raises(BundleError, match="oci-layout"):
+        list_bundle(str(tmp_path))
