@@ -17,16 +17,18 @@ from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompress_chunks
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import DescriptorError, Index, Manifest, Platform
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import archive_identity
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchiveError, TarballReader, archive_identity
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     ANNOTATION_REF_NAME,
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_CONFIG,
+    OCI_INDEX,
     OCI_LAYER_TYPES,
     OCI_LAYOUT,
     OCI_MANIFEST,
 )
+from ansible_collections.airgap.registry.plugins.module_utils.platform_policy import PlatformPolicyError, select_platforms
 from ansible_collections.airgap.registry.plugins.module_utils.reference import (
     HUB_API_HOST,
     HUB_NAME_DOMAINS,
@@ -35,6 +37,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.reference import (
     parse_ref,
     registry_host,
 )
+from ansible_collections.airgap.registry.plugins.module_utils.referrers import Referrers, referrers_tag
 
 if TYPE_CHECKING:
     from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
@@ -247,6 +250,173 @@ def resolve_image(client: RegistryClient, repo: str, reference: str, platform_na
     return RemoteImage(repo, body, media_type, digest, manifest)
 
 
+# --- a whole index (multi-platform image) -------------------------------------------------------------------------------
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+
+
+class RemoteManifest:
+    """A manifest carried byte for byte into an OCI archive: a child of an index, a referrer, a cosign tag's manifest.
+    `name`: the tag it is written under in index.json (cosign tags), else None."""
+
+    def __init__(self, repo: str, body: bytes, media_type: str, digest: str, doc: dict, name: str | None = None) -> None:  # noqa: PLR0917 - a plain record
+        self.repo = repo
+        self.body = body
+        self.media_type = media_type
+        self.digest = digest
+        self.doc = doc
+        self.name = name
+
+    def blobs(self) -> list[dict]:
+        """The descriptors of its config and layers (none for an index)."""
+        return [d for d in [self.doc.get("config"), *(self.doc.get("layers") or [])] if isinstance(d, dict)]
+
+    def descriptor(self) -> dict:
+        """Its index.json entry: media type, digest, size, artifactType when it has one."""
+        desc = {"mediaType": self.media_type, "digest": self.digest, "size": len(self.body)}
+        if self.doc.get("artifactType"):
+            desc["artifactType"] = self.doc["artifactType"]
+        return desc
+
+
+class RemoteIndex:
+    """An image index or manifest list in a registry, narrowed by a platform policy: `body`/`digest` what the archive
+    holds (platform_policy.Selection), `source_digest` the registry's, `children` (RemoteManifest, kept platforms),
+    `extras` (referrers of the index and of the children, through the referrers API or the `sha256-<hex>` tag, and
+    cosign's `sha256-<hex>.sig|.att|.sbom` tags), `platforms` of the children in index order."""
+
+    def __init__(self, repo: str, selection: Any, children: list[RemoteManifest], extras: list[RemoteManifest]) -> None:
+        self.repo = repo
+        self.body = selection.body
+        self.media_type = selection.media_type
+        self.digest = selection.digest
+        self.source_digest = selection.source_digest
+        self.children = children
+        self.extras = extras
+        self.platforms = [str(Platform.parse(c.get("platform"))) if isinstance(c.get("platform"), dict) else "unknown"
+                          for c in selection.children]
+
+    def ids(self) -> list[str]:
+        """The digests index.json lists, sorted: what tells whether a tarball already holds this."""
+        return sorted({self.digest, *(m.digest for m in self.extras)})
+
+
+def _remote_manifest(client, repo, digest, what, name=None):
+    body, media_type, actual, doc = _load_manifest(client, repo, digest, what)
+    if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
+        raise ArchiveError(f"{what}: manifest {digest} is not a schema 2 manifest")
+    return RemoteManifest(repo, body, media_type or doc.get("mediaType") or OCI_MANIFEST, actual, doc, name)
+
+
+def _extras(client, repo, subjects, what, name_repo):
+    """Referrers of each subject digest (one level) and cosign-style tags naming it, once each."""
+    referrers = Referrers(client)
+    tags = None
+    found: dict[str, RemoteManifest] = {}
+    for subject in subjects:
+        if tags is None:
+            tags = set(client.tags(repo))
+        for desc in referrers.list(repo, subject, tags=sorted(tags)):
+            digest = desc.get("digest")
+            if isinstance(digest, str) and digest not in found:
+                found[digest] = _remote_manifest(client, repo, digest, f"{what}: referrer")
+        for suffix in COSIGN_SUFFIXES:
+            tag = referrers_tag(subject) + suffix
+            if tag in tags:
+                manifest = _remote_manifest(client, repo, tag, f"{what}: {tag}", f"{name_repo}:{tag}")
+                found.setdefault(f"{manifest.digest} {tag}", manifest)
+    return list(found.values())
+
+
+def resolve_index(client: RegistryClient, repo: str, reference: str, platforms: list[str] | None = None,  # noqa: PLR0917 - the documented interface
+                  policy: str = "full", name_repo: str | None = None) -> RemoteIndex | None:
+    """The RemoteIndex `repo:reference` names when it is an image index or manifest list (image-spec image-index.md),
+    else None.  `platforms`/`policy` as platform_policy.select_platforms (full or filter: an archive must be complete,
+    so `sparse` is refused); `name_repo` names cosign tags in index.json (`NAME:sha256-<hex>.sig`).  ArchiveError for
+    a policy that cannot hold, a child or referrer that does not match its digest or is not schema 2."""
+    what = f"{client.host}/{repo}:{reference}" if not reference.startswith("sha256:") else f"{client.host}/{repo}@{reference}"
+    body, media_type, _digest, doc = _load_manifest(client, repo, reference, what)
+    if not (media_type in INDEX_TYPES or (isinstance(doc, dict) and "manifests" in doc)):
+        return None
+    if policy == "sparse":
+        raise ArchiveError(f"{what}: platform_policy sparse applies to seeding only (an archive must hold every manifest "
+                           "its index names); use platform_policy filter for an archive of some platforms")
+    try:
+        selection = select_platforms(body, platforms or [], policy)
+    except PlatformPolicyError as exc:
+        raise ArchiveError(f"{what}: {exc}") from None
+    children = []
+    for desc in selection.children:
+        child = _remote_manifest(client, repo, desc["digest"], f"{what}: child")
+        if isinstance(child.doc.get("manifests"), list):
+            raise ArchiveError(f"{what}: child {child.digest} is itself an index (nested indexes are not supported)")
+        children.append(child)
+    subjects = [c.digest for c in children]
+    if selection.digest == selection.source_digest:  # a filtered index is new: the source's referrers do not name it
+        subjects.insert(0, selection.source_digest)
+    extras = _extras(client, repo, subjects, what, name_repo or repo)
+    return RemoteIndex(repo, selection, children, extras)
+
+
+def write_oci_index_archive(fh: BinaryIO, client: RegistryClient, index: RemoteIndex, ref: str | None) -> None:
+    """An OCI image layout tarball of a whole index: every blob and manifest of the kept children and of the extras
+    (referrers, cosign tags), the index byte for byte; index.json names the index (ref.name `ref`), each referrer (no
+    name: it goes with its subject) and each cosign tag (ref.name `NAME:sha256-<hex>.sig`).  Blobs are streamed and
+    checked against their digests."""
+    tar = TarWriter(fh)
+    tar.add_bytes("oci-layout", OCI_LAYOUT)
+    written = set()
+    manifests = [*index.children, *index.extras]
+    for manifest in manifests:
+        for desc in manifest.blobs():
+            if desc["digest"] not in written and not desc.get("urls"):
+                written.add(desc["digest"])
+                tar.add_stream(_blob_member(desc["digest"]), blob_chunks(client, index.repo, desc["digest"]))
+    for digest, body in [*((m.digest, m.body) for m in manifests), (index.digest, index.body)]:
+        if digest not in written:
+            written.add(digest)
+            tar.add_bytes(_blob_member(digest), body)
+    entry = {"mediaType": index.media_type, "digest": index.digest, "size": len(index.body)}
+    if ref:
+        entry["annotations"] = {ANNOTATION_REF_NAME: ref}
+    entries = [entry]
+    for extra in index.extras:
+        desc = extra.descriptor()
+        if extra.name:
+            desc["annotations"] = {ANNOTATION_REF_NAME: extra.name}
+        entries.append(desc)
+    tar.add_bytes("index.json", json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode())
+    tar.close()
+
+
+def _blob_member(digest: str) -> str:
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def held_index(path: str) -> dict:
+    """{ids: sorted digests index.json lists, digest: the first entry's, ref: its ref.name} of an OCI archive at `path`
+    ({ids: [], digest: None, ref: None} when absent or not an OCI layout tarball)."""
+    held = {"ids": [], "digest": None, "ref": None}
+    try:
+        tar = TarballReader(path)
+        if not (tar.has("index.json") and tar.has("oci-layout")):
+            return held
+        entries = [e for e in tar.read_json("index.json").get("manifests") or [] if isinstance(e, dict)]
+    except (ImageArchiveError, OSError, ValueError, AttributeError):
+        return held
+    if entries:
+        held.update(ids=sorted({e.get("digest") for e in entries}), digest=entries[0].get("digest"),
+                    ref=(entries[0].get("annotations") or {}).get(ANNOTATION_REF_NAME))
+    return held
+
+
+def multi_platform_error(image: str, index: RemoteIndex) -> ArchiveError:
+    """docker-archive holds one image: the error naming the image, its platforms and the options."""
+    return ArchiveError(f"image {image} is a multi-platform image (index {index.source_digest}, platforms "
+                        f"{', '.join(p for p in index.platforms if p != 'unknown/unknown')}): format docker-archive "
+                        "holds one platform; set platform (os/arch[/variant]) to save one, or use format oci-archive "
+                        "to keep the index and its digest")
+
+
 # --- writing archives -------------------------------------------------------------------------------------------------
 def _compressed_checked(chunks, diff_id, what):
     """Pass compressed chunks through unchanged while checking that they decompress to `diff_id`."""
@@ -361,8 +531,11 @@ class ImageSaver:
 
     def __init__(self, dest: str, source: str = "engine", fmt: str = "docker-archive", force: bool = False,  # noqa: PLR0917 - options
                  check_mode: bool = False, engine_api: Any = None, client_for: Callable[[str], RegistryClient] | None = None,
-                 registry: str | None = None, platform_name: str | None = None, layers: str = "uncompressed") -> None:
-        """ArchiveError when `fmt` needs source=registry."""
+                 registry: str | None = None, platform_name: str | None = None, layers: str = "uncompressed",
+                 platforms: list[str] | None = None, platform_policy: str = "full") -> None:
+        """ArchiveError when `fmt` needs source=registry.  `platform_name` picks one platform of an index (a single
+        image is written); without it an index is written whole to an oci-archive (`platforms`/`platform_policy`:
+        full or filter, see platform_policy) and refused for a docker-archive."""
         if source == "engine" and fmt != "docker-archive":
             raise ArchiveError(f"format {fmt} needs source=registry (the engine saves docker-archive only)")
         self.dest = dest
@@ -375,6 +548,8 @@ class ImageSaver:
         self.registry = registry
         self.platform_name = platform_name
         self.layers = layers
+        self.platforms = platforms or []
+        self.platform_policy = platform_policy
         self._clients = {}
 
     def _client(self, host):
@@ -419,6 +594,13 @@ class ImageSaver:
                 write_engine_archive(fh, self.engine_api, image)
         else:
             client, repo, reference = self._locate(image)
+            if not self.platform_name:
+                index = resolve_index(client, repo, reference, self.platforms, self.platform_policy,
+                                      (repo_tag(image.split("@", maxsplit=1)[0]) or "").rsplit(":", 1)[0])
+                if index is not None:
+                    if self.fmt == "docker-archive":
+                        raise multi_platform_error(image, index)
+                    return self._save_index(image, path, ref, client, index)
             remote = resolve_image(client, repo, reference, self.platform_name)
             digest = remote.config_digest
 
@@ -433,3 +615,14 @@ class ImageSaver:
         if result["changed"] and not self.check_mode:
             write_atomically(path, write)
         return result, (found or {}).get("config_digest")
+
+    def _save_index(self, image: str, path: str, ref: str | None, client: RegistryClient,  # noqa: PLR0917 - one call site
+                    index: RemoteIndex) -> tuple[dict, str | None]:
+        """An oci-archive of a whole index, written unless the tarball lists the same manifests under the same name."""
+        held = held_index(path)
+        result = {"image": image, "path": path, "digest": index.digest, "format": self.fmt,
+                  "source_digest": index.source_digest, "platforms": index.platforms,
+                  "changed": self.force or held["ids"] != index.ids() or held["ref"] != ref}
+        if result["changed"] and not self.check_mode:
+            write_atomically(path, lambda fh: write_oci_index_archive(fh, client, index, ref))
+        return result, held["digest"]

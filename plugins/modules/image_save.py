@@ -17,6 +17,14 @@ description:
     O(format=docker-archive) writes a tarball C(docker load) accepts (C(manifest.json), the config, layers stored
     uncompressed and checked against the config's diff_ids); O(format=oci-archive) writes an OCI image layout
     tarball (blobs as in the registry) that C(skopeo copy oci-archive:FILE ...) reads.
+  - With O(source=registry) and O(format=oci-archive), a multi-platform image (an image index or manifest list) is
+    written whole, byte for byte, with every platform's manifest and blobs, its attestation manifests, and its
+    referrers (signatures, SBOMs; through the referrers API or the C(sha256-<hex>) tag, and cosign's
+    C(sha256-<hex>.sig), C(.att), C(.sbom) tags), so that C(skopeo copy --all oci-archive:FILE:NAME) and
+    M(airgap.registry.image_seed) give the tag its source digest again. O(platforms) with
+    O(platform_policy=filter) writes a new index of the chosen platforms instead (a new digest).
+  - O(format=docker-archive) holds one platform: a multi-platform image needs O(platform), else the task fails
+    naming the image and its platforms.
   - A tarball that already holds the same image (same config digest, that is image ID, and same name) in the same
     format is left alone unless O(force=true).
   - Every tarball is written to a temporary file in O(dest) and renamed into place, so a failure leaves no partial file.
@@ -86,9 +94,26 @@ options:
     type: str
   platform:
     description:
-      - Platform (C(os/arch) or C(os/arch/variant)) picked when a registry tag names a multi-platform index.
-        Defaults to the platform of the host the module runs on.
+      - Platform (C(os/arch) or C(os/arch/variant)) picked when a registry tag names a multi-platform index; that one
+        platform's image is written (its own manifest, not the index).
+      - Required for a multi-platform image with O(format=docker-archive). Without it, O(format=oci-archive) writes
+        the whole index (see O(platforms)).
     type: str
+  platforms:
+    description:
+      - Platforms (C(os/arch[/variant]); containerd's matching, C(linux/arm64) is C(linux/arm64/v8)) of a
+        multi-platform image to write into an O(format=oci-archive), with O(platform_policy=filter).
+    type: list
+    elements: str
+  platform_policy:
+    description:
+      - V(full) writes the index and every platform (digest kept; O(platforms) must be empty). V(filter) writes a new
+        index of O(platforms) only (a new digest; the referrers of the source index, which name its digest, are left
+        out). V(sparse) is for M(airgap.registry.image_seed) only (an archive holds every manifest its index names).
+      - A platform the index lacks fails the task before anything is written.
+    type: str
+    choices: [full, sparse, filter]
+    default: full
   docker_host:
     description:
       - Docker engine to save from with O(source=engine). Defaults to E(DOCKER_HOST) or the local socket.
@@ -117,6 +142,24 @@ EXAMPLES = r"""
     images:
       - acme/api:1.4.2
     dest: /srv/bundle
+
+- name: Save a multi-platform image whole (index, every platform, signatures), digest kept
+  airgap.registry.image_save:
+    source: registry
+    format: oci-archive
+    images:
+      - reg.local:5000/base:3.19
+    dest: /srv/bundle
+
+- name: Save two platforms of it as a new, filtered index
+  airgap.registry.image_save:
+    source: registry
+    format: oci-archive
+    platforms: [linux/amd64, linux/arm64]
+    platform_policy: filter
+    images:
+      - reg.local:5000/base:3.19
+    dest: /srv/bundle-two
 
 - name: Save OCI archives for skopeo
   airgap.registry.image_save:
@@ -148,9 +191,23 @@ files:
       type: bool
       sample: true
     digest:
-      description: Config digest of the image, which is its image ID.
+      description: Config digest of the image, which is its image ID; for a multi-platform image written whole, the
+        digest of the index in the tarball.
       type: str
       sample: sha256:be9ab0ca36e5c1e5e8c1fbdd5dbe2b7b0a0a7b1e0ddc3b33b6b0b7e6d4bc3e55
+    source_digest:
+      description: Multi-platform image written whole only. The index digest in the registry (differs from RV(files[].digest)
+        with O(platform_policy=filter)).
+      type: str
+      returned: when the image is an index written to an oci-archive
+      sample: sha256:0a5e3c1e5e8c1fbdd5dbe2b7b0a0a7b1e0ddc3b33b6b0b7e6d4bc3e55be9ab0c
+    platforms:
+      description: Multi-platform image written whole only. The platforms of the index's manifests in the tarball, in
+        index order (attestation manifests are unknown/unknown).
+      type: list
+      elements: str
+      returned: when the image is an index written to an oci-archive
+      sample: [linux/amd64, linux/arm64/v8]
     format:
       description: Tarball format.
       type: str
@@ -197,6 +254,8 @@ def main() -> None:
             "force": {"type": "bool", "default": False},
             "registry": {"type": "str"},
             "platform": {"type": "str"},
+            "platforms": {"type": "list", "elements": "str"},
+            "platform_policy": {"type": "str", "choices": ["full", "sparse", "filter"], "default": "full"},
             "docker_host": {"type": "str"},
             **CONNECTION_ARGUMENT_SPEC,
         },
@@ -221,7 +280,8 @@ def main() -> None:
 
     saver = ImageSaver(dest, source=p["source"], fmt=p["format"], force=p["force"], check_mode=module.check_mode,
                        engine_api=engine_api(module) if p["source"] == "engine" else None,
-                       client_for=client_for, registry=p["registry"], platform_name=p["platform"], layers=p["layers"])
+                       client_for=client_for, registry=p["registry"], platform_name=p["platform"], layers=p["layers"],
+                       platforms=p["platforms"], platform_policy=p["platform_policy"])
     if not module.check_mode and not os.path.isdir(dest):
         try:
             os.makedirs(dest)

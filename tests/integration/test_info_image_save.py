@@ -154,7 +154,7 @@ def test_registry_source_errors(pushed_unique, tmp_path):
     assert not dest.exists() or os.listdir(dest) == []
 
 
-def test_registry_manifest_list_resolves_to_the_host_platform(pushed_unique, tmp_path):
+def test_registry_manifest_list_needs_a_platform_for_docker_archive(pushed_unique, tmp_path):
     reg, repo, source_id = pushed_unique
     client = RegistryClient(reg.host, scheme="http")
     head = client.head_manifest(repo, "1")
@@ -167,6 +167,9 @@ def test_registry_manifest_list_resolves_to_the_host_platform(pushed_unique, tmp
     client.put_manifest(repo, "multi", json.dumps(listing).encode(), DOCKER_MANIFEST_LIST)
     dest = tmp_path / "bundle"
     args = {"source": "registry", "registry": reg.host, "images": [f"{repo}:multi"], "dest": str(dest)}
+    unnamed, _ = run_module(MODULE, args)  # docker-archive holds one platform: it must be named
+    assert failed(unnamed) and f"image {repo}:multi is a multi-platform image" in unnamed["msg"] and "set platform" in unnamed["msg"]
+    args["platform"] = host_platform()
     result, _ = run_module(MODULE, args)
     assert not failed(result), result
     assert result["files"][0]["digest"] == source_id
