@@ -21,7 +21,7 @@ version_added: "0.1.0"
 author:
   - airgap.registry contributors (@airgap-registry)
 requirements:
-  - docker (Python SDK) >= 7.0
+  - docker (Python SDK) >= 5.0.3 (Debian 12 C(python3-docker) 5.0.3 with its C(python3-requests) 2.28 is tested)
 extends_documentation_fragment:
   - airgap.registry.attributes
   - airgap.registry.deploy
