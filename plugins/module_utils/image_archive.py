@@ -604,13 +604,12 @@ class ImageArchive(TarballReader):
         return ((self.bundle or {}).get("delta") or {}).get("blobs") or {}
 
     def _parse(self) -> list:
-        manifests = self._oci_manifests()
         if self.has("manifest.json"):
             if self.has("index.json"):
                 self._note_docker_index()
-            return self._parse_docker(manifests)
+            return self._parse_docker(self._oci_manifests())
         if self.has("index.json"):
-            return self._parse_oci(manifests)
+            return self._parse_oci()
         return []
 
     def _oci_manifests(self):
@@ -677,7 +676,7 @@ class ImageArchive(TarballReader):
             images.append(ArchiveImage(self, list(entry.get("RepoTags") or []), config, layers, source))
         return images
 
-    def _parse_oci(self, manifests):
+    def _parse_oci(self):
         """Plain images (ArchiveImage) and units carried verbatim (ArchiveManifest) of index.json.  Everything in a
         bundle, and a plain image some referrer names as its subject, is verbatim (its digest is kept); referrers
         (a subject, no name) go with their subject."""
