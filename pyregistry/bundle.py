@@ -82,13 +82,16 @@ class BundleFiles:
     def read(self, name: str) -> bytes | None:
         """The bytes of a (small) file of the bundle, or None when it has none by that name."""
         member = self.members.get(name)
-        if member is None:
-            return None
+        return None if member is None else self.read_member(member)
+
+    @staticmethod
+    def read_member(member: Member) -> bytes:
+        """The bytes of `member`; OSError when its file is shorter than they are."""
         with open(member.path, "rb") as fh:
             fh.seek(member.offset)
             data = fh.read(member.size)
         if len(data) != member.size:
-            raise OSError(f"{member.path}: {name} is shorter than its {member.size} bytes")
+            raise OSError(f"{member.path}: {member.size} bytes at offset {member.offset} are not all there")
         return data
 
 
@@ -132,6 +135,8 @@ class BundleStorage:
     def __init__(self, path: str, hub_library: bool = False) -> None:
         self.path = check_servable(path)
         self.files = BundleFiles(self.path)
+        self.blobs = {f"{name.split('/')[1]}:{name.split('/')[2]}": member for name, member in self.files.members.items()
+                      if name.count("/") == 2 and name.startswith("blobs/")}  # digest -> where its bytes are
         self.infos: dict[str, manifests.ManifestInfo] = {}
         self.repos: dict[str, Repository] = {}
         self._check_layout()
@@ -171,12 +176,14 @@ class BundleStorage:
 
     def _manifest(self, digest: str, media_type: str | None) -> manifests.ManifestInfo | None:
         """The parsed manifest `digest` (cached), None when the bundle lacks it; BundleServeError when its bytes do not
-        hash to `digest` or are no manifest."""
+        hash to `digest` or are no manifest (or `digest` is not sha256, the only algorithm pyregistry serves)."""
         if digest in self.infos:
             return self.infos[digest]
         data = self._blob_bytes(digest)
         if data is None:
             return None
+        if not manifests.DIGEST_RE.fullmatch(digest):
+            raise BundleServeError(f"{self.path}: manifest {digest} is not a sha256 digest, which pyregistry cannot serve")
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             raise BundleServeError(f"{self.path}: manifest {digest} does not match its digest (check with airgap-bundle verify)")
         try:
@@ -187,9 +194,8 @@ class BundleStorage:
         return info
 
     def _blob_bytes(self, digest: str) -> bytes | None:
-        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
-
-        return self.files.read(blob_path(digest)) if manifests.DIGEST_RE.fullmatch(digest) else None
+        member = self.blobs.get(digest)
+        return None if member is None else self.files.read_member(member)
 
     def _hold(self, repo: Repository, digest: str, media_type: str | None) -> None:
         """Add manifest `digest`, its children (recursively) and the blobs they reference to `repo`; a child the bundle
@@ -266,18 +272,14 @@ class BundleStorage:
 
     def blob_stat(self, name: str, digest: str) -> tuple[str, int] | None:
         """(path of the file holding it, size) of a blob the repository's manifests reference, or None."""
-        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
-
         repo = self.repos.get(name)
-        member = self.files.members.get(blob_path(digest)) if repo is not None and digest in repo.blobs else None
+        member = self.blobs.get(digest) if repo is not None and digest in repo.blobs else None
         return None if member is None else (member.path, member.size)
 
     def open_blob(self, digest: str) -> BinaryIO:
         """The file holding the blob, open for reading at the blob's first byte (the caller closes it); BlobUnknown
         when the bundle lacks it."""
-        from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import blob_path
-
-        member = self.files.members.get(blob_path(digest))
+        member = self.blobs.get(digest)
         if member is None:
             raise BlobUnknown(detail={"digest": digest})
         fh = open(member.path, "rb")  # noqa: SIM115 - BlobResponse closes it
