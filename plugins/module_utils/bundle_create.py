@@ -21,6 +21,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any, Callable
@@ -245,10 +246,13 @@ class Tree:
 
 class Planner:
     """Plans images from their registries (registry API).  `opts`: the create options; `store` for configs already
-    stored; `have`: the parsed HAVE document or None."""
+    stored; `have`: the parsed HAVE document or None; `previous`: airgap-bundle.json of the bundle at the output (its
+    platforms spare reading configs again)."""
 
-    def __init__(self, opts: dict, store: BlobStore, have: dict | None) -> None:
+    def __init__(self, opts: dict, store: BlobStore, have: dict | None, previous: dict | None = None) -> None:
         self.opts = opts
+        self.known = {(i.get("reference"), i.get("digest")): i.get("platforms")
+                      for i in (previous or {}).get("images") or [] if isinstance(i, dict)}
         self.store = store
         self.have_blobs = (have or {}).get("blobs") or {}
         self.plan = Plan()
@@ -389,12 +393,15 @@ class Planner:
         doc = self.walk(source, digest, body, media_type, tree, children)
         if _is_index(doc, media_type):
             kept = children if children is not None else doc.get("manifests") or []
-            image_platforms = [_platform_text(e.get("platform")) for e in kept if not is_attestation(e)]
+            image_platforms = list(dict.fromkeys(_platform_text(e["platform"]) for e in kept
+                                                 if not is_attestation(e) and isinstance(e.get("platform"), dict)))
         else:
-            image_platforms = self.config_platforms(source, doc)
-        referrers = self.add_referrers(source, sorted(set(tree.manifests) | {source_digest}))
+            image_platforms = self.known.get((source.name, digest))
+            if image_platforms is None:
+                image_platforms = self.config_platforms(source, doc)
         self.plan.add_entry({"mediaType": media_type, "digest": digest, "size": len(body),
                              "annotations": image_annotations(source.name)}, source.name)
+        referrers = self.add_referrers(source, sorted(set(tree.manifests) | {source_digest}))
         image = {"reference": source.name, "digest": digest, "mediaType": media_type, "platforms": image_platforms,
                  "size": sum(tree.sizes.values()), "referrers": referrers}
         if digest != source_digest:
@@ -407,8 +414,7 @@ class Planner:
                 self.add_image(f"{source.registry}/{source.repo}:{tag}", None)
 
 
-def _platform_text(platform: dict | None) -> str:
-    platform = platform if isinstance(platform, dict) else {}
+def _platform_text(platform: dict) -> str:
     return "/".join(str(p) for p in (platform.get("os"), platform.get("architecture"), platform.get("variant")) if p) or "unknown"
 
 
@@ -520,15 +526,22 @@ def fetch(plan: Plan, store: BlobStore, parallel: int, progress: NullProgress) -
     if not missing:
         return len(stored), sum(len(b) for _d, b in stored)
 
+    failed = threading.Event()
+
     def one(need: Need) -> int:
-        label = need.what
-        progress.blob_start(need.digest, label, need.size)
-        stream = need.open()
+        if failed.is_set():  # another fetch failed: start nothing new
+            return 0
         try:
-            count = store.put_stream(need.digest, need.size, stream, need.what, partial(progress.blob_advance, need.digest))
-        finally:
-            stream.close()
-        progress.blob_done(need.digest, "fetched", label)
+            progress.blob_start(need.digest, need.what, need.size)
+            stream = need.open()
+            try:
+                count = store.put_stream(need.digest, need.size, stream, need.what, partial(progress.blob_advance, need.digest))
+            finally:
+                stream.close()
+            progress.blob_done(need.digest, "fetched", need.what)
+        except BaseException:
+            failed.set()
+            raise
         return count
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -594,9 +607,10 @@ def _load_have(path: str | None) -> dict | None:
     return parse_have(data, path)
 
 
-def make_plan(opts: dict, store: BlobStore, have: dict | None, workdir: str) -> Plan:
-    """Plan every image of the options (registry API, or the engine with from_engine); writes nothing in the bundle."""
-    planner = EnginePlanner(opts, workdir, have) if opts.get("from_engine") else Planner(opts, store, have)
+def make_plan(opts: dict, store: BlobStore, have: dict | None, workdir: str, previous: dict | None) -> Plan:
+    """Plan every image of the options (registry API, or the engine with from_engine); writes nothing in the bundle.
+    `previous`: airgap-bundle.json of the bundle already at the output, or None."""
+    planner = EnginePlanner(opts, workdir, have) if opts.get("from_engine") else Planner(opts, store, have, previous)
     for ref, platforms in image_list(opts):
         planner.add_image(ref, platforms)
     return planner.plan
@@ -624,11 +638,11 @@ def create_bundle(opts: dict, progress: NullProgress | None = None) -> dict:
     if not os.path.isdir(parent):
         raise BundleError(f"--output {output}: the directory {parent} does not exist")
     with tempfile.TemporaryDirectory(prefix=".airgap-bundle-", dir=None if opts["check_mode"] else parent) as workdir:
-        plan = make_plan(opts, store, have, workdir)
+        previous = existing_document(output, form)
+        plan = make_plan(opts, store, have, workdir, previous)
         delta = ({"registry": have.get("registry"), "have_created": have.get("created"), "blobs": dict(sorted(plan.delta.items()))}
                  if have is not None else None)
         result = _result(output, form, plan, delta)
-        previous = existing_document(output, form)
         if opts["check_mode"]:
             missing = [(n.digest, n.size) for n in plan.blobs.values() if not store.has(n.digest, n.size)]
             missing += [(d, len(b)) for d, b in plan.prefetched.items() if not store.has(d, len(b))]
