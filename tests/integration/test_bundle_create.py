@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import uuid
 
 import pytest
 import zstandard
@@ -18,7 +19,8 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_create impo
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_have import have
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError, parse_have, reference_of
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import OCI_LAYER
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
+from ansible_collections.airgap.registry.plugins.module_utils.docker_config import encode_auth
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryAuthError, RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
 from tests.helpers.registries import REPO_ROOT, RegistryProcess
@@ -172,6 +174,30 @@ def test_tar_and_tar_zst(py_source, tmp_path, start_registry):
     assert _skopeo_copy(f"oci-archive:{tmp_path / 'b.tar'}:{py_source.host}/multi:3", target, "multi:3") == want
     ratio = os.path.getsize(tmp_path / "b.tar.zst") / os.path.getsize(tmp_path / "b.tar")
     assert ratio < 1
+
+
+def test_ctr_imports_every_image_of_a_tar(py_source, tmp_path):
+    """containerd reads Docker media types in index.json too (skopeo does not): every named image, at its digest."""
+    require(shutil.which("ctr"), "containerd's ctr is not installed")
+    sockets = [s for s in ("/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock") if os.path.exists(s)]
+    require(sockets, "no containerd socket")
+    path = str(tmp_path / "b.tar")
+    result = create_bundle({"images": _refs(py_source), "output": path})
+    ctr = ["ctr", "--address", sockets[0], "-n", f"airgap-test-{uuid.uuid4().hex[:8]}"]
+    try:
+        run = subprocess.run([*ctr, "images", "import", "--all-platforms", "--no-unpack", path], capture_output=True,
+                             text=True, check=False)
+        assert run.returncode == 0, run.stderr
+        listed = subprocess.run([*ctr, "images", "ls"], capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+        imported = {line.split()[0]: line.split()[2] for line in listed}
+        assert imported == {i["reference"]: i["digest"] for i in result["images"]}
+        assert any("docker.distribution.manifest.v2" in line for line in listed)  # abox: a Docker schema 2 image
+    finally:
+        for name in subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split():
+            subprocess.run([*ctr, "images", "rm", name], check=False, capture_output=True)
+        for digest in subprocess.run([*ctr, "content", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split():
+            subprocess.run([*ctr, "content", "rm", digest], check=False, capture_output=True)
+        subprocess.run([*ctr[:3], "namespaces", "rm", ctr[4]], check=False, capture_output=True)
 
 
 def test_split_parts_concatenate_to_the_tarball(py_source, tmp_path, monkeypatch):
@@ -383,3 +409,29 @@ def test_cli_create_check_have_and_errors(py_source, tmp_path):
     assert usage.returncode == 1 and "x.zip" in usage.stderr
     none = subprocess.run([CLI, "create", "--output", str(tmp_path / "x.tar")], capture_output=True, text=True, check=False)
     assert none.returncode == 1 and "no image given" in none.stderr
+
+
+# --- credentials -------------------------------------------------------------------------------------------------------
+def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarballs, monkeypatch):
+    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "bundler", "s3cret-pw"], check=True, capture_output=True)
+    reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "bundle", "path": str(htpasswd)}}})
+    seed({"src": [str(sample_tarballs / "abox_1.0.1.tar")], "registry": reg.host, "retries": 1,
+          "username": "bundler", "password": "s3cret-pw"})
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    opts = {"images": [f"{reg.host}/abox:1.0.1"], "retries": 0}
+    with pytest.raises(RegistryAuthError):
+        create_bundle({**opts, "output": str(tmp_path / "none") + "/"})
+    (config_dir / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": encode_auth("bundler", "s3cret-pw")}}}))
+    result = create_bundle({**opts, "output": str(tmp_path / "ok") + "/"})
+    assert result["blobs_fetched"] > 0
+    # An explicit user name wins over the config file.
+    (config_dir / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": encode_auth("bundler", "wrong")}}}))
+    explicit = create_bundle({**opts, "output": str(tmp_path / "explicit") + "/", "username": "bundler",
+                              "password": "s3cret-pw"})
+    assert explicit["images"] == result["images"]
+    with pytest.raises(RegistryAuthError):
+        create_bundle({**opts, "output": str(tmp_path / "wrong") + "/"})
