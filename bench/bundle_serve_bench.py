@@ -4,7 +4,7 @@ place) vs `pyregistry serve` holding the same blobs, in one run; ratios bundle/s
 server's peak resident memory while a 1 GiB layer is downloaded (it must stay flat: blobs are sent with sendfile).
 
 The same files are pushed to `pyregistry serve` and hard-linked into the bundle directory (blobs/sha256/<hex>); the
-.tar is that directory as one tarball. Load: wrk on one blob URL, alternating the servers each round, median reported.
+.tar is that directory as one tarball. Load: wrk on one blob URL, the servers in turn, each one first in turn, median reported.
 
     .venv/bin/python bench/bundle_serve_bench.py [--seconds 3] [--rounds 3] [--big-mib 1024] [--workers 1]
 """
@@ -127,8 +127,10 @@ def main():
         results = {name: {} for name in servers}
         for metric, digest, connections, field in workloads:
             samples = {name: [] for name in servers}
-            for _round in range(args.rounds):
-                for name, server in servers.items():
+            names = list(servers)
+            for rnd in range(args.rounds):  # alternate, each server first in turn, so load noise hits all alike
+                for name in names[rnd % len(names):] + names[:rnd % len(names)]:
+                    server = servers[name]
                     value = wrk(f"{server.url}/v2/{REPO}/blobs/{digest}", args.seconds, connections=connections)[field]
                     samples[name].append(value / 1e6 if field else value)
             for name in servers:
