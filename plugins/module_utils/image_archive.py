@@ -11,6 +11,7 @@ decompressing again up to the member.  Nothing is unpacked to disk and no layer 
 """
 from __future__ import annotations
 
+import bisect
 import glob
 import hashlib
 import io
@@ -204,10 +205,7 @@ class PartsFile(io.RawIOBase):
         return self._pos
 
     def _part_at(self, pos: int) -> int:
-        index = 0
-        while index + 1 < len(self._starts) and self._starts[index + 1] <= pos:
-            index += 1
-        return index
+        return bisect.bisect_right(self._starts, pos) - 1
 
     def readinto(self, buf: bytearray | memoryview) -> int:
         """Fill `buf` (across parts) up to the end of the last part; the number of bytes read."""
@@ -353,7 +351,7 @@ class TarballReader:
     read in one sequential pass that keeps the small JSON documents and hashes compressed unnamed blobs.  `path` may
     also be an OCI layout directory (a directory holding `oci-layout`: every file is a member, read in place) or a
     split tarball (`NAME.tar` whose parts exist, or a part: the parts are read as one file, `parts`).  `form` is
-    directory, tar or tar.zst (any compressed tarball: its compression says which).  ImageArchiveError (naming the
+    directory, tar, tar.gz or tar.zst.  ImageArchiveError (naming the
     file) when the file cannot be read or is not a tar.
     """
 
@@ -375,7 +373,7 @@ class TarballReader:
             raise ImageArchiveError(f"{path}: empty file, not an image tarball")
         self.compression = detect(head)
         self.seekable = self.compression == "none"
-        self.form = "tar" if self.seekable else "tar.zst"
+        self.form = {"none": "tar", "gzip": "tar.gz", "zstd": "tar.zst"}[self.compression]
         self._guarded(self._scan)
 
     def _open_raw(self) -> BinaryIO:
