@@ -49,9 +49,10 @@ def check_parts(path: str) -> tuple[list[str], bool]:
         listed = read_checksums(base)
     except BundleError as exc:
         return [str(exc)], False
+    if not listed and not present:
+        return [f"{path}: no such bundle (no file, directory or parts)"], False
     if not listed:
-        problems = [f"{checksum_name(base)}: missing, so the parts of {base} cannot be checked"] if present else []
-        return problems, bool(present)
+        return [f"{checksum_name(base)}: missing, so the parts of {base} cannot be checked"], True
     problems, readable = [], True
     for expected, name in listed:
         part = os.path.join(directory, name)

@@ -136,6 +136,11 @@ def test_list(forms, sample):
     assert len(plain["referrers"]) == 1
 
 
+def test_no_bundle_at_all_is_a_problem(tmp_path):
+    assert verify_bundle(str(tmp_path / "nothing.tar")) == [f"{tmp_path / 'nothing.tar'}: no such bundle (no file, directory or parts)"]
+    assert "oci-layout" in verify_bundle(str(tmp_path))[0]
+
+
 def test_list_refuses_what_is_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="oci-layout"):
         list_bundle(str(tmp_path))
