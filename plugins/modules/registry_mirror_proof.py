@@ -62,6 +62,13 @@ options:
     description: containerd namespace the proof pulls into.
     type: str
     default: airgap
+  containerd_unpack:
+    description:
+      - C(true) pulls with C(ctr images pull) (fetch, then unpack into containerd's default snapshotter); C(false) only
+        fetches with C(ctr content fetch) (the same resolution through the hosts directory, the same image record, no
+        snapshot), for hosts where containerd cannot mount (an unprivileged container).
+    type: bool
+    default: true
   authfile:
     description: Docker client config (credentials) for skopeo and docker; default the clients' own.
     type: path
@@ -207,10 +214,11 @@ class Proof:
             return self.line("containerd", status="unproven", detail="ctr is not installed", fix="install ctr to prove containerd")
         base = ["ctr", "--address", self.p["containerd_address"], "-n", self.p["namespace"]]
         user = ["--user", f"{self.p['username']}:{self.p['password']}"] if self.p["username"] else []
-        pull = base + ["images", "pull", "--hosts-dir", self.p["hosts_dir"]] + user
+        verb = ["images", "pull"] if self.p["containerd_unpack"] else ["content", "fetch"]
+        pull = base + verb + ["--hosts-dir", self.p["hosts_dir"]] + user
         rc, text = self.run(pull + [image])
         if rc != 0:
-            return self.failed("containerd", f"ctr images pull --hosts-dir {self.p['hosts_dir']} {image}", text)
+            return self.failed("containerd", f"ctr {' '.join(verb)} --hosts-dir {self.p['hosts_dir']} {image}", text)
         rc, listing = self.run(base + ["images", "ls", f"name=={image}"])
         digests = DIGEST_RE.findall(listing)
         if rc != 0 or not digests:
@@ -220,7 +228,8 @@ class Proof:
         if rc != 0:
             return self.failed("containerd", f"ctr pull by digest {digest}", text, trusted=True, mirrored=True, digest=digest)
         return self.line("containerd", trusted=True, mirrored=True, by_digest=True, digest=digest,
-                         detail=f"ctr --hosts-dir {self.p['hosts_dir']}: {image} and @{digest} (namespace {self.p['namespace']})")
+                         detail=f"ctr {' '.join(verb)} --hosts-dir {self.p['hosts_dir']}: {image} and @{digest} "
+                                f"(namespace {self.p['namespace']})")
 
     def docker(self) -> dict:
         if not shutil.which("docker"):
@@ -272,6 +281,7 @@ def main() -> None:
             "hosts_dir": {"type": "path", "default": "/etc/containerd/certs.d"},
             "containerd_address": {"type": "path", "default": "/run/containerd/containerd.sock"},
             "namespace": {"type": "str", "default": "airgap"},
+            "containerd_unpack": {"type": "bool", "default": True},
             "authfile": {"type": "path"},
             "username": {"type": "str"},
             "password": {"type": "str", "no_log": True},

@@ -52,14 +52,15 @@ class Fleet:
         self.hosts = {}
         self.containers = {}
 
-    def start(self, name):
+    def start(self, name, **run):
+        """Start host `name` (sshd on a free 127.0.0.1 port); `run` adds docker run options (privileged, tmpfs, ...)."""
         ssh_port = free_port()
         cmd = ["sh", "-c", 'mkdir -p /root/.ssh && printf "%s\\n" "$FLEET_KEY" > /root/.ssh/authorized_keys && '
                'chmod 600 /root/.ssh/authorized_keys && exec /usr/sbin/sshd -D -e -p "$FLEET_SSH_PORT" -o ListenAddress=127.0.0.1']
         container = self.docker.containers.run(
             FLEET_IMAGE, cmd, name=f"fleet-{name}-{self.suffix}", hostname=name, network_mode="host", init=True,
             detach=True, environment={"FLEET_KEY": self.pubkey, "FLEET_SSH_PORT": str(ssh_port)},
-            labels={"airgap.test": "fleet"})
+            labels={"airgap.test": "fleet"}, **run)
         self.containers[name] = container
         self.hosts[name] = {"ansible_host": "127.0.0.1", "ansible_port": ssh_port}
         wait_port(ssh_port)
