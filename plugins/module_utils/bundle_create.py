@@ -34,14 +34,17 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
     OCI_LAYOUT_FILE,
     BundleError,
     bundle_document,
+    checksum_name,
     image_annotations,
     output_form,
     parse_have,
     parse_size,
+    part_name,
+    parts_of,
 )
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_options import CREATE_DEFAULTS
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_store import BlobStore, member_names, write_tarball
-from ansible_collections.airgap.registry.plugins.module_utils.compression import open_file
+from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompressed_reader
 from ansible_collections.airgap.registry.plugins.module_utils.docker_config import default_config_path, get_credentials, load_config
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, _blob_path
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
@@ -333,7 +336,8 @@ class Planner:
         return doc
 
     def config_platforms(self, source: Source, doc: dict) -> list[str]:
-        """The platform an image config names ([] for a non-image config or a large one)."""
+        """The platform an image config names ([] for a non-image config or a large one, and in check mode when the
+        config is not stored yet: check mode reads manifests only)."""
         config = doc.get("config") or {}
         if config.get("mediaType") not in (OCI_CONFIG, DOCKER_CONFIG) or not isinstance(config.get("size"), int) \
                 or config["size"] > CONFIG_MAX:
@@ -342,6 +346,8 @@ class Planner:
         if self.store.has(digest, config["size"]):
             with open(self.store.path(digest), "rb") as fh:
                 return _platform_of_config(fh.read())
+        if self.opts.get("check_mode"):
+            return []
         with self.client(source).open_blob(source.repo, digest) as stream:
             data = stream.read(CONFIG_MAX + 1)
         if sha256_digest(data) != digest:
@@ -437,7 +443,7 @@ class EnginePlanner:
             except ImportError:
                 raise BundleError("--from-engine needs the docker Python package (pip install docker)") from None
             try:
-                self.api = docker.APIClient(timeout=600)
+                self.api = docker.from_env(timeout=600).api  # DOCKER_HOST and friends, as the docker CLI
                 self.api.ping()
             except docker.errors.DockerException as exc:
                 raise BundleError(f"--from-engine: cannot reach the Docker engine: {exc}") from None
@@ -561,22 +567,66 @@ def index_document(entries: list[dict]) -> bytes:
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, indent=2).encode() + b"\n"
 
 
-def existing_document(output: str, form: str) -> dict | None:
-    """airgap-bundle.json of the bundle already at `output` (directory, or a whole .tar/.tar.zst), or None."""
+class _Joined:
+    """One reader over the files `paths` in order (the parts of a split tarball)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        self.fh = None
+
+    def read(self, n: int = -1) -> bytes:
+        while self.paths or self.fh:
+            if self.fh is None:
+                self.fh = open(self.paths.pop(0), "rb")  # noqa: SIM115 - closed at its end or by close()
+            data = self.fh.read(n)
+            if data:
+                return data
+            self.fh.close()
+            self.fh = None
+        return b""
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+def _tar_source(output: str, split_size: int | None) -> Any:
+    """A reader of the finished tarball `create` would write at `output` (its parts when split: all there, the checksum
+    file written last, cut at `split_size`), or None."""
+    if not split_size:
+        return open(output, "rb") if os.path.isfile(output) else None  # noqa: SIM115 - the caller closes it
+    parts = parts_of(part_name(output, 1))
+    if not parts or not os.path.isfile(checksum_name(output)) or \
+            any(os.path.getsize(p) != split_size for p in parts[:-1]) or os.path.getsize(parts[-1]) > split_size:
+        return None
+    return _Joined(parts)
+
+
+def existing_document(output: str, form: str, split_size: int | None = None) -> dict | None:
+    """airgap-bundle.json of the finished bundle already at `output` in the form asked (a directory, a whole .tar or
+    .tar.zst, or its parts cut at `split_size`), or None."""
     try:
         if form == "directory":
             with open(os.path.join(output, BUNDLE_FILE), "rb") as fh:
                 return json.loads(fh.read())
-        if not os.path.isfile(output):
+        source = _tar_source(output, split_size)
+        if source is None:
             return None
-        with open_file(output, "zstd" if form == "tar.zst" else "none") as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-            for member in tar:
-                if member.name == BUNDLE_FILE:
-                    return json.loads(tar.extractfile(member).read())
-                if member.name not in (OCI_LAYOUT_FILE, BUNDLE_FILE):
-                    return None
-    except (OSError, ValueError, tarfile.TarError):
+        raw = decompressed_reader(source, "zstd", output) if form == "tar.zst" else source
+        try:
+            with tarfile.open(fileobj=raw, mode="r|") as tar:
+                for member in tar:
+                    if member.name == BUNDLE_FILE:
+                        return json.loads(tar.extractfile(member).read())
+                    if member.name != OCI_LAYOUT_FILE:
+                        return None
+        finally:
+            raw.close()
+            source.close()
+    except (OSError, ValueError, tarfile.TarError, CompressError):
         return None
+    return None
     return None
 
 
@@ -638,7 +688,7 @@ def create_bundle(opts: dict, progress: NullProgress | None = None) -> dict:
     if not os.path.isdir(parent):
         raise BundleError(f"--output {output}: the directory {parent} does not exist")
     with tempfile.TemporaryDirectory(prefix=".airgap-bundle-", dir=None if opts["check_mode"] else parent) as workdir:
-        previous = existing_document(output, form)
+        previous = existing_document(output, form, split_size)
         plan = make_plan(opts, store, have, workdir, previous)
         delta = ({"registry": have.get("registry"), "have_created": have.get("created"), "blobs": dict(sorted(plan.delta.items()))}
                  if have is not None else None)
@@ -646,22 +696,23 @@ def create_bundle(opts: dict, progress: NullProgress | None = None) -> dict:
         if opts["check_mode"]:
             missing = [(n.digest, n.size) for n in plan.blobs.values() if not store.has(n.digest, n.size)]
             missing += [(d, len(b)) for d, b in plan.prefetched.items() if not store.has(d, len(b))]
-            unchanged = form != "directory" and _same(previous, plan.images, delta) and not split_size
+            unchanged = form != "directory" and _same(previous, plan.images, delta)
             result.update(blobs_fetched=0 if unchanged else len(missing),
                           bytes_fetched=0 if unchanged else sum(size for _d, size in missing),
                           changed=not unchanged and (bool(missing) or not _same(previous, plan.images, delta)))
             return result
-        if form != "directory" and not split_size and _same(previous, plan.images, delta) and not os.path.isdir(staging):
-            result["changed"] = False
+        if form != "directory" and _same(previous, plan.images, delta) and not os.path.isdir(staging):
+            result["parts"] = parts_of(part_name(output, 1)) if split_size else []
             return result
         os.makedirs(staging, exist_ok=True)
         fetched, fetched_bytes = fetch(plan, store, opts.get("parallel") or 1, progress)
         pruned = store.prune(plan.digests())
         result.update(blobs_fetched=fetched, bytes_fetched=fetched_bytes)
         if form == "directory":
-            unchanged = _same(previous, plan.images, delta) and not fetched and not pruned
+            unchanged = _same(previous, plan.images, delta) and not fetched and not pruned and \
+                os.path.exists(os.path.join(staging, INDEX_FILE))
             result["changed"] = not unchanged
-            if not unchanged or not os.path.exists(os.path.join(staging, INDEX_FILE)):
+            if not unchanged:
                 write_layout(staging, plan, now(), delta)
             return result
         write_layout(staging, plan, (previous or {}).get("created") if _same(previous, plan.images, delta) else now(), delta)

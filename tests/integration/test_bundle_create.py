@@ -218,6 +218,13 @@ def test_split_parts_concatenate_to_the_tarball(py_source, tmp_path, monkeypatch
     assert joined == whole.read_bytes()
     check = subprocess.run(["sha256sum", "-c", "b.tar.sha256"], cwd=split.parent, capture_output=True, text=True, check=False)
     assert check.returncode == 0 and check.stdout.count(": OK") == len(parts), check.stdout + check.stderr
+    # A rerun reads the finished parts: nothing to do; another part size writes the parts again.
+    again = create_bundle({"images": refs, "output": str(split), "split_size": "64K"})
+    assert (again["changed"], again["blobs_fetched"], again["parts"]) == (False, 0, parts)
+    other = create_bundle({"images": refs, "output": str(split), "split_size": "128K"})
+    assert other["changed"] and len(other["parts"]) < len(parts) and not os.path.exists(parts[-1])
+    assert b"".join(open(p, "rb").read() for p in other["parts"]) == whole.read_bytes()
+    parts = create_bundle({"images": refs, "output": str(split), "split_size": "64K"})["parts"]
     # Flip a byte: sha256sum -c names the part.
     with open(parts[0], "r+b") as fh:
         fh.seek(100)
