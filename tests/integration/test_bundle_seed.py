@@ -98,6 +98,18 @@ def test_a_missing_part_is_named(sample, tmp_path, start_registry):
     assert _client(reg).catalog() == []
 
 
+def test_a_blob_neither_held_nor_declared_fails_naming_it(sample, tmp_path, start_registry):
+    lay, names = sample
+    layer = json.loads(lay.blobs[names["quay.io/acme/other:2.0"]])["layers"][-1]["digest"]
+    directory = bs.write_dir(lay, str(tmp_path / "b"))
+    (tmp_path / "b" / "blobs" / "sha256" / layer[7:]).unlink()
+    reg = start_registry("pyregistry")
+    with pytest.raises(SeedError) as err:
+        seed({"src": directory, "registry": reg.host})
+    assert directory in str(err.value) and layer in str(err.value)
+    assert _client(reg).catalog() == []
+
+
 def _delta(lay, tmp_path, names):
     """A delta bundle of `lay` leaving out plain:1's config and the layer every image shares (`base`), declared at
     the site in repository multi; (directory, {digest: repository})."""
