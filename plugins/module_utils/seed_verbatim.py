@@ -123,6 +123,7 @@ class VerbatimPusher:
         from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import run_parallel  # noqa: PLC0415 - cycle
         if not self.opts["check_mode"]:
             self._stream_uploads(plan)
+            self._parallel_uploads(plan, run_parallel)
         for target in plan.verbatim:
             if not target.push:
                 self.progress.target_done(target.result)
@@ -158,6 +159,27 @@ class VerbatimPusher:
             except (ImageArchiveError, RegistryError) as exc:
                 self.abort.set()
                 raise SeedError(f"{archive.path}: {exc}") from None
+
+    def _parallel_uploads(self, plan: SeedPlan, run_parallel) -> None:
+        """Seekable archives: every blob of every target, once, into the first repository needing it when absent
+        there, all targets' blobs in one pool of `parallel` threads, largest first (no target waits on its own last
+        blob before the next starts); the targets then find them there or mount them."""
+        jobs: dict[str, tuple[VerbatimTarget, Any]] = {}
+        for target in plan.verbatim:
+            if target.push and target.unit.archive.seekable:
+                for desc in target.unit.all_blobs():
+                    jobs.setdefault(desc.digest, (target, desc))
+
+        def upload(job) -> None:
+            target, desc = job
+            if self.abort.is_set() or (desc.digest, target.repo) in self.uploaded:
+                return
+            try:
+                if self.client.blob_size(target.repo, desc.digest) is None:
+                    self._upload(target, desc)
+            except RegistryError as exc:
+                raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
+        run_parallel(upload, sorted(jobs.values(), key=lambda job: -job[1].size), self.opts["parallel"], self.abort)
 
     def _upload(self, target: VerbatimTarget, desc, stream=None) -> None:
         """Upload blob `desc` into the target's repository from the archive (from `stream`, the member's live reader
@@ -213,11 +235,12 @@ class VerbatimPusher:
                 return
             self._upload(target, desc)
         run_parallel(blob, unit.all_blobs(), self.opts["parallel"], self.abort)
-        for manifest in unit.walk():
-            if manifest is unit:
-                self._put(target, manifest, target.tag)
-            elif self.client.head_manifest(target.repo, manifest.digest) is None:
-                self._put(target, manifest, manifest.digest)
+        # unit.walk() order: the children (each with its own children and referrers, in parallel), the unit under its
+        # tag, then its referrers.
+        run_parallel(partial(self._put_tree, target), unit.children, self.opts["parallel"], self.abort)
+        self._put(target, unit, target.tag)
+        for referrer in unit.referrers:
+            self._put_tree(target, referrer)
         if check:
             result.digest = None
             return
@@ -227,12 +250,23 @@ class VerbatimPusher:
                             f"{unit.digest} (it changed the manifest)")
         self._tag_referrers(target)
 
+    def _put_tree(self, target: VerbatimTarget, manifest: ArchiveManifest) -> None:
+        """Put by digest every manifest of `manifest`.walk() the repository lacks; SeedError naming the target."""
+        try:
+            for each in manifest.walk():
+                if self.client.head_manifest(target.repo, each.digest) is None:
+                    self._put(target, each, each.digest)
+        except RegistryError as exc:
+            raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
+
     def _put(self, target: VerbatimTarget, manifest: ArchiveManifest, ref: str) -> None:
         if self.opts["check_mode"]:
-            target.result.would_push.append(f"manifest {manifest.digest} ({manifest.media_type})")
+            with self.lock:
+                target.result.would_push.append(f"manifest {manifest.digest} ({manifest.media_type})")
             return
         digest = self.client.put_manifest(target.repo, ref, manifest.body, manifest.media_type)
-        target.result.manifests_pushed += 1
+        with self.lock:
+            target.result.manifests_pushed += 1
         if digest != manifest.digest:
             raise SeedError(f"{target.target}: put {manifest.digest} from {manifest.archive.path}, the registry "
                             f"answered digest {digest}")
