@@ -18,6 +18,7 @@ from ansible_collections.airgap.registry.plugins.module_utils import bundle_crea
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_create import create_bundle
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_have import have
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError, parse_have, reference_of
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_verify import verify_bundle
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import OCI_LAYER
 from ansible_collections.airgap.registry.plugins.module_utils.docker_config import encode_auth
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryAuthError, RegistryClient
@@ -127,6 +128,7 @@ def test_directory_bundle_holds_each_blob_once_and_copies_back(source, tmp_path,
     assert len(signed["referrers"]) >= 2 and all(r in files for r in signed["referrers"])
     multi3 = next(i for i in result["images"] if i["reference"].endswith("/multi:3"))
     assert multi3["platforms"] == ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
+    assert verify_bundle(out) == []
     # A rerun finds everything: nothing fetched, nothing changed.
     again = create_bundle({"images": _refs(source), "output": out})
     assert (again["changed"], again["blobs_fetched"]) == (False, 0)
@@ -158,7 +160,7 @@ def test_tar_and_tar_zst(py_source, tmp_path, start_registry):
         path = str(tmp_path / name)
         result = create_bundle({"images": _refs(py_source), "output": path})
         assert result["form"] == name.split(".", 1)[1] and result["changed"]
-        assert not os.path.exists(path + ".partial")
+        assert not os.path.exists(path + ".partial") and verify_bundle(path) == []
         members = _members(path, compressed)
         names = [n for n, _d in members]
         assert names[:2] == ["oci-layout", "airgap-bundle.json"] and names[-1] == "index.json"
@@ -224,6 +226,7 @@ def test_split_parts_concatenate_to_the_tarball(py_source, tmp_path, monkeypatch
     other = create_bundle({"images": refs, "output": str(split), "split_size": "128K"})
     assert other["changed"] and len(other["parts"]) < len(parts) and not os.path.exists(parts[-1])
     assert b"".join(open(p, "rb").read() for p in other["parts"]) == whole.read_bytes()
+    assert verify_bundle(str(split)) == [] and verify_bundle(str(whole)) == []
     parts = create_bundle({"images": refs, "output": str(split), "split_size": "64K"})["parts"]
     # Flip a byte: sha256sum -c names the part.
     with open(parts[0], "r+b") as fh:
@@ -346,6 +349,7 @@ def test_have_then_delta_holds_only_new_blobs(py_source, tmp_path, start_registr
     assert record["registry"] == site.host and record["have_created"] == doc["created"]
     # Carried + relied on = the full bundle; nothing carried that the site has, except manifests.
     assert carried | set(record["blobs"]) == everything and not carried & set(record["blobs"])
+    assert verify_bundle(str(tmp_path / "delta")) == []
     assert set(record["blobs"]) <= set(doc["blobs"]) and all(record["blobs"][d] == doc["blobs"][d] for d in record["blobs"])
     for digest in carried & set(doc["blobs"]):
         pytest.fail(f"{digest} is at the site but carried")
@@ -405,6 +409,16 @@ def test_cli_create_check_have_and_errors(py_source, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["blobs_fetched"] > 0 and out.exists() and "fetched" in done.stderr
+    verified = subprocess.run([CLI, "verify", str(out)], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0 and verified.stdout.strip() == f"{out}: good", verified.stderr
+    table = subprocess.run([CLI, "list", str(out)], capture_output=True, text=True, check=False)
+    assert table.returncode == 0 and f"{py_source.host}/nginx:1.25" in table.stdout and "REFERENCE" in table.stdout
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(out.read_bytes()[:-20000])
+    failed = subprocess.run([CLI, "verify", str(broken)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "broken.tar" in failed.stderr
+    listed = subprocess.run([CLI, "list", "--json", str(out)], capture_output=True, text=True, check=True)
+    assert [i["reference"] for i in json.loads(listed.stdout)["images"]] == [i["reference"] for i in report["images"]]
     have_out = tmp_path / "have.json"
     listed = subprocess.run([CLI, "have", "--registry", py_source.host, "--output", str(have_out)],
                             capture_output=True, text=True, check=False)
