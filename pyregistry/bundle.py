@@ -14,6 +14,7 @@ without the collection.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -33,51 +34,109 @@ class BundleServeError(PyRegistryError):
     """A bundle that cannot be served: the message names the path and the problem."""
 
 
+Piece = tuple[str, int, int]  # (file on disk, offset in it, byte count)
+
+
 @dataclass
 class Member:
-    """Where a file of the bundle lives: `path` on disk, its first byte at `offset`, `size` bytes."""
+    """Where a file of the bundle lives: `pieces` in order (one, but a member of a split tarball can span parts)."""
 
-    path: str
-    offset: int
-    size: int
+    pieces: list[Piece]
+
+    @property
+    def size(self) -> int:
+        """Bytes of the member."""
+        return sum(count for _path, _offset, count in self.pieces)
+
+    def range(self, offset: int, count: int) -> list[Piece]:
+        """The pieces holding bytes [offset, offset + count) of the member."""
+        found, start = [], 0
+        for path, piece_offset, piece_count in self.pieces:
+            low, high = max(offset, start), min(offset + count, start + piece_count)
+            if low < high:
+                found.append((path, piece_offset + low - start, high - low))
+            start += piece_count
+        return found
+
+
+class PartsReader(io.RawIOBase):
+    """The parts of a split tarball read as one seekable file (to index its headers)."""
+
+    def __init__(self, parts: list[str]) -> None:
+        super().__init__()
+        self.whole = Member([(part, 0, os.path.getsize(part)) for part in parts])
+        self.size = self.whole.size
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        self.pos = max(0, {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence] + pos)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        pieces = self.whole.range(self.pos, len(buffer))
+        if not pieces:
+            return 0
+        path, offset, count = pieces[0]
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(count)
+        buffer[:len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def locate(self, offset: int, count: int) -> list[Piece]:
+        """The parts' pieces holding bytes [offset, offset + count) of the whole tarball."""
+        return self.whole.range(offset, count)
 
 
 class BundleFiles:
     """The files of a bundle by their name inside the layout (`index.json`, `blobs/sha256/<hex>`): a directory's
-    files, or a tarball's regular members found by reading its headers once (tarfile's offset_data)."""
+    files, or a tarball's regular members found by reading its headers once (tarfile's offset_data), the tarball
+    being one file or the `parts` of a split one."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, parts: list[str] | None = None) -> None:
         self.path = path
         self.members: dict[str, Member] = {}
         if os.path.isdir(path):
             self._index_directory()
         else:
-            self._index_tar()
+            self._index_tar(parts or [path])
 
     def _index_directory(self) -> None:
         for top in ("oci-layout", "index.json", "airgap-bundle.json"):
             full = os.path.join(self.path, top)
             if os.path.isfile(full):
-                self.members[top] = Member(full, 0, os.path.getsize(full))
+                self.members[top] = Member([(full, 0, os.path.getsize(full))])
         blobs = os.path.join(self.path, "blobs")
         for algorithm in (os.listdir(blobs) if os.path.isdir(blobs) else []):
             with os.scandir(os.path.join(blobs, algorithm)) as entries:
                 for entry in entries:
                     if entry.is_file():
-                        self.members[f"blobs/{algorithm}/{entry.name}"] = Member(entry.path, 0, entry.stat().st_size)
+                        self.members[f"blobs/{algorithm}/{entry.name}"] = Member([(entry.path, 0, entry.stat().st_size)])
 
-    def _index_tar(self) -> None:
+    def _index_tar(self, parts: list[str]) -> None:
+        reader = PartsReader(parts)
         try:
-            with tarfile.open(self.path, "r:") as tar:
-                for info in tar:
-                    if info.isreg() and not info.issparse():
-                        name = info.name[2:] if info.name.startswith("./") else info.name
-                        self.members[name] = Member(self.path, info.offset_data, info.size)
+            with io.BufferedReader(reader) as buffered, tarfile.open(fileobj=buffered, mode="r:") as tar:
+                spans = [(info.name, info.offset_data, info.size) for info in tar if info.isreg() and not info.issparse()]
         except tarfile.ReadError as exc:
-            raise BundleServeError(f"{self.path}: not an uncompressed tar of an OCI image layout ({exc})") from None
-        end = max((m.offset + m.size for m in self.members.values()), default=0)
-        if end > os.path.getsize(self.path):
-            raise BundleServeError(f"{self.path}: truncated tar (a member ends at byte {end}, past the end of the file)")
+            raise BundleServeError(f"{self.path}: not an uncompressed tar of an OCI image layout ({exc}"
+                                   f"{'; a part is missing or short' if len(parts) > 1 else ''})") from None
+        end = max((offset + size for _name, offset, size in spans), default=0)
+        if end > reader.size:
+            raise BundleServeError(f"{self.path}: truncated tar (a member ends at byte {end}, past its end at {reader.size}"
+                                   f"{'; a part is missing or short' if len(parts) > 1 else ''})")
+        for name, offset, size in spans:
+            self.members[name[2:] if name.startswith("./") else name] = Member(reader.locate(offset, size) if size else [(parts[0], offset, 0)])
 
     def read(self, name: str) -> bytes | None:
         """The bytes of a (small) file of the bundle, or None when it has none by that name."""
@@ -86,13 +145,15 @@ class BundleFiles:
 
     @staticmethod
     def read_member(member: Member) -> bytes:
-        """The bytes of `member`; OSError when its file is shorter than they are."""
-        with open(member.path, "rb") as fh:
-            fh.seek(member.offset)
-            data = fh.read(member.size)
-        if len(data) != member.size:
-            raise OSError(f"{member.path}: {member.size} bytes at offset {member.offset} are not all there")
-        return data
+        """The bytes of `member`; OSError when a file holding it is shorter than they are."""
+        chunks = []
+        for path, offset, count in member.pieces:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                chunks.append(fh.read(count))
+            if len(chunks[-1]) != count:
+                raise OSError(f"{path}: {count} bytes at offset {offset} are not all there")
+        return b"".join(chunks)
 
 
 @dataclass
@@ -104,37 +165,53 @@ class Repository:
     blobs: set[str] = field(default_factory=set)
 
 
-def check_servable(path: str) -> str:
-    """`path` itself when it names a bundle directory or an uncompressed `.tar`; BundleServeError otherwise (a
-    `.tar.zst`, split parts, or nothing there). Returns the path to serve."""
+def check_servable(path: str) -> tuple[str, list[str]]:
+    """(path, parts): the bundle directory or uncompressed `.tar` that `path` names, with the parts of a split tarball
+    (`NAME.tar` or any `NAME.tar.partNNN` when only parts exist; [] when not split). BundleServeError for a `.tar.zst`
+    (whole or split) or nothing there."""
     from ansible_collections.airgap.registry.plugins.module_utils import bundle_layout
 
     parts = bundle_layout.parts_of(path)
-    if parts:
-        base = bundle_layout.split_base(path)
-        raise BundleServeError(f"{path}: a bundle split in {len(parts)} parts is not served in place; join them first "
-                               f"(cat {base}.part* > {base}; check them with sha256sum -c {bundle_layout.checksum_name(base)})")
-    if path.endswith(".zst"):
+    base = bundle_layout.split_base(path)
+    if base.endswith(".zst"):
         raise BundleServeError(f"{path}: a compressed bundle cannot be served in place; decompress it first "
-                               f"(zstd -d {path}), or seed it into a registry with airgap-seed")
-    if not os.path.exists(path):
-        raise BundleServeError(f"{path}: no such bundle (a directory holding oci-layout, or a .tar)")
-    return path
+                               f"(zstd -d {base}{', after joining its parts' if parts else ''}), or seed it into a registry "
+                               "with airgap-seed")
+    if not parts and not os.path.exists(path):
+        raise BundleServeError(f"{path}: no such bundle (a directory holding oci-layout, a .tar, or its .tar.part001...)")
+    missing = [name for name in _listed_parts(bundle_layout.checksum_name(base)) if parts and not os.path.exists(name)]
+    if missing:
+        raise BundleServeError(f"{base}: {len(missing)} part(s) listed in {bundle_layout.checksum_name(base)} are missing: "
+                               f"{', '.join(missing)}")
+    return (base, parts) if parts else (path, [])
+
+
+def _listed_parts(checksum_file: str) -> list[str]:
+    """The part paths a split tarball's checksum file (`<hex>  NAME.tar.partNNN` lines) lists; [] when it is absent."""
+    try:
+        with open(checksum_file) as fh:
+            names = [line.split(maxsplit=1)[1].strip().lstrip("*") for line in fh if len(line.split(maxsplit=1)) == 2]
+    except FileNotFoundError:
+        return []
+    return [os.path.join(os.path.dirname(checksum_file), name) for name in names]
 
 
 class BundleStorage:
     """The read side of pyregistry.storage.Storage over one bundle (see the module docstring).
 
-    open_blob returns the file holding the blob positioned at the blob's first byte (a tarball's member offset, 0 for a
-    directory's blob file): the handler sends `tell()` + range offset. Raises BundleServeError at construction for a
+    open_blob_range gives the pieces of files holding a byte range of a blob (a directory's blob file, a tarball's
+    member at its offset, or the parts a member of a split tarball spans), for the handler to sendfile. Raises BundleServeError at construction for a
     bundle it cannot serve (not a layout, a delta, unreadable names, a manifest whose bytes do not match its digest,
     two images with one repository:tag)."""
 
     readonly_message = READONLY_MESSAGE
 
     def __init__(self, path: str, hub_library: bool = False) -> None:
-        self.path = check_servable(path)
-        self.files = BundleFiles(self.path)
+        self.path, parts = check_servable(path)
+        self.files = BundleFiles(self.path, parts)
+        if parts:
+            log.warning("%s: serving its %d parts in place; their checksums are not checked here (sha256sum -c %s.sha256, "
+                        "or airgap-bundle verify)", self.path, len(parts), self.path)
         self.blobs = {f"{name.split('/')[1]}:{name.split('/')[2]}": member for name, member in self.files.members.items()
                       if name.count("/") == 2 and name.startswith("blobs/")}  # digest -> where its bytes are
         self.infos: dict[str, manifests.ManifestInfo] = {}
@@ -274,17 +351,23 @@ class BundleStorage:
         """(path of the file holding it, size) of a blob the repository's manifests reference, or None."""
         repo = self.repos.get(name)
         member = self.blobs.get(digest) if repo is not None and digest in repo.blobs else None
-        return None if member is None else (member.path, member.size)
+        return None if member is None else (member.pieces[0][0], member.size)
 
-    def open_blob(self, digest: str) -> BinaryIO:
-        """The file holding the blob, open for reading at the blob's first byte (the caller closes it); BlobUnknown
-        when the bundle lacks it."""
+    def open_blob_range(self, digest: str, offset: int, count: int) -> list[tuple[BinaryIO, int, int]]:
+        """Bytes [offset, offset + count) of the blob as [(open file, offset in it, count)] to send in order (the
+        caller closes the files); BlobUnknown when the bundle lacks the blob."""
         member = self.blobs.get(digest)
         if member is None:
             raise BlobUnknown(detail={"digest": digest})
-        fh = open(member.path, "rb")  # noqa: SIM115 - BlobResponse closes it
-        fh.seek(member.offset)
-        return fh
+        pieces = []
+        try:
+            for path, piece_offset, piece_count in member.range(offset, count):
+                pieces.append((open(path, "rb"), piece_offset, piece_count))  # noqa: SIM115 - BlobResponse closes them
+        except OSError:
+            for fobj, _offset, _count in pieces:
+                fobj.close()
+            raise
+        return pieces
 
     def get_manifest(self, name: str, reference: str) -> tuple[str, bytes, manifests.ManifestInfo]:
         """(digest, bytes, ManifestInfo) for a tag or digest of the repository, or raise MANIFEST_UNKNOWN."""

@@ -125,48 +125,53 @@ def _sendfile_blocking(sock_fd: int, file_fd: int, offset: int, count: int) -> N
 
 
 class BlobResponse(web.StreamResponse):
-    """A blob body (or a byte range of it) sent with sendfile from an already open file.
+    """A blob body (or a byte range of it) sent with sendfile from already open files: `pieces` [(file, offset,
+    count)] in order (one piece, but a blob of a split bundle can span parts).
 
-    Large plain-TCP bodies are sent by a thread of SENDFILE_POOL (reading paused on the connection meanwhile), so
+    Large plain-TCP pieces are sent by a thread of SENDFILE_POOL (reading paused on the connection meanwhile), so
     concurrent downloads copy on every core; the rest (and whatever exceeds the pool, e.g. many slow clients) goes
     through the event loop's sendfile.
     """
 
     threaded_in_flight = 0  # per process: one event loop
 
-    def __init__(self, fobj: BinaryIO, offset: int, count: int, status: int, headers: dict[str, str]) -> None:
+    def __init__(self, pieces: list[tuple[BinaryIO, int, int]], status: int, headers: dict[str, str]) -> None:
         super().__init__(status=status, headers=headers)
-        self._fobj = fobj
-        self._offset = offset
-        self._count = count
-        self.content_length = count
+        self._pieces = pieces
+        self.content_length = sum(count for _fobj, _offset, count in pieces)
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         try:
             writer = await super().prepare(request)
-            if self._count and request.method != "HEAD":
-                transport = request.transport
-                if transport is None:
-                    raise ConnectionResetError("connection lost")
-                await writer.drain()
-                sock = transport.get_extra_info("socket")
-                threaded = (self._count >= THREADED_SENDFILE_MIN and sock is not None and transport.get_extra_info("sslcontext") is None
-                            and transport.get_write_buffer_size() == 0 and BlobResponse.threaded_in_flight < SENDFILE_THREADS)
-                if threaded:
-                    BlobResponse.threaded_in_flight += 1
-                    transport.pause_reading()
-                    try:
-                        await request._loop.run_in_executor(SENDFILE_POOL, _sendfile_blocking, sock.fileno(), self._fobj.fileno(), self._offset, self._count)
-                    finally:
-                        BlobResponse.threaded_in_flight -= 1
-                        if not transport.is_closing():
-                            transport.resume_reading()
-                else:
-                    await request._loop.sendfile(transport, self._fobj, self._offset, self._count)
+            if self.content_length and request.method != "HEAD":
+                for fobj, offset, count in self._pieces:
+                    await self._send(request, writer, fobj, offset, count)
                 await super().write_eof()
             return writer
         finally:
-            self._fobj.close()
+            for fobj, _offset, _count in self._pieces:
+                fobj.close()
+
+    async def _send(self, request: web.BaseRequest, writer: AbstractStreamWriter, fobj: BinaryIO, offset: int, count: int) -> None:
+        """sendfile `count` bytes of `fobj` from `offset` to the client (threaded when large, see the class)."""
+        transport = request.transport
+        if transport is None:
+            raise ConnectionResetError("connection lost")
+        await writer.drain()
+        sock = transport.get_extra_info("socket")
+        threaded = (count >= THREADED_SENDFILE_MIN and sock is not None and transport.get_extra_info("sslcontext") is None
+                    and transport.get_write_buffer_size() == 0 and BlobResponse.threaded_in_flight < SENDFILE_THREADS)
+        if not threaded:
+            await request._loop.sendfile(transport, fobj, offset, count)
+            return
+        BlobResponse.threaded_in_flight += 1
+        transport.pause_reading()
+        try:
+            await request._loop.run_in_executor(SENDFILE_POOL, _sendfile_blocking, sock.fileno(), fobj.fileno(), offset, count)
+        finally:
+            BlobResponse.threaded_in_flight -= 1
+            if not transport.is_closing():
+                transport.resume_reading()
 
 
 class Handlers:
@@ -295,8 +300,7 @@ class Handlers:
                 stop = size if stop is None else min(stop, size)
                 offset, count, status = start, stop - start, 206
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        fobj = self.storage.open_blob(digest)  # open at the blob's first byte: 0, or its offset inside a bundle's tar
-        return BlobResponse(fobj, fobj.tell() + offset, count, status, headers)
+        return BlobResponse(self.storage.open_blob_range(digest, offset, count), status, headers)
 
     # ---- uploads -----------------------------------------------------------------------------------------
     async def upload_start(self, request: web.Request, name: str) -> web.Response:

@@ -197,6 +197,12 @@ class Storage:
         except (FileNotFoundError, NotADirectoryError):
             raise BlobUnknown(detail={"digest": digest}) from None
 
+    def open_blob_range(self, digest: str, offset: int, count: int) -> list[tuple[BinaryIO, int, int]]:
+        """Bytes [offset, offset + count) of a blob as pieces [(open file, offset in it, count)] to send in order (here
+        one piece; a bundle's blob can span the parts of a split tarball). The caller closes the files; BlobUnknown
+        when the blob is gone."""
+        return [(self.open_blob(digest), offset, count)]
+
     def blob_exists(self, digest: str) -> bool:
         """True when the store holds the blob (in any repository)."""
         return self.driver.exists(self.layout.blob_data(digest))

@@ -70,15 +70,21 @@ def tar_bundle(bundle_dir, tar_path):
     return tar_path
 
 
-def add_blob(bundle_dir, data_file):
-    """Move a file into the bundle's blobs (named by its sha256); returns (digest, size)."""
-    sha = hashlib.sha256()
-    with open(data_file, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            sha.update(chunk)
-    digest = "sha256:" + sha.hexdigest()
-    os.replace(data_file, _blob(bundle_dir, digest))
-    return digest, os.path.getsize(_blob(bundle_dir, digest))
+def split_tar(tar_path, out_dir, part_size):
+    """The tarball's bytes cut in parts of `part_size` bytes as `out_dir/NAME.partNNN` plus `NAME.sha256`
+    (docs/bundles.md, split parts); returns `out_dir/NAME` (which does not exist: only its parts do)."""
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, os.path.basename(tar_path))
+    lines = []
+    with open(tar_path, "rb") as src:
+        while data := src.read(part_size):
+            part = f"{base}.part{len(lines) + 1:03d}"
+            with open(part, "wb") as fh:
+                fh.write(data)
+            lines.append(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(part)}\n")
+    with open(base + ".sha256", "w") as fh:
+        fh.writelines(lines)
+    return base
 
 
 class BundleServer(RegistryProcess):

@@ -1,5 +1,6 @@
 """`pyregistry serve-bundle` with real clients: docker pulls (a platform of a multi-platform index), skopeo copies and
-inspects give the bundle's digests, for a bundle directory and its .tar; referrers; writes answer 405; TLS + htpasswd."""
+inspects give the bundle's digests, for a bundle directory, its .tar and that .tar's split parts; referrers; writes
+answer 405; TLS + htpasswd."""
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import require
-from tests.helpers.bundles import BundleServer, tar_bundle, write_bundle
+from tests.helpers.bundles import BundleServer, split_tar, tar_bundle, write_bundle
 from tests.helpers.certs import make_tls
 from tests.helpers.pyregistry import ALL_TYPES, req
 from tests.helpers.registries import REPO_ROOT
@@ -27,15 +28,17 @@ def run(*cmd, env=None):
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """(bundle directory, its .tar, {full reference: digest}) of multi:2, multi:3, dlist:1, signed:1 (+ referrers and a
-    cosign tag) from docker.io/library and a Helm chart from ghcr.io/acme."""
+    """{form: path} (bundle directory, its .tar, that .tar split in 4000-byte parts: many blobs span two) and
+    {full reference: digest} of multi:2, multi:3, dlist:1, signed:1 (+ referrers and a cosign tag) from
+    docker.io/library and a Helm chart from ghcr.io/acme."""
     base = tmp_path_factory.mktemp("bundle")
     subprocess.run([sys.executable, os.path.join(REPO_ROOT, "scripts", "oci_samples.py"), str(base / "samples")], check=True,
                    capture_output=True)
     samples = base / "samples"
     names = write_bundle(str(base / "dir"), [samples / "multi2.tar", samples / "multi3.tar", samples / "dlist.tar",
                                              samples / "signed.tar", (samples / "helm.tar", "ghcr.io/acme")])
-    return base / "dir", tar_bundle(str(base / "dir"), str(base / "bundle.tar")), names
+    tarball = tar_bundle(str(base / "dir"), str(base / "bundle.tar"))
+    return {"directory": base / "dir", "tar": tarball, "parts": split_tar(tarball, str(base / "parts"), 4000)}, names
 
 
 @pytest.fixture
@@ -62,10 +65,11 @@ def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("form", ["directory", "tar"])
+@pytest.mark.parametrize("form", ["directory", "tar", "parts"])
 def test_skopeo_and_api_give_the_bundles_digests(bundle, serve, tmp_path, form):
-    bundle_dir, bundle_tar, names = bundle
-    reg = serve(bundle_dir if form == "directory" else bundle_tar)
+    forms, names = bundle
+    bundle_dir = forms["directory"]
+    reg = serve(forms[form])
     assert req(reg.url, "GET", "/v2/_catalog").json() == {"repositories": ["acme/charts/mychart", "dlist", "multi", "signed"]}
     page = req(reg.url, "GET", "/v2/multi/tags/list?n=1")
     assert page.json() == {"name": "multi", "tags": ["2"]} and 'rel="next"' in page.headers["Link"]
@@ -104,10 +108,11 @@ def engine_tags():
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
 
 
-@pytest.mark.parametrize("form", ["directory", "tar"])
+@pytest.mark.parametrize("form", ["directory", "tar", "parts"])
 def test_docker_pulls_a_platform_of_an_index(bundle, serve, docker_client, engine_tags, form):
-    bundle_dir, bundle_tar, names = bundle
-    reg = serve(bundle_dir if form == "directory" else bundle_tar)
+    forms, names = bundle
+    bundle_dir = forms["directory"]
+    reg = serve(forms[form])
     index = json.loads(blob_bytes(bundle_dir, names["docker.io/library/multi:3"]))
     arm64 = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "arm64")
     config = json.loads(blob_bytes(bundle_dir, json.loads(blob_bytes(bundle_dir, arm64))["config"]["digest"]))
@@ -121,7 +126,8 @@ def test_docker_pulls_a_platform_of_an_index(bundle, serve, docker_client, engin
 
 
 def test_writes_answer_405_read_only(bundle, serve):
-    bundle_dir, _tar, names = bundle
+    forms, names = bundle
+    bundle_dir = forms["directory"]
     reg = serve(bundle_dir)
     digest = names["docker.io/library/multi:2"]
     manifest = blob_bytes(bundle_dir, digest)
@@ -138,8 +144,9 @@ def test_writes_answer_405_read_only(bundle, serve):
 
 
 def test_referrers_api_lists_the_signature_and_sbom(bundle, serve):
-    bundle_dir, bundle_tar, names = bundle
-    reg = serve(bundle_tar)
+    forms, names = bundle
+    bundle_dir = forms["directory"]
+    reg = serve(forms["parts"])
     subject = names["docker.io/library/signed:1"]
     listed = req(reg.url, "GET", f"/v2/signed/referrers/{subject}")
     assert listed.status == 200 and listed.headers["Content-Type"] == "application/vnd.oci.image.index.v1+json"
@@ -158,11 +165,11 @@ def test_referrers_api_lists_the_signature_and_sbom(bundle, serve):
 
 def test_tls_and_htpasswd_from_the_config(bundle, serve, tmp_path):
     require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
-    bundle_dir, bundle_tar, names = bundle
+    forms, names = bundle
     ca, cert, key = make_tls(tmp_path / "pki")
     htpasswd = tmp_path / "htpasswd"
     run("htpasswd", "-Bbc", str(htpasswd), "dana", "bundle-pw")
-    reg = serve(bundle_tar, cafile=ca, config={"http": {"tls": {"certificate": cert, "key": key}},
+    reg = serve(forms["tar"], cafile=ca, config={"http": {"tls": {"certificate": cert, "key": key}},
                                                "auth": {"htpasswd": {"realm": "bundle-realm", "path": str(htpasswd)}}})
     assert reg.url.startswith("https://")
     anon = req(reg.url, "GET", "/v2/_catalog", cafile=ca)
@@ -181,8 +188,8 @@ def test_tls_and_htpasswd_from_the_config(bundle, serve, tmp_path):
 
 
 def test_hub_library_flag_serves_library_paths(bundle, serve):
-    bundle_dir, _tar, names = bundle
-    reg = serve(bundle_dir, args=["--hub-library"])
+    forms, names = bundle
+    reg = serve(forms["directory"], args=["--hub-library"])
     assert req(reg.url, "GET", "/v2/_catalog").json()["repositories"] == ["acme/charts/mychart", "library/dlist", "library/multi",
                                                                           "library/signed"]
     got = req(reg.url, "HEAD", "/v2/library/multi/manifests/2", headers={"Accept": ALL_TYPES})

@@ -11,7 +11,7 @@ import pytest
 from pyregistry import cli
 from pyregistry.bundle import BundleServeError, BundleStorage
 from pyregistry.errors import ManifestUnknown
-from tests.helpers.bundles import tar_bundle, write_bundle
+from tests.helpers.bundles import split_tar, tar_bundle, write_bundle
 from tests.helpers.registries import REPO_ROOT
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
@@ -60,16 +60,51 @@ def test_repositories_tags_and_blobs_by_the_retag_rule(bundle_dir):
     assert BundleStorage(str(path), hub_library=True).catalog() == ["acme/charts/mychart", "library/multi", "library/signed"]
 
 
+def read_pieces(pieces):
+    data = b""
+    for fobj, offset, count in pieces:
+        with fobj:
+            fobj.seek(offset)
+            data += fobj.read(count)
+    return data
+
+
 def test_tar_blobs_are_read_in_place_by_offset(bundle_dir, tmp_path):
     path, names = bundle_dir
     tarball = tar_bundle(str(path), str(tmp_path / "b.tar"))
     store = BundleStorage(tarball)
     digest = json.loads(store.get_manifest("multi", "2")[1])["manifests"][1]["digest"]
     layer = json.loads(store.get_manifest("multi", digest)[1])["layers"][1]["digest"]
-    with store.open_blob(layer) as fh:
-        assert fh.name == tarball and fh.tell() > 0
-        size = store.blob_stat("multi", layer)[1]
-        assert fh.read(size) == (path / "blobs" / "sha256" / layer[7:]).read_bytes()
+    expected = (path / "blobs" / "sha256" / layer[7:]).read_bytes()
+    pieces = store.open_blob_range(layer, 0, len(expected))
+    assert [(fobj.name, offset > 0) for fobj, offset, _count in pieces] == [(tarball, True)]
+    assert read_pieces(pieces) == expected
+    assert read_pieces(store.open_blob_range(layer, 100, 50)) == expected[100:150]
+
+
+def test_split_parts_are_served_in_place_across_part_boundaries(bundle_dir, tmp_path):
+    path, _names = bundle_dir
+    base = split_tar(tar_bundle(str(path), str(tmp_path / "b.tar")), str(tmp_path / "parts"), 3000)
+    parts = sorted(os.listdir(tmp_path / "parts"))
+    assert len(parts) > 20 and not os.path.exists(base)
+    for name in (base, base + ".part002"):
+        store = BundleStorage(name)
+        assert store.path == base and store.catalog() == ["acme/charts/mychart", "multi", "signed"]
+        spanning = 0
+        for digest in store.blobs:
+            expected = (path / "blobs" / "sha256" / digest[7:]).read_bytes()
+            pieces = store.open_blob_range(digest, 0, len(expected))
+            spanning += len(pieces) > 1
+            assert read_pieces(pieces) == expected, digest
+            if len(expected) > 10:
+                assert read_pieces(store.open_blob_range(digest, 5, len(expected) - 10)) == expected[5:-5]
+        assert spanning >= 5
+    os.remove(tmp_path / "parts" / parts[-3])  # the checksum file sorts last: drop the last-but-one part
+    with pytest.raises(BundleServeError, match=f"1 part\\(s\\) listed in {base}.sha256 are missing: {base}.part0"):
+        BundleStorage(base)
+    os.remove(f"{base}.sha256")
+    with pytest.raises(BundleServeError, match="a part is missing or short"):
+        BundleStorage(base)
 
 
 def test_dot_slash_members_and_digest_only_names(bundle_dir, tmp_path):
@@ -93,16 +128,15 @@ def test_delta_bundle_is_refused(bundle_dir, capsys):
     assert code == 2 and "delta bundle" in err and "reg.site:5000" in err and "airgap-seed" in err
 
 
-def test_compressed_split_and_missing_bundles_are_refused(bundle_dir, tmp_path, capsys):
+def test_compressed_and_missing_bundles_are_refused(bundle_dir, tmp_path, capsys):
     path, _names = bundle_dir
     zst = tmp_path / "b.tar.zst"
     zst.write_bytes(b"\x28\xb5\x2f\xfd")
     code, err = serve_bundle_cli(capsys, zst)
     assert code == 2 and "decompress it first" in err and str(zst) in err
-    (tmp_path / "s.tar.part001").write_bytes(b"x")
-    (tmp_path / "s.tar.part002").write_bytes(b"y")
-    code, err = serve_bundle_cli(capsys, tmp_path / "s.tar")
-    assert code == 2 and "split in 2 parts" in err and f"cat {tmp_path / 's.tar'}.part*" in err
+    (tmp_path / "s.tar.zst.part001").write_bytes(b"x")
+    code, err = serve_bundle_cli(capsys, tmp_path / "s.tar.zst.part001")
+    assert code == 2 and f"zstd -d {tmp_path / 's.tar.zst'}, after joining its parts" in err
     code, err = serve_bundle_cli(capsys, tmp_path / "absent.tar")
     assert code == 2 and "no such bundle" in err
     (tmp_path / "empty").mkdir()
