@@ -694,32 +694,38 @@ def create_bundle(opts: dict, progress: NullProgress | None = None) -> dict:
                  if have is not None else None)
         result = _result(output, form, plan, delta)
         if opts["check_mode"]:
-            missing = [(n.digest, n.size) for n in plan.blobs.values() if not store.has(n.digest, n.size)]
-            missing += [(d, len(b)) for d, b in plan.prefetched.items() if not store.has(d, len(b))]
-            unchanged = form != "directory" and _same(previous, plan.images, delta)
-            result.update(blobs_fetched=0 if unchanged else len(missing),
-                          bytes_fetched=0 if unchanged else sum(size for _d, size in missing),
-                          changed=not unchanged and (bool(missing) or not _same(previous, plan.images, delta)))
-            return result
+            return _checked(result, plan, store, form != "directory" and _same(previous, plan.images, delta),
+                            _same(previous, plan.images, delta))
         if form != "directory" and _same(previous, plan.images, delta) and not os.path.isdir(staging):
             result["parts"] = parts_of(part_name(output, 1)) if split_size else []
-            return result
+            return result  # the finished tarball holds these images already
         os.makedirs(staging, exist_ok=True)
         fetched, fetched_bytes = fetch(plan, store, opts.get("parallel") or 1, progress)
         pruned = store.prune(plan.digests())
         result.update(blobs_fetched=fetched, bytes_fetched=fetched_bytes)
         if form == "directory":
-            unchanged = _same(previous, plan.images, delta) and not fetched and not pruned and \
-                os.path.exists(os.path.join(staging, INDEX_FILE))
-            result["changed"] = not unchanged
-            if not unchanged:
+            result["changed"] = not (_same(previous, plan.images, delta) and not fetched and not pruned
+                                     and os.path.exists(os.path.join(staging, INDEX_FILE)))
+            if result["changed"]:
                 write_layout(staging, plan, now(), delta)
             return result
-        write_layout(staging, plan, (previous or {}).get("created") if _same(previous, plan.images, delta) else now(), delta)
+        created = (previous or {}).get("created") if _same(previous, plan.images, delta) else None
+        write_layout(staging, plan, created or now(), delta)
         result["parts"] = write_tarball(output, staging, member_names(sorted(plan.digests())), form == "tar.zst", split_size)
         shutil.rmtree(staging)
         result["changed"] = True
         return result
+
+
+def _checked(result: dict, plan: Plan, store: BlobStore, tarball_current: bool, same_document: bool) -> dict:
+    """Check mode's result: the blobs (count, bytes) the layout lacks, none when the finished tarball is current."""
+    missing = [(n.digest, n.size) for n in plan.blobs.values() if not store.has(n.digest, n.size)]
+    missing += [(d, len(b)) for d, b in plan.prefetched.items() if not store.has(d, len(b))]
+    if tarball_current:
+        missing = []
+    result.update(blobs_fetched=len(missing), bytes_fetched=sum(size for _d, size in missing),
+                  changed=not tarball_current and (bool(missing) or not same_document))
+    return result
 
 
 def _result(output: str, form: str, plan: Plan, delta: dict | None) -> dict:

@@ -132,6 +132,10 @@ def test_directory_bundle_holds_each_blob_once_and_copies_back(source, tmp_path,
     # A rerun finds everything: nothing fetched, nothing changed.
     again = create_bundle({"images": _refs(source), "output": out})
     assert (again["changed"], again["blobs_fetched"]) == (False, 0)
+    checked = create_bundle({"images": _refs(source), "output": out, "check_mode": True})
+    assert (checked["changed"], checked["blobs_fetched"], checked["images"]) == (False, 0, result["images"])
+    fresh = create_bundle({"images": _refs(source), "output": str(tmp_path / "fresh") + "/", "check_mode": True})
+    assert fresh["changed"] and fresh["bytes_fetched"] > 0 and not (tmp_path / "fresh").exists()
     # skopeo copies the images from the bundle into another registry with the same digests (containers/image reads
     # only OCI media types from an index.json: Docker-typed images are checked with ctr import in test_tar_and_tar_zst).
     target = start_registry("pyregistry")
