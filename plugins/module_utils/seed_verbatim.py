@@ -119,21 +119,30 @@ class VerbatimPusher:
         return recorded != repo and self.client.mount_blob(repo, digest, from_repo=recorded)
 
     def push(self, plan: SeedPlan) -> None:
-        """Push every VerbatimTarget still to push, in order; SeedError naming the target and archive that failed."""
+        """Push every VerbatimTarget still to push: the blobs first (each once), then the targets, those of one
+        repository in order (they may share a referrers tag), the repositories side by side; SeedError naming the
+        target and archive that failed."""
         from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import run_parallel  # noqa: PLC0415 - cycle
         if not self.opts["check_mode"]:
             self._stream_uploads(plan)
             self._parallel_uploads(plan, run_parallel)
+        by_repo: dict[str, list[VerbatimTarget]] = {}
         for target in plan.verbatim:
-            if not target.push:
+            by_repo.setdefault(target.repo, []).append(target)
+
+        def push_repo(targets: list[VerbatimTarget]) -> None:
+            for target in targets:
+                if target.push and not self.abort.is_set():
+                    self._push_target(target, run_parallel)
                 self.progress.target_done(target.result)
-                continue
-            try:
-                self._push_one(target, run_parallel)
-            except RegistryError as exc:
-                self.abort.set()
-                raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
-            self.progress.target_done(target.result)
+        run_parallel(push_repo, by_repo.values(), self.opts["parallel"], self.abort)
+
+    def _push_target(self, target: VerbatimTarget, run_parallel) -> None:
+        try:
+            self._push_one(target, run_parallel)
+        except RegistryError as exc:
+            self.abort.set()
+            raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
 
     def _stream_uploads(self, plan: SeedPlan) -> None:
         """Compressed archives: upload each blob no target's repository has into the first repository needing it, in
