@@ -1,0 +1,51 @@
+"""image_bundle and image_bundle_have take their argument_spec from bundle_options (the definitions `airgap-bundle create`
+and `have` use); their DOCUMENTATION (with the registry_connection fragment) agrees with it, option by option."""
+import pytest
+import yaml
+
+from ansible_collections.airgap.registry.plugins.doc_fragments.registry_connection import ModuleDocFragment
+from ansible_collections.airgap.registry.plugins.module_utils import bundle_options, seed_options
+from ansible_collections.airgap.registry.plugins.modules import image_bundle, image_bundle_have
+
+MODULES = ((image_bundle, bundle_options.CREATE_OPTIONS), (image_bundle_have, bundle_options.HAVE_OPTIONS))
+PAIRS = [(module, option) for module, options in MODULES for option in options]
+
+
+def documented_options(module):
+    docs = yaml.safe_load(module.DOCUMENTATION)
+    assert "airgap.registry.registry_connection" in docs["extends_documentation_fragment"]
+    return {**yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"], **docs["options"]}
+
+
+@pytest.mark.parametrize(("module", "options"), MODULES, ids=["image_bundle", "image_bundle_have"])
+def test_spec_is_generated_and_documented_with_nothing_more(module, options):
+    assert module.ARGUMENT_SPEC == seed_options.argument_spec(options)
+    assert set(documented_options(module)) == set(module.ARGUMENT_SPEC)
+    assert module.ARGUMENT_SPEC["password"].get("no_log") is True
+
+
+@pytest.mark.parametrize(("module", "option"), PAIRS, ids=[f"{m.__name__.rsplit('.', 1)[-1]}-{o.name}" for m, o in PAIRS])
+def test_documentation_agrees_with_the_definition(module, option):
+    doc = documented_options(module)[option.name]
+    spec = option.spec
+    assert doc.get("type", "str") == spec["type"]
+    assert doc.get("default") == spec.get("default")
+    assert doc.get("choices") == spec.get("choices")
+    assert bool(doc.get("required")) == bool(spec.get("required"))
+    assert doc.get("elements") == spec.get("elements")
+    assert doc.get("description")
+
+
+def test_summary_counts_and_units():
+    result = {"images": [{}, {}], "blobs_total": 9, "bytes_total": 3 * 1024 * 1024, "blobs_fetched": 2, "bytes_fetched": 512}
+    assert image_bundle.summary_of(result, check_mode=False) == "2 images, 9 blobs (3.0 MiB); fetched 2 blobs (512 B)"
+    assert image_bundle.summary_of(result, check_mode=True).endswith("would fetch 2 blobs (512 B)")
+    assert image_bundle.human_bytes(5 * 1024 ** 4) == "5120.0 GiB"
+
+
+def test_have_documents_compare_without_their_time():
+    doc = {"haveVersion": 1, "created": "2026-11-30T07:00:00Z", "repositories": {"a": {"1": "sha256:x"}}, "blobs": {}}
+    assert image_bundle_have.same_but_created(doc, {**doc, "created": "2026-12-30T07:00:00Z"})
+    assert not image_bundle_have.same_but_created(doc, {**doc, "repositories": {"a": {"1": "sha256:y"}}})
+    assert not image_bundle_have.same_but_created(None, doc)
+    assert image_bundle_have.tags_of(doc) == {"a:1": "sha256:x"}
