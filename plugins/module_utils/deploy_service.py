@@ -111,10 +111,8 @@ def read_secrets(p: Dict[str, Any], check_mode: bool) -> Tuple[List[Tuple[str, s
             secret = rd.secret_name(p["name"], kind, content)
         secrets.append((secret, filename))
         data[secret] = content
-    if p.get("http_secret"):
-        # Distribution 2.8 reads http.secret from its config or REGISTRY_HTTP_SECRET only (no _FILE variant): the shared
-        # secret reaches every replica as a config.yml docker secret mounted over the image's config, never in env.
-        config = dict(BASE_CONFIG, http=dict(BASE_CONFIG["http"], secret=p["http_secret"]))
+    config = registry_config(p)
+    if config is not None:
         content = rd.render_config(config)
         secret = rd.secret_name(p["name"], "config", content)
         secrets.append((secret, rd.config_target(p["image"])))
@@ -125,6 +123,35 @@ def read_secrets(p: Dict[str, Any], check_mode: bool) -> Tuple[List[Tuple[str, s
         secrets.append((secret, FRONT_CONFIG_TARGET))
         data[secret] = content
     return secrets, data
+
+
+def s3_storage(s3: Dict[str, Any]) -> Dict[str, Any]:
+    """Distribution's `storage` section for the s3 driver (configuration reference, storage.s3): bucket, region,
+    regionendpoint (S3-compatible stores), credentials, secure, v4auth, rootdirectory; redirects to the store disabled
+    unless asked (clients then need no route to it)."""
+    driver = {"bucket": s3["bucket"], "region": s3.get("region") or "us-east-1", "secure": bool(s3.get("secure", True)),
+              "v4auth": bool(s3.get("v4auth", True))}
+    for key in ("regionendpoint", "accesskey", "secretkey", "rootdirectory"):
+        if s3.get(key):
+            driver[key] = s3[key]
+    return {"cache": BASE_CONFIG["storage"]["cache"], "s3": driver, "redirect": {"disable": not s3.get("redirect")}}
+
+
+def registry_config(p: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The registry's config.yml (the image's base settings plus http.secret and the s3 storage), or None when neither
+    is asked (the image's own config then serves).
+
+    Distribution 2.8 reads http.secret from its config or REGISTRY_HTTP_SECRET only (no _FILE variant), and the s3
+    credentials from its config, the environment or the AWS credentials chain: both reach every replica in this
+    config.yml, a docker secret mounted over the image's config, never in the environment."""
+    if not p.get("http_secret") and not p.get("s3"):
+        return None
+    config = dict(BASE_CONFIG)
+    if p.get("http_secret"):
+        config["http"] = dict(BASE_CONFIG["http"], secret=p["http_secret"])
+    if p.get("s3"):
+        config["storage"] = s3_storage(p["s3"])
+    return config
 
 
 def update_order(p: Dict[str, Any]) -> str:

@@ -81,6 +81,48 @@ options:
         C(http.secret)), mounted over the image's config file; it is never put in the environment.
       - C(REGISTRY_*) entries of O(env) still override that file.
     type: str
+  s3:
+    description:
+      - Store the registry's content in an S3 bucket (Distribution's C(s3) storage driver) instead of O(storage_path);
+        every replica then shares it without a shared filesystem.
+      - The settings, credentials included, reach the service inside the C(<name>-config-<sha256[:12]>) docker secret
+        (the registry's C(config.yml)), never in its environment, the results or the diff.
+    type: dict
+    suboptions:
+      bucket:
+        description: Bucket name; it must exist.
+        type: str
+        required: true
+      region:
+        description: Region (S3-compatible stores usually accept any).
+        type: str
+        default: us-east-1
+      regionendpoint:
+        description: Endpoint URL of an S3-compatible store, for example V(http://s3.internal:9000).
+        type: str
+      accesskey:
+        description: Access key; with O(s3.secretkey). Without them, the AWS credentials chain of the container applies.
+        type: str
+        no_log: true
+      secretkey:
+        description: Secret key.
+        type: str
+        no_log: true
+      secure:
+        description: Talk to the endpoint over HTTPS.
+        type: bool
+        default: true
+      v4auth:
+        description: Sign requests with AWS signature version 4.
+        type: bool
+        default: true
+      rootdirectory:
+        description: Prefix of every object the registry writes.
+        type: str
+      redirect:
+        description: Redirect blob downloads to the store (clients then need a route to it); default the registry serves them.
+        type: bool
+        default: false
   networks:
     description:
       - Swarm (overlay) networks the tasks join, by name; they must exist. A front on the same network reaches the
@@ -100,7 +142,7 @@ options:
         docker secret C(<name>-nginx-<sha256[:12]>) mounted at C(/etc/nginx/nginx.conf) (a changed config rolls the
         service). NGINX must listen on O(published_port)'s target, 5000, in its container.
       - O(tls_cert) and O(tls_key) still become the secrets C(/run/secrets/tls.crt) and C(/run/secrets/tls.key) for the
-        config to name; no C(REGISTRY_*) environment is set. Excludes O(htpasswd_path) and O(http_secret) (those
+        config to name; no C(REGISTRY_*) environment is set. Excludes O(htpasswd_path), O(http_secret) and O(s3) (those
         belong to the registry behind the front).
       - The role C(airgap.registry.registry_swarm) renders this config (C(registry_swarm_front)).
     type: str
@@ -237,6 +279,10 @@ def main() -> None:
             networks=dict(type="list", elements="str", default=[]),
             endpoint_mode=dict(type="str", default="vip", choices=["vip", "dnsrr"]),
             create_networks=dict(type="bool", default=False),
+            s3=dict(type="dict", options=dict(
+                bucket=dict(type="str", required=True), region=dict(type="str", default="us-east-1"), regionendpoint=dict(type="str"),
+                accesskey=dict(type="str", no_log=True), secretkey=dict(type="str", no_log=True), secure=dict(type="bool", default=True),
+                v4auth=dict(type="bool", default=True), rootdirectory=dict(type="str"), redirect=dict(type="bool", default=False))),
             front_config=dict(type="str"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
@@ -247,8 +293,10 @@ def main() -> None:
     params = module.params
     if params["endpoint_mode"] == "dnsrr" and params["publish_mode"] == "ingress":
         module.fail_json(msg="endpoint_mode dnsrr cannot publish through the ingress routing mesh: use publish_mode host or none")
-    if params["front_config"] and (params["htpasswd_path"] or params["http_secret"]):
-        module.fail_json(msg="front_config (an NGINX front) excludes htpasswd_path and http_secret: set them on the registry service behind it")
+    if params["front_config"] and (params["htpasswd_path"] or params["http_secret"] or params["s3"]):
+        module.fail_json(msg="front_config (an NGINX front) excludes htpasswd_path, http_secret and s3: set them on the registry service behind it")
+    if params["s3"] and params["storage_path"]:
+        module.fail_json(msg="s3 and storage_path are exclusive: the registry stores its content in one place")
     if params["replicas"] < 0:
         module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
     params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}
