@@ -1,5 +1,5 @@
-"""`pyregistry serve-bundle`: a bundle (docs/bundles.md: an OCI image layout directory, or an uncompressed tarball
-of one) served in place, read-only, with no copy and no unpacking.
+"""`pyregistry serve-bundle`: a bundle (docs/bundles.md: an OCI image layout directory, an uncompressed tarball of
+one, or that tarball's split parts) served in place, read-only, with no copy, no joining and no unpacking.
 
 BundleStorage answers the read calls the handlers make of pyregistry.storage.Storage (catalog, tags, blob_stat,
 open_blob, get_manifest, referrers) from an index built once at start: index.json's named images become repositories
