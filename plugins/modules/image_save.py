@@ -23,8 +23,8 @@ description:
     C(sha256-<hex>.sig), C(.att), C(.sbom) tags), so that C(skopeo copy --all oci-archive:FILE:NAME) and
     M(airgap.registry.image_seed) give the tag its source digest again. O(platforms) with
     O(platform_policy=filter) writes a new index of the chosen platforms instead (a new digest).
-  - O(format=docker-archive) holds one platform: a multi-platform image needs O(platform), else the task fails
-    naming the image and its platforms.
+  - O(format=docker-archive) holds one platform, so a multi-platform image needs O(platform); without it the task
+    fails naming the image and its platforms.
   - A tarball that already holds the same image (same config digest, that is image ID, and same name) in the same
     format is left alone unless O(force=true).
   - Every tarball is written to a temporary file in O(dest) and renamed into place, so a failure leaves no partial file.
