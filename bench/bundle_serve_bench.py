@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: blob GET throughput of `pyregistry serve-bundle` (a bundle directory and its .tar, served in
-place) vs `pyregistry serve` holding the same blobs, in one run; ratios bundle/serve (target >= 1.0). Then each
-server's peak resident memory while a 1 GiB layer is downloaded (it must stay flat: blobs are sent with sendfile).
+"""Side-by-side benchmark: blob GET throughput of `pyregistry serve-bundle` (a bundle directory, its .tar and that
+.tar's split parts, all served in place) vs `pyregistry serve` holding the same blobs, in one run; ratios bundle/serve
+(target >= 1.0). Then each server's peak resident memory while a 1 GiB layer is downloaded (it must stay flat: blobs
+are sent with sendfile).
 
 The same files are pushed to `pyregistry serve` and hard-linked into the bundle directory (blobs/sha256/<hex>); the
-.tar is that directory as one tarball. Load: wrk on one blob URL, the servers in turn, each one first in turn, median reported.
+.tar is that directory as one tarball, cut in --part-mib parts for the third form. Load: wrk on one blob URL, the
+servers in turn (each one first in turn), median reported.
 
-    .venv/bin/python bench/bundle_serve_bench.py [--seconds 3] [--rounds 3] [--big-mib 1024] [--workers 1]
+    .venv/bin/python bench/bundle_serve_bench.py [--seconds 3] [--rounds 3] [--big-mib 1024] [--part-mib 100] [--workers 1]
 """
 import argparse
 import hashlib
@@ -25,7 +27,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from registry_bench import MANIFEST_TYPE, Server, make_file, push_manifest, push_monolithic, wrk  # noqa: E402
 
-from tests.helpers.bundles import tar_bundle  # noqa: E402
+from tests.helpers.bundles import split_tar, tar_bundle  # noqa: E402
 
 MIB = 1024 * 1024
 REPO = "bench/app"
@@ -123,6 +125,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="duration of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per workload (the median is reported)")
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the large layer for the memory check (MiB)")
+    parser.add_argument("--part-mib", type=int, default=100, help="part size of the split .tar served as parts (MiB)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of every server (pyregistry.workers)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -149,6 +152,8 @@ def main():
         bundle_cmd = [sys.executable, "-m", "pyregistry", "serve-bundle"]
         servers["bundle dir"] = Server("pyregistry-bundle-dir", workdir, args.workers, command=[*bundle_cmd, bundle_dir, "--config"])
         servers["bundle tar"] = Server("pyregistry-bundle-tar", workdir, args.workers, command=[*bundle_cmd, bundle_tar, "--config"])
+        parts = split_tar(bundle_tar, os.path.join(workdir, "parts"), args.part_mib * MIB)
+        servers["bundle parts"] = Server("pyregistry-bundle-parts", workdir, args.workers, command=[*bundle_cmd, parts, "--config"])
         workloads = [("64 KiB blob GET (req/s)", "requests per server CPU s", files["small"][2], 32, 0),
                      ("40 MB blob GET (MB/s)", "MB per server CPU s", files["mid"][2], 4, 1)]
         results = {name: {} for name in servers}
@@ -170,13 +175,14 @@ def main():
     print(f"\npyregistry serve-bundle vs pyregistry serve, same blobs, {args.workers} worker(s) each, {os.cpu_count()} CPUs, "
           f"median of {args.rounds} alternating rounds, higher is better; per server CPU second: the same work divided by the\n"
           "CPU time the server used for it, which a busy machine disturbs less than throughput\n")
-    print(f"{'workload':30} {'serve':>10} {'bundle dir':>11} {'ratio':>6} {'bundle tar':>11} {'ratio':>6}")
+    bundles = [name for name in results if name != "serve"]
+    print(f"{'workload':30} {'serve':>10}" + "".join(f" {name:>12} {'ratio':>6}" for name in bundles))
     for metric, base in results["serve"].items():
-        d, t = results["bundle dir"][metric], results["bundle tar"][metric]
-        print(f"{metric:30} {base:10.1f} {d:11.1f} {d / base:6.2f} {t:11.1f} {t / base:6.2f}")
+        print(f"{metric:30} {base:10.1f}" + "".join(f" {results[name][metric]:12.1f} {results[name][metric] / base:6.2f}"
+                                                     for name in bundles))
     print(f"\n{args.big_mib} MiB layer GET, server resident memory in MiB (baseline -> peak) and MB/s:")
     for name, (base, peak, rate) in memory.items():
-        print(f"  {name:11} {base:7.1f} -> {peak:7.1f} (+{peak - base:.1f})  {rate:8.1f} MB/s")
+        print(f"  {name:12} {base:7.1f} -> {peak:7.1f} (+{peak - base:.1f})  {rate:8.1f} MB/s")
     flat = all(peak - base < 64 for base, peak, _rate in memory.values())
     print(f"memory flat (peak within 64 MiB of baseline): {'yes' if flat else 'NO'}")
     return 0 if flat else 1

@@ -75,13 +75,16 @@ def split_tar(tar_path, out_dir, part_size):
     (docs/bundles.md, split parts); returns `out_dir/NAME` (which does not exist: only its parts do)."""
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, os.path.basename(tar_path))
-    lines = []
+    lines, total = [], os.path.getsize(tar_path)
     with open(tar_path, "rb") as src:
-        while data := src.read(part_size):
-            part = f"{base}.part{len(lines) + 1:03d}"
+        while src.tell() < total:
+            part, sha, left = f"{base}.part{len(lines) + 1:03d}", hashlib.sha256(), part_size
             with open(part, "wb") as fh:
-                fh.write(data)
-            lines.append(f"{hashlib.sha256(data).hexdigest()}  {os.path.basename(part)}\n")
+                while left and (data := src.read(min(left, 1 << 20))):
+                    fh.write(data)
+                    sha.update(data)
+                    left -= len(data)
+            lines.append(f"{sha.hexdigest()}  {os.path.basename(part)}\n")
     with open(base + ".sha256", "w") as fh:
         fh.writelines(lines)
     return base
