@@ -627,7 +627,6 @@ def existing_document(output: str, form: str, split_size: int | None = None) -> 
     except (OSError, ValueError, tarfile.TarError, CompressError):
         return None
     return None
-    return None
 
 
 def _same(doc: dict | None, images: list[dict], delta: dict | None) -> bool:
