@@ -1,14 +1,22 @@
 """platform_policy.select_platforms: full, sparse and filter over indexes, manifest lists and attestations."""
 import hashlib
 import json
+import os
+import sys
 
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.platform_policy import (
-    PlatformPolicyError, normalize, parse_platform, select_platforms)
+    PlatformPolicyError, narrow_plan, normalize, parse_platform, select_platforms, sparse_hint)
+from ansible_collections.airgap.registry.plugins.module_utils.seed_options import DEFAULTS
+from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import load_plan
+from tests.helpers.registries import REPO_ROOT
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST)
+
+sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
+import oci_samples  # noqa: E402 - scripts/ is not a package
 
 
 def sha(data: bytes) -> str:
@@ -141,3 +149,44 @@ def test_a_body_that_is_not_an_index_is_refused():
         select_platforms(b"{nope", [], "full")
     with pytest.raises(PlatformPolicyError, match="manifest 0 has no valid digest"):
         select_platforms(index_body([{"mediaType": OCI_MANIFEST, "digest": "x", "size": 1}]), [], "full")
+
+
+# --- narrow_plan: the policy over a seed plan read from real OCI archives (scripts/oci_samples.py) ------------------
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    out = tmp_path_factory.mktemp("oci")
+    oci_samples.write_all(str(out))
+    return out
+
+
+def _plan(samples, *names):
+    return load_plan({**DEFAULTS, "src": [str(samples / n) for n in names], "registry": "reg.test:5000"})
+
+
+def test_narrow_plan_filter_rewrites_the_unit_and_drops_the_index_referrers(samples):
+    plan = _plan(samples, "signed.tar", "helm.tar")
+    signed = next(t for t in plan.verbatim if t.target.endswith("/signed:1"))
+    source = signed.unit
+    assert source.referrers  # the signature and the SBOM name the index
+    assert narrow_plan(plan, ["linux/arm64"], "filter") == []
+    unit = signed.unit
+    assert unit is not source and unit.digest != source.digest == signed.result.source_digest
+    assert unit.digest == sha(unit.body) and [c.platform for c in unit.children] == ["linux/arm64/v8"]
+    assert unit.referrers == [] and signed.result.platforms == ["linux/arm64/v8"]
+    assert any("referrer(s) of index" in w and source.digest in w for w in plan.warnings)
+    assert [c.digest for c in source.children] != [c.digest for c in unit.children]  # the archive's unit is untouched
+    helm = next(t for t in plan.verbatim if "mychart" in t.target)
+    assert helm.unit.digest == helm.result.source_digest  # an artifact is seeded as it is
+
+
+def test_narrow_plan_sparse_keeps_the_bytes_and_names_the_sparse_targets(samples):
+    plan = _plan(samples, "multi3.tar", "multi2.tar")
+    sources = {t.target: t.unit for t in plan.verbatim}
+    sparse = narrow_plan(plan, ["linux/amd64", "linux/arm64"], "sparse")
+    assert sparse == ["reg.test:5000/multi:3"]  # multi:2 keeps every child: not sparse
+    multi3 = next(t for t in plan.verbatim if t.target == "reg.test:5000/multi:3")
+    assert multi3.unit.body == sources[multi3.target].body and multi3.unit.digest == sources[multi3.target].digest
+    assert [c.platform for c in multi3.unit.children] == ["linux/amd64", "linux/arm64/v8"]
+    refused = sparse_hint("reg.test:5000/multi:3: a.tar: MANIFEST_BLOB_UNKNOWN", sparse)
+    assert "validation.manifests.indexes.platforms" in refused and "platform_policy filter" in refused
+    assert sparse_hint("reg.test:5000/other:1: boom", sparse) == "reg.test:5000/other:1: boom"
