@@ -181,3 +181,16 @@ def test_bundle_playbook_then_site_seeds_it_and_writes_the_have_file(source, sit
     pulled = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://127.0.0.1:{port}/apps/abox:2.0"],
                             capture_output=True, text=True, check=False)
     assert pulled.returncode == 0, pulled.stderr
+
+
+@pytest.mark.docker
+def test_bundle_playbook_from_the_engine_names_images_in_full(sample_images, tmp_path):
+    extra = {"bundle_kind": "bundle", "bundle_dir": str(tmp_path), "bundle_registry_image": "", "bundle_images": list(SAMPLES)}
+    made = run_playbook(BUNDLE, extra_vars=extra)
+    assert made.rc == 0 and made.changed == 1, made.stdout[-4000:]
+    written = made.result("Write the other images into one bundle")
+    assert sorted(i["reference"] for i in written["images"]) == [
+        "docker.io/library/abox:1.0.1", "docker.io/library/nginx:1.25", "docker.io/tools/busyish:2.0"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images.tar"]
+    again = run_playbook(BUNDLE, extra_vars=extra)
+    assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]
