@@ -11,13 +11,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import require
 from tests.helpers.ansible import run_playbook
+from tests.helpers.debian_python import DEBIAN_PYTHON, DOCKER_SDK, module_version, unpack_debian_packages
 from tests.helpers.registries import free_port, wait_http
-
-DEBIAN_SDK = ["python3-docker", "python3-websocket", "python3-requests", "python3-urllib3", "python3-certifi",
-              "python3-chardet", "python3-charset-normalizer", "python3-idna", "python3-six"]
-
 
 def play(role_vars):
     return [{"name": "registry", "hosts": "localhost", "gather_facts": False,
@@ -60,25 +56,16 @@ def test_only_what_the_settings_need_is_asked(role_vars, tmp_path):
 
 @pytest.fixture(scope="module")
 def debian_docker_sdk(tmp_path_factory):
-    """Debian 12's docker SDK and its dependencies, unpacked from the Debian archive (apt-get download)."""
-    require(os.path.exists("/usr/bin/python3") and os.path.exists("/usr/bin/apt-get"), "not a Debian host")
-    where = tmp_path_factory.mktemp("debian-sdk")
-    got = subprocess.run(["apt-get", "download", *DEBIAN_SDK], cwd=where, capture_output=True, text=True, check=False)
-    require(got.returncode == 0, f"apt-get download failed: {got.stderr[-1000:]}")
-    root = where / "root"
-    for deb in where.glob("*.deb"):
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    path = str(root / "usr" / "lib" / "python3" / "dist-packages")
-    version = subprocess.run(["/usr/bin/python3", "-c", "import docker; print(docker.__version__)"], env={"PYTHONPATH": path},
-                             capture_output=True, text=True, check=True).stdout.strip()
-    return path, version
+    """Debian 12's docker SDK and its dependencies, unpacked from the Debian archive: (PYTHONPATH, SDK version)."""
+    path = unpack_debian_packages(str(tmp_path_factory.mktemp("debian-sdk")), DOCKER_SDK)
+    return path, module_version(path, "docker")
 
 
 @pytest.mark.docker
 def test_container_backend_with_debian_12_docker_sdk(role_vars, debian_docker_sdk, docker_client):
     path, version = debian_docker_sdk
     assert version == "5.0.3"
-    env = {"ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3", "PYTHONPATH": path}
+    env = {"ANSIBLE_PYTHON_INTERPRETER": DEBIAN_PYTHON, "PYTHONPATH": path}
     settings = {**role_vars, "registry_backend": "container", "registry_tls": True}
     try:
         first = run_playbook(play(settings), env=env)
