@@ -120,6 +120,18 @@ def test_role_seeds_a_split_bundle_and_is_idempotent(source, start_registry, tmp
     assert "registry_seed_bundle" in missing.failures()["localhost"] and "elsewhere.tar.part001" in missing.failures()["localhost"]
 
 
+def test_role_seeds_a_bundle_tar_found_among_the_controller_tarballs(source, start_registry, tmp_path, sample_tarballs):
+    controller = tmp_path / "controller"
+    controller.mkdir()
+    module("image_bundle", {"images": [f"{source.host}/{name}" for name in SAMPLES[:2]], "output": str(controller / "images.tar")})
+    shutil.copy(sample_tarballs / "tools_busyish_2.0.tar", controller)
+    target = start_registry("distribution")
+    run = run_playbook(seed_role(registry_seed_registry=target.host, registry_seed_controller_dir=str(controller),
+                                 registry_seed_tarballs_dir=str(tmp_path / "host")))
+    assert run.rc == 0, run.stdout[-4000:]
+    assert digests(target) == digests(source)
+
+
 @pytest.fixture
 def site_vars(tmp_path):
     """Extra vars that move the localhost registry (site.yml's inventories/localhost) to a free port and its own

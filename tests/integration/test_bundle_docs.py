@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -162,6 +163,10 @@ def test_walkthrough_as_written(world):
     full = json.loads(subprocess.run([os.path.join(BIN, "airgap-bundle"), "list", "--json", str(world["usb"] / "2026-11.tar")],
                                      capture_output=True, text=True, check=True).stdout)
     assert listed["bytes"] < full["bytes"], (listed["bytes"], full["bytes"])
+    with tarfile.open(delta) as tar:
+        carried = {"sha256:" + os.path.basename(name) for name in tar.getnames() if name.startswith("blobs/sha256/")}
+    # Only what the site lacked: no blob of the HAVE file inside, and every blob relied on is one the site has.
+    assert not carried & set(have["blobs"]) and set(listed["delta"]["blobs"]) <= set(have["blobs"])
     every = {**FIRST, **NEXT}
     assert tag_digests(site.host, every, ca) == tag_digests(source.host, every)
 
