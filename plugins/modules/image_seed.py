@@ -43,6 +43,10 @@ options:
     description:
       - Image tarballs, directories (their C(*.tar), C(*.tar.gz), C(*.tgz), C(*.tar.zst), C(*.tzst) files) and glob patterns.
       - Every tarball is read before anything is pushed; a broken one fails the task naming the file.
+      - A bundle (written by M(airgap.registry.image_bundle) or C(airgap-bundle create)) is one source in any form, an OCI
+        layout directory, C(NAME.tar), C(NAME.tar.zst), or C(NAME.tar) (or its first part) for its parts C(NAME.tar.part001)...;
+        everything in it is pushed byte for byte. A delta bundle fails before anything is pushed when the registry lacks
+        a blob it relies on.
     type: list
     elements: path
     required: true
