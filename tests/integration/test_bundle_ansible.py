@@ -100,7 +100,9 @@ def seed_role(**role_vars):
 def test_role_seeds_a_split_bundle_and_is_idempotent(source, start_registry, tmp_path):
     output = tmp_path / "media" / "images.tar"
     output.parent.mkdir()
-    module("image_bundle", {"images": [f"{source.host}/{name}" for name in SAMPLES], "output": str(output), "split_size": "300K"})
+    args = {"images": [f"{source.host}/{name}" for name in SAMPLES], "output": str(output), "split_size": "300K"}
+    assert module("image_bundle", args)["changed"] is True
+    assert module("image_bundle", args)["changed"] is False
     parts = sorted(p.name for p in output.parent.iterdir())
     assert "images.tar" not in parts and len([p for p in parts if ".part" in p]) > 1, parts
     target = start_registry("pyregistry")
