@@ -23,6 +23,9 @@ KEY_FILE = "tls.key"
 HTPASSWD_FILE = "htpasswd"
 # An NGINX front (front_config): its nginx.conf secret replaces the image's config; it listens on the registry's port.
 FRONT_CONFIG_TARGET = "/etc/nginx/nginx.conf"
+# Pause between two tasks of a rolling update: longer than the NGINX front's DNS cache (resolver valid=5s), so the
+# addresses it holds always include running replicas (without it Swarm replaced 3 replicas within 3 s here).
+UPDATE_DELAY_NS = 10_000_000_000
 # Swarm networks the module creates (create_networks) carry this label too, so state=absent removes them.
 CREATE_NETWORKS = "create_networks"
 REMOVE_NETWORKS = "remove_networks"
@@ -326,7 +329,8 @@ class _ServiceApplier:
 
 
 def _wait_converged(client: Any, name: str, desired: Dict[str, Any], url: str, timeout: int) -> None:
-    """Wait until `replicas` tasks of the service run with the desired image and secrets and /v2/ answers."""
+    """Wait until `replicas` tasks of the service run with the desired image, secrets and environment (an update's old
+    UpdateStatus can still read completed just after it was asked), the update completed, and /v2/ answers."""
     wanted_secrets = sorted(s[0] for s in desired["secrets"])
 
     def converged():
@@ -341,6 +345,8 @@ def _wait_converged(client: Any, name: str, desired: Dict[str, Any], url: str, t
             if (task.get("Status") or {}).get("State") != "running":
                 return False
             if spec.get("Image") != desired["image"] or sorted(s.get("SecretName") for s in spec.get("Secrets") or []) != wanted_secrets:
+                return False
+            if rd.env_list_to_dict(spec.get("Env")) != desired["env"]:
                 return False
             running += 1
         return running == desired["replicas"]
@@ -414,9 +420,10 @@ def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict
     task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]), networks=list(desired["networks"]))
     endpoint = EndpointSpec(mode=desired["endpoint_mode"], ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
     order = desired["update"]["order"]
-    # a failed update rolls back, in the same order, so an image or config change never leaves the service without a replica
-    update = UpdateConfig(parallelism=1, order=order, failure_action="rollback", monitor=5_000_000_000)
-    rollback = RollbackConfig(parallelism=1, order=order, failure_action="pause", monitor=5_000_000_000)
+    # a failed update rolls back, in the same order, so an image or config change never leaves the service without a replica;
+    # tasks are replaced UPDATE_DELAY_NS apart, so a front's DNS cache never holds only replaced tasks
+    update = UpdateConfig(parallelism=1, delay=UPDATE_DELAY_NS, order=order, failure_action="rollback", monitor=5_000_000_000)
+    rollback = RollbackConfig(parallelism=1, delay=UPDATE_DELAY_NS, order=order, failure_action="pause", monitor=5_000_000_000)
     settings = dict(name=name, labels=desired["labels"], mode=ServiceMode("replicated", replicas=desired["replicas"]), endpoint_spec=endpoint,
                     update_config=update, rollback_config=rollback)
     try:

