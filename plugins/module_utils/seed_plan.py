@@ -53,12 +53,14 @@ class Known(NamedTuple):
     repo: str
 
 
-class Target:
-    """One image pushed under one name: `target` is REGISTRY/repo:tag; `push` is False once found up to date; `keys`
-    are the blobs it needs, `pending` those not yet in the registry; `existing` the registry's manifest digest before."""
+class NamedTarget:
+    """What every target of the plan has: `source` (the name in the tarball), `target` (REGISTRY/repo:tag, parsed into
+    `repo` and `tag`), `existing` (the registry's manifest digest before the run, once asked), `push` (False once found
+    up to date) and `result` (a TargetResult for `archive_path` and `config_digest`).
 
-    def __init__(self, image: ArchiveImage, source: str, target: str) -> None:
-        self.image = image
+    Raises RetagError (from parse_ref) when `target` is not a valid reference."""
+
+    def __init__(self, source: str, target: str, archive_path: str, config_digest: str | None) -> None:
         self.source = source
         self.target = target
         ref = parse_ref(target)
@@ -66,9 +68,18 @@ class Target:
         self.tag = ref.tag or ref.reference
         self.existing: str | None = None
         self.push = True
+        self.result = TargetResult(source, archive_path, target, config_digest)
+
+
+class Target(NamedTarget):
+    """One image pushed under one name: `target` is REGISTRY/repo:tag; `push` is False once found up to date; `keys`
+    are the blobs it needs, `pending` those not yet in the registry; `existing` the registry's manifest digest before."""
+
+    def __init__(self, image: ArchiveImage, source: str, target: str) -> None:
+        super().__init__(source, target, image.archive.path, image.config_digest)
+        self.image = image
         self.keys: list[BlobKey] = []
         self.pending: set[BlobKey] = set()
-        self.result = TargetResult(source, image.archive.path, target, image.config_digest)
 
     @property
     def identity(self) -> str:
@@ -76,21 +87,14 @@ class Target:
         return self.image.config_digest
 
 
-class VerbatimTarget:
+class VerbatimTarget(NamedTarget):
     """An index, manifest list or non-image manifest (artifact, signature) pushed byte for byte under one name, with
     every child manifest, blob and referrer (`unit`, an ArchiveManifest): the tag gets the source digest.  `push` is
     False once the registry has the tag at that digest and every referrer."""
 
     def __init__(self, unit: ArchiveManifest, source: str, target: str) -> None:
+        super().__init__(source, target, unit.archive.path, None)
         self.unit = unit
-        self.source = source
-        self.target = target
-        ref = parse_ref(target)
-        self.repo = ref.path
-        self.tag = ref.tag or ref.reference
-        self.existing: str | None = None
-        self.push = True
-        self.result = TargetResult(source, unit.archive.path, target, None)
         self.result.source_digest = unit.digest
         if unit.is_index:
             self.result.platforms = unit.platforms()
