@@ -18,7 +18,9 @@ import random
 import sys
 import tarfile
 
-MTIME = 1700000000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sample_tar import add_dir, add_file, write_tar  # noqa: E402 - scripts/ is not a package
+
 # name:tag -> list of layers; each layer is a list of (path, size, kind) with kind "random" or "text".
 SAMPLES = {
     "abox:1.0.1": [("base", [("etc/os-release", 0, "os"), ("lib/base.bin", 256, "random")]),
@@ -55,14 +57,9 @@ def layer_tar(layer_name, files, scale):
                 sub = "/".join(parts[:i])
                 if sub in tar.getnames():
                     continue
-                info = tarfile.TarInfo(sub)
-                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, MTIME
-                tar.addfile(info)
+                add_dir(tar, sub)
         for path, size, kind in files:
-            data = _content(layer_name, path, size, kind, scale)
-            info = tarfile.TarInfo(path)
-            info.size, info.mode, info.mtime = len(data), 0o644, MTIME
-            tar.addfile(info, io.BytesIO(data))
+            add_file(tar, path, _content(layer_name, path, size, kind, scale))
     return buf.getvalue()
 
 
@@ -88,14 +85,7 @@ def write_image(out_dir, ref, layers, scale):
     members += [("manifest.json", json.dumps(manifest).encode()),
                 ("repositories", json.dumps({repo: {tag: diff_ids[-1][7:]}}).encode())]
     path = os.path.join(out_dir, ref.replace("/", "_").replace(":", "_") + ".tar")
-    tmp = path + ".tmp"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, MTIME
-            tar.addfile(info, io.BytesIO(data))
-    os.replace(tmp, path)
-    return path
+    return write_tar(path, members)
 
 
 def main(argv=None):

@@ -29,9 +29,12 @@ import io
 import json
 import os
 import random
+import sys
 import tarfile
 
-MTIME = 1700000000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sample_tar import add_file, write_tar  # noqa: E402 - scripts/ is not a package
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -70,14 +73,7 @@ class Layout:
                    ("index.json", dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.entries}))]
         members += [(f"blobs/sha256/{d[7:]}", b) for d, b in sorted(self.blobs.items()) if d not in drop]
         members += sorted(self.extra.items())
-        tmp = path + ".tmp"
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            for name, data in members:
-                info = tarfile.TarInfo(name)
-                info.size, info.mode, info.mtime = len(data), 0o644, MTIME
-                tar.addfile(info, io.BytesIO(data))
-        os.replace(tmp, path)
-        return path
+        return write_tar(path, members)
 
 
 def layer(seed: str, size: int = 4096) -> tuple[bytes, str]:
@@ -85,9 +81,7 @@ def layer(seed: str, size: int = 4096) -> tuple[bytes, str]:
     data = random.Random(seed).randbytes(size)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(f"opt/{seed.replace('/', '_')}.bin")
-        info.size, info.mode, info.mtime = len(data), 0o644, MTIME
-        tar.addfile(info, io.BytesIO(data))
+        add_file(tar, f"opt/{seed.replace('/', '_')}.bin", data)
     raw = buf.getvalue()
     return gzip.compress(raw, mtime=0), sha(raw)
 
