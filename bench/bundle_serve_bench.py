@@ -12,24 +12,21 @@ servers in turn (each one first in turn), median reported.
 """
 import argparse
 import hashlib
-import http.client
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
+from common import MIB, cpu_seconds, download_blob, peak_rss  # noqa: E402
 from registry_bench import MANIFEST_TYPE, Server, make_file, push_manifest, push_monolithic, wrk  # noqa: E402
 
 from tests.helpers.bundles import split_tar, tar_bundle  # noqa: E402
 
-MIB = 1024 * 1024
 REPO = "bench/app"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
@@ -64,60 +61,20 @@ def manifest(config, layer):
                        "layers": [{"mediaType": LAYER_TYPE, "digest": layer[0], "size": layer[1]}]}).encode()
 
 
-def cpu_seconds(server):
-    """User + system CPU seconds used so far by the server and its worker processes (every thread's)."""
-    pids = [server.proc.pid]
-    children = f"/proc/{server.proc.pid}/task/{server.proc.pid}/children"
-    if os.path.exists(children):
-        with open(children) as fh:
-            pids += [int(p) for p in fh.read().split()]
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def measure(server, url, seconds, connections, field):
     """(throughput, throughput per server CPU second) of one wrk run: field 0 requests, 1 bytes (as MB)."""
-    before = cpu_seconds(server)
+    before = cpu_seconds(server.proc.pid)
     value = wrk(url, seconds, connections=connections)[field]
-    used = max(cpu_seconds(server) - before, 1e-3)
+    used = max(cpu_seconds(server.proc.pid) - before, 1e-3)
     value = value / 1e6 if field else value
     return value, value * seconds / used
 
 
 def download_peak(server, digest, size):
     """(baseline RSS MiB, peak RSS MiB, MB/s) while one client downloads blob `digest` and checks its hash."""
-    baseline = server.rss_mb()
-    peak, done = [baseline], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], server.rss_mb())
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        start = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
-        conn.request("GET", f"/v2/{REPO}/blobs/{digest}")
-        resp = conn.getresponse()
-        hasher = hashlib.sha256()
-        while chunk := resp.read(4 * MIB):
-            hasher.update(chunk)
-        conn.close()
-        seconds = time.perf_counter() - start
-        assert "sha256:" + hasher.hexdigest() == digest, f"{server.kind}: the large blob came back different"
-    finally:
-        done.set()
-        sampler.join()
-    return baseline, peak[0], size / seconds / 1e6
+    with peak_rss(server.rss_mb) as rss:
+        seconds = download_blob(server.port, REPO, digest, f"{server.kind}: the large blob")
+    return rss[0], rss[1], size / seconds / 1e6
 
 
 def main():

@@ -23,6 +23,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import download_blob, peak_rss, rss_mib  # noqa: E402
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -77,19 +80,7 @@ class Server:
 
     def rss_mb(self):
         """Resident memory of the server and its worker processes, in MiB."""
-        pids = [self.proc.pid]
-        children = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
-        if os.path.exists(children):
-            with open(children) as fh:
-                pids += [int(p) for p in fh.read().split()]
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/status") as fh:
-                    total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-            except (OSError, StopIteration):
-                pass
-        return total / 1024
+        return rss_mib(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
@@ -247,34 +238,11 @@ def workloads(args, files):
 def memory_check(server, big):
     """Peak RSS (MiB) over baseline while a large blob is pushed and pulled; returns (baseline, peak, push s, pull s)."""
     path, size, digest = big
-    baseline = server.rss_mb()
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], server.rss_mb())
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with peak_rss(server.rss_mb) as rss:
         with open(path, "rb") as fh:
             push_seconds = timed(push_monolithic, server.port, "bench/big", fh, size, digest)
-        start = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
-        conn.request("GET", f"/v2/bench/big/blobs/{digest}")
-        resp = conn.getresponse()
-        hasher = hashlib.sha256()
-        while chunk := resp.read(4 * 1024 * 1024):
-            hasher.update(chunk)
-        conn.close()
-        pull_seconds = time.perf_counter() - start
-        assert "sha256:" + hasher.hexdigest() == digest, "large blob came back different"
-    finally:
-        done.set()
-        sampler.join()
-    return baseline, peak[0], push_seconds, pull_seconds
+        pull_seconds = download_blob(server.port, "bench/big", digest)
+    return rss[0], rss[1], push_seconds, pull_seconds
 
 
 def main():
