@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import uuid
 
 import pytest
 import zstandard
@@ -24,6 +23,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.docker_config impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryAuthError, RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
+from tests.helpers.engine import ctr_namespace
 from tests.helpers.registries import REPO_ROOT, RegistryProcess
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
@@ -184,13 +184,9 @@ def test_tar_and_tar_zst(py_source, tmp_path, start_registry):
 
 def test_ctr_imports_every_image_of_a_tar(py_source, tmp_path):
     """containerd reads Docker media types in index.json too (skopeo does not): every named image, at its digest."""
-    require(shutil.which("ctr"), "containerd's ctr is not installed")
-    sockets = [s for s in ("/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock") if os.path.exists(s)]
-    require(sockets, "no containerd socket")
     path = str(tmp_path / "b.tar")
     result = create_bundle({"images": _refs(py_source), "output": path})
-    ctr = ["ctr", "--address", sockets[0], "-n", f"airgap-test-{uuid.uuid4().hex[:8]}"]
-    try:
+    with ctr_namespace() as ctr:
         run = subprocess.run([*ctr, "images", "import", "--all-platforms", "--no-unpack", path], capture_output=True,
                              text=True, check=False)
         assert run.returncode == 0, run.stderr
@@ -198,12 +194,6 @@ def test_ctr_imports_every_image_of_a_tar(py_source, tmp_path):
         imported = {line.split()[0]: line.split()[2] for line in listed}
         assert imported == {i["reference"]: i["digest"] for i in result["images"]}
         assert any("docker.distribution.manifest.v2" in line for line in listed)  # abox: a Docker schema 2 image
-    finally:
-        for name in subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split():
-            subprocess.run([*ctr, "images", "rm", name], check=False, capture_output=True)
-        for digest in subprocess.run([*ctr, "content", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split():
-            subprocess.run([*ctr, "content", "rm", digest], check=False, capture_output=True)
-        subprocess.run([*ctr[:3], "namespaces", "rm", ctr[4]], check=False, capture_output=True)
 
 
 def test_split_parts_concatenate_to_the_tarball(py_source, tmp_path, monkeypatch):

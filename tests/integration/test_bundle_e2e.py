@@ -6,13 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
+from tests.helpers.engine import ctr_namespace
 from tests.helpers.registries import REPO_ROOT, RegistryProcess
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
@@ -112,19 +112,10 @@ def test_docker_pull(seeded, created, docker_client):
 
 
 def test_ctr_pulls_every_platform(seeded):
-    require(shutil.which("ctr"), "containerd's ctr is not installed")
-    reg, _r = seeded
-    sockets = [s for s in ("/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock") if os.path.exists(s)]
-    require(sockets, "no containerd socket")
-    namespace = f"airgap-test-{uuid.uuid4().hex[:8]}"
-    ctr = ["ctr", "--address", sockets[0], "-n", namespace]
-    try:
+    reg, _result = seeded
+    with ctr_namespace() as ctr:
         run = subprocess.run([*ctr, "images", "pull", "--all-platforms", "--plain-http", f"{reg.host}/multi:3"],
                              check=False, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr[-2000:]
-        assert f"{reg.host}/multi:3" in subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout
-    finally:
-        subprocess.run([*ctr, "images", "rm", f"{reg.host}/multi:3"], check=False, capture_output=True)
-        for digest in subprocess.run([*ctr, "content", "ls", "-q"], check=False, capture_output=True, text=True).stdout.split():
-            subprocess.run([*ctr, "content", "rm", digest], check=False, capture_output=True)
-        subprocess.run([*ctr[:3], "namespaces", "rm", namespace], check=False, capture_output=True)
+        listed = subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout
+        assert f"{reg.host}/multi:3" in listed

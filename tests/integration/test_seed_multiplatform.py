@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -14,6 +13,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.image_archive impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed
 from tests.conftest import require
+from tests.helpers.engine import ctr_namespace
 from tests.helpers.registries import REPO_ROOT, RegistryProcess
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
@@ -111,24 +111,13 @@ def test_skopeo_copy_all_gives_the_same_index(seeded, oci_dir, tmp_path):
 
 
 def test_ctr_pulls_every_platform(seeded):
-    require(shutil.which("ctr"), "containerd's ctr is not installed")
     reg, _result = seeded
-    # containerd of its own, else the one dockerd runs
-    sockets = [s for s in ("/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock") if os.path.exists(s)]
-    require(sockets, "no containerd socket")
-    namespace = f"airgap-test-{uuid.uuid4().hex[:8]}"
-    ctr = ["ctr", "--address", sockets[0], "-n", namespace]
-    try:
+    with ctr_namespace() as ctr:
         run = subprocess.run([*ctr, "images", "pull", "--all-platforms", "--plain-http", f"{reg.host}/multi:3"],
                              check=False, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr[-2000:]
         listed = subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout
         assert f"{reg.host}/multi:3" in listed
-    finally:
-        subprocess.run([*ctr, "images", "rm", f"{reg.host}/multi:3"], check=False, capture_output=True)
-        for digest in subprocess.run([*ctr, "content", "ls", "-q"], check=False, capture_output=True, text=True).stdout.split():
-            subprocess.run([*ctr, "content", "rm", digest], check=False, capture_output=True)
-        subprocess.run([*ctr[:3], "namespaces", "rm", namespace], check=False, capture_output=True)
 
 
 def test_check_mode_lists_what_would_move(tmp_path, oci_dir, start_registry):
