@@ -60,7 +60,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.media_types import
 from ansible_collections.airgap.registry.plugins.module_utils.platform_policy import PlatformPolicyError, is_attestation, select_platforms
 from ansible_collections.airgap.registry.plugins.module_utils.reference import HUB_API_HOST, HUB_DOMAIN, RetagError, is_hub, parse_ref
 from ansible_collections.airgap.registry.plugins.module_utils.referrers import Referrers
-from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryClient, client_from_params
+from ansible_collections.airgap.registry.plugins.module_utils.registry_api import CONNECTION_ARGUMENT_SPEC, RegistryClient, RegistryError, client_from_params
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress
 
 CONFIG_MAX = 4 * 1024 * 1024  # an image config larger than this is not read for its platform
@@ -386,7 +386,13 @@ class Planner:
         if source.name in self.plan.names:
             return
         self.plan.names.add(source.name)
-        body, media_type, source_digest = self.manifest(source, source.reference)
+        try:
+            body, media_type, source_digest = self.manifest(source, source.reference)
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+            raise BundleError(f"{source.name}: no such image in {source.registry} ({exc}); check the image's "
+                              "repository and tag in the list of images") from None
         doc = _parse(body, f"{source.name}: manifest {source_digest}")
         digest, children = source_digest, None
         if platforms and _is_index(doc, media_type):
@@ -405,6 +411,7 @@ class Planner:
             image_platforms = self.known.get((source.name, digest))
             if image_platforms is None:
                 image_platforms = self.config_platforms(source, doc)
+            self.warn_unselected(source, platforms, image_platforms)
         self.plan.add_entry({"mediaType": media_type, "digest": digest, "size": len(body),
                              "annotations": image_annotations(source.name)}, source.name)
         referrers = self.add_referrers(source, sorted(set(tree.manifests) | {source_digest}))
@@ -418,6 +425,16 @@ class Planner:
             match = TAG_SCHEME.match(tag)
             if match and f"{match.group(1)}-{match.group(2)}" in subjects:
                 self.add_image(f"{source.registry}/{source.repo}:{tag}", None)
+
+
+    def warn_unselected(self, source: Source, platforms: list[str] | None, image_platforms: list[str]) -> None:
+        """A warning when --platform names none of a single-platform image's platform (it goes as it is)."""
+        def os_arch(text: str) -> str:
+            return "/".join(text.split("/")[:2])
+
+        if platforms and image_platforms and not {os_arch(p) for p in platforms} & {os_arch(p) for p in image_platforms}:
+            self.plan.warnings.append(f"{source.name}: a single-platform image for {', '.join(image_platforms)}, none of "
+                                      f"the platforms asked ({', '.join(platforms)}); bundled as it is")
 
 
 def _platform_text(platform: dict) -> str:
