@@ -1,6 +1,6 @@
 """docs/bundles.md's walkthrough, run as written (issue 13): the connected side writes a split bundle from the images
 file, the media step checks the parts, the air-gapped side verifies and seeds a TLS + htpasswd Distribution registry
-(every tag keeps its source digest) or serves the joined bundle in place, and next month's delta is built from the
+(every tag keeps its source digest) or serves the bundle from its parts in place, and next month's delta is built from the
 site's HAVE file, carries only what the site lacks, and seeds."""
 import hashlib
 import json
@@ -126,7 +126,7 @@ def test_walkthrough_as_written(world):
         proc = run_doc(command, world)
     assert "2026-11.tar.part001: OK" in proc.stdout
 
-    # Air-gapped side: verify, seed the TLS + htpasswd registry; or serve the joined bundle in place.
+    # Air-gapped side: verify, seed the TLS + htpasswd registry; or serve the bundle from its parts (never joined).
     gapped = section_commands("bundles.md", "Air-gapped side")
     serve = [c for c in gapped if c.endswith("&")]
     assert len(serve) == 1 and serve[0].startswith("pyregistry serve-bundle "), gapped
@@ -144,6 +144,7 @@ def test_walkthrough_as_written(world):
             continue
         run_doc(command, world)
     assert tag_digests(site.host, FIRST, ca) == source_digests
+    assert not (world["usb"] / "2026-11.tar").exists(), "the walkthrough joined the parts; serve-bundle reads them"
 
     # Next month: HAVE out, the source moves on (one new image, a new build of a tag), delta in.
     delta_commands = section_commands("bundles.md", "Next month: a delta")
