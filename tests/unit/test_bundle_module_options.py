@@ -1,20 +1,13 @@
 """image_bundle and image_bundle_have take their argument_spec from bundle_options (the definitions `airgap-bundle create`
 and `have` use); their DOCUMENTATION (with the registry_connection fragment) agrees with it, option by option."""
 import pytest
-import yaml
 
-from ansible_collections.airgap.registry.plugins.doc_fragments.registry_connection import ModuleDocFragment
 from ansible_collections.airgap.registry.plugins.module_utils import bundle_options, seed_options
 from ansible_collections.airgap.registry.plugins.modules import image_bundle, image_bundle_have
+from tests.helpers.module_docs import assert_documented_as_defined, documented_options
 
 MODULES = ((image_bundle, bundle_options.CREATE_OPTIONS), (image_bundle_have, bundle_options.HAVE_OPTIONS))
 PAIRS = [(module, option) for module, options in MODULES for option in options]
-
-
-def documented_options(module):
-    docs = yaml.safe_load(module.DOCUMENTATION)
-    assert "airgap.registry.registry_connection" in docs["extends_documentation_fragment"]
-    return {**yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"], **docs["options"]}
 
 
 @pytest.mark.parametrize(("module", "options"), MODULES, ids=["image_bundle", "image_bundle_have"])
@@ -26,14 +19,7 @@ def test_spec_is_generated_and_documented_with_nothing_more(module, options):
 
 @pytest.mark.parametrize(("module", "option"), PAIRS, ids=[f"{m.__name__.rsplit('.', 1)[-1]}-{o.name}" for m, o in PAIRS])
 def test_documentation_agrees_with_the_definition(module, option):
-    doc = documented_options(module)[option.name]
-    spec = option.spec
-    assert doc.get("type", "str") == spec["type"]
-    assert doc.get("default") == spec.get("default")
-    assert doc.get("choices") == spec.get("choices")
-    assert bool(doc.get("required")) == bool(spec.get("required"))
-    assert doc.get("elements") == spec.get("elements")
-    assert doc.get("description")
+    assert_documented_as_defined(documented_options(module)[option.name], option)
 
 
 def test_summary_counts_and_units():

@@ -1,11 +1,10 @@
 """The seed's options are defined once (seed_options.OPTIONS): the module's spec, its DOCUMENTATION and the CLI agree."""
 import pytest
-import yaml
 
 from airgap_cli.seed import build_parser
-from ansible_collections.airgap.registry.plugins.doc_fragments.registry_connection import ModuleDocFragment
 from ansible_collections.airgap.registry.plugins.module_utils import seed_options
 from ansible_collections.airgap.registry.plugins.modules import image_seed
+from tests.helpers.module_docs import assert_documented_as_defined, documented_options
 
 # Scripts call these; renaming one breaks them.
 CLI_FLAGS = {"--registry", "--transport", "--layers", "--hub-library", "--rename", "--username", "--password-stdin", "--ca-file",
@@ -15,13 +14,6 @@ MODULE_OPTIONS = {"src", "registry", "transport", "layers", "hub_library", "rena
                   "platforms", "platform_policy", "username", "password", "ca_file", "validate_certs", "scheme", "timeout"}
 
 
-def documented_options():
-    """The module's options as its DOCUMENTATION (with the registry_connection fragment) describes them."""
-    docs = yaml.safe_load(image_seed.DOCUMENTATION)
-    assert "airgap.registry.registry_connection" in docs["extends_documentation_fragment"]
-    return {**yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"], **docs["options"]}
-
-
 def test_module_spec_is_generated_from_the_options():
     assert image_seed.ARGUMENT_SPEC == seed_options.argument_spec()
     assert set(image_seed.ARGUMENT_SPEC) == MODULE_OPTIONS
@@ -29,18 +21,11 @@ def test_module_spec_is_generated_from_the_options():
 
 @pytest.mark.parametrize("option", seed_options.OPTIONS, ids=lambda o: o.name)
 def test_documentation_agrees_with_the_definition(option):
-    doc = documented_options()[option.name]
-    spec = option.spec
-    assert doc.get("type", "str") == spec["type"]
-    assert doc.get("default") == spec.get("default")
-    assert doc.get("choices") == spec.get("choices")
-    assert bool(doc.get("required")) == bool(spec.get("required"))
-    assert doc.get("elements") == spec.get("elements")
-    assert doc.get("description")
+    assert_documented_as_defined(documented_options(image_seed)[option.name], option)
 
 
 def test_documentation_has_no_other_option():
-    assert set(documented_options()) == MODULE_OPTIONS
+    assert set(documented_options(image_seed)) == MODULE_OPTIONS
 
 
 def test_cli_flags_are_kept():
