@@ -18,17 +18,22 @@ from ansible_collections.airgap.registry.plugins.module_utils.seed_options impor
 # The password's environment variables, first found wins: the bundle's own, then the seed's (kept for scripts).
 PASSWORD_VARIABLES = ("AIRGAP_BUNDLE_PASSWORD", "AIRGAP_SEED_PASSWORD")
 
-_CONNECTION = (
-    SEED_OPTIONS["username"]._replace(help="user name for the source registries (the password: --password-stdin, "
-                                      "AIRGAP_BUNDLE_PASSWORD or AIRGAP_SEED_PASSWORD); without it, the credentials "
-                                      "of ~/.docker/config.json for each registry"),
-    SEED_OPTIONS["password"],
-    SEED_OPTIONS["ca_file"]._replace(help="PEM file of the CA that signed the registries' TLS certificates"),
-    SEED_OPTIONS["validate_certs"]._replace(help="do not verify the registries' TLS certificates"),
-    SEED_OPTIONS["scheme"]._replace(help="protocol for the registries (default: https, http only for a loopback registry)"),
-    SEED_OPTIONS["timeout"],
-    SEED_OPTIONS["retries"],
-)
+
+def _connection(registries: str, certificates: str) -> tuple[Option, ...]:
+    """The connection options, their help naming `registries` ("the source registries") and whose `certificates`."""
+    return (
+        SEED_OPTIONS["username"]._replace(help=f"user name for {registries} (the password: --password-stdin, "
+                                          "AIRGAP_BUNDLE_PASSWORD or AIRGAP_SEED_PASSWORD); without it, the credentials "
+                                          f"of ~/.docker/config.json for {registries}"),
+        SEED_OPTIONS["password"],
+        SEED_OPTIONS["ca_file"]._replace(help=f"PEM file of the CA that signed {certificates}"),
+        SEED_OPTIONS["validate_certs"]._replace(help=f"do not verify {certificates}"),
+        SEED_OPTIONS["scheme"]._replace(help=f"protocol for {registries} (default: https, http only for a loopback "
+                                        "registry)"),
+        SEED_OPTIONS["timeout"],
+        SEED_OPTIONS["retries"],
+    )
+
 
 CREATE_OPTIONS: tuple[Option, ...] = (
     Option("images", {"type": "list", "elements": "str"}, "image references (REGISTRY/PATH:TAG or @DIGEST)",
@@ -49,14 +54,14 @@ CREATE_OPTIONS: tuple[Option, ...] = (
     Option("from_engine", {"type": "bool", "default": False}, "take the images from the local Docker engine "
            "(docker save) instead of their registries", "--from-engine", "switch"),
     SEED_OPTIONS["parallel"]._replace(help="blobs fetched at the same time"),
-    *_CONNECTION,
+    *_connection("the source registries", "the registries' TLS certificates"),
 )
 
 HAVE_OPTIONS: tuple[Option, ...] = (
     Option("registry", {"type": "str", "required": True}, "HOST:PORT of the site's registry", "--registry"),
     Option("output", {"type": "path", "required": True}, "where to write the HAVE file (JSON)", "--output",
            metavar="HAVE.json"),
-    *_CONNECTION,
+    *_connection("the site's registry", "its TLS certificate"),
 )
 
 # What a create run starts from; check_mode and option_names are set by the caller.
