@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the registry API")
     serve.add_argument("config", nargs="?", help="Distribution config.yml (REGISTRY_* environment variables override it)")
     bundle = sub.add_parser("serve-bundle", help="serve a bundle (OCI layout directory or .tar) in place, read-only")
-    bundle.add_argument("bundle", metavar="PATH", help="bundle directory or uncompressed .tar (docs/bundles.md)")
+    bundle.add_argument("bundle", metavar="PATH", help="bundle directory, uncompressed .tar, or its split parts (docs/bundles.md)")
     bundle.add_argument("--addr", help="HOST:PORT to listen on (overrides http.addr; default :5000)")
     bundle.add_argument("--config", help="Distribution config.yml for http (TLS, headers, prefix), auth.htpasswd, log and "
                                          "pyregistry settings, as serve reads it (REGISTRY_* environment variables override it)")
