@@ -210,8 +210,9 @@ class BundleStorage:
         self.path, parts = check_servable(path)
         self.files = BundleFiles(self.path, parts)
         if parts:
-            log.warning("%s: serving its %d parts in place; their checksums are not checked here (sha256sum -c %s.sha256, "
-                        "or airgap-bundle verify)", self.path, len(parts), self.path)
+            log.warning("%s: serving its %d parts in place; their checksums are not checked here (cd %s && sha256sum -c "
+                        "%s.sha256, or airgap-bundle verify)", self.path, len(parts), os.path.dirname(self.path) or ".",
+                        os.path.basename(self.path))
         self.blobs = {f"{name.split('/')[1]}:{name.split('/')[2]}": member for name, member in self.files.members.items()
                       if name.count("/") == 2 and name.startswith("blobs/")}  # digest -> where its bytes are
         self.infos: dict[str, manifests.ManifestInfo] = {}
