@@ -59,6 +59,16 @@ def check_engine(plan: SeedPlan) -> None:
                         "direct (airgap-seed --transport direct), which pushes it byte for byte")
 
 
+def push_failed(target: VerbatimTarget, exc: RegistryError) -> SeedError:
+    """SeedError naming the target and its archive; a blob the registry found not matching its digest
+    (DIGEST_INVALID) means a damaged archive, so the error says to verify it."""
+    hint = ""
+    if exc.code == "DIGEST_INVALID":
+        hint = (f"; a blob of {target.unit.archive.path} does not match its digest: the file is damaged "
+                f"(airgap-bundle verify {target.unit.archive.path} names what; copy it again)")
+    return SeedError(f"{target.target}: {target.unit.archive.path}: {exc}{hint}")
+
+
 class _Borrowed:
     """The live member stream of a pass through a compressed archive: the pass closes it, not the upload."""
 
@@ -142,7 +152,7 @@ class VerbatimPusher:
             self._push_one(target, run_parallel)
         except RegistryError as exc:
             self.abort.set()
-            raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
+            raise push_failed(target, exc) from None
 
     def _stream_uploads(self, plan: SeedPlan) -> None:
         """Compressed archives: upload each blob no target's repository has into the first repository needing it, in
@@ -187,7 +197,7 @@ class VerbatimPusher:
                 if self.client.blob_size(target.repo, desc.digest) is None:
                     self._upload(target, desc)
             except RegistryError as exc:
-                raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
+                raise push_failed(target, exc) from None
         run_parallel(upload, sorted(jobs.values(), key=lambda job: -job[1].size), self.opts["parallel"], self.abort)
 
     def _upload(self, target: VerbatimTarget, desc, stream=None) -> None:
@@ -266,7 +276,7 @@ class VerbatimPusher:
                 if self.client.head_manifest(target.repo, each.digest) is None:
                     self._put(target, each, each.digest)
         except RegistryError as exc:
-            raise SeedError(f"{target.target}: {target.unit.archive.path}: {exc}") from None
+            raise push_failed(target, exc) from None
 
     def _put(self, target: VerbatimTarget, manifest: ArchiveManifest, ref: str) -> None:
         if self.opts["check_mode"]:
