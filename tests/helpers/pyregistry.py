@@ -53,6 +53,17 @@ def digest_of(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def store_blob(store, name, data):
+    """Upload `data` (bytes) into repository `name` of a pyregistry Storage directly: start, one write, commit; returns
+    its digest.  RegistryError as Storage raises it."""
+    upload_id = store.start_upload(name)
+    writer = store.upload_writer(name, upload_id)
+    writer.write([data])
+    writer.close()
+    store.commit_upload(name, upload_id, digest_of(data))
+    return digest_of(data)
+
+
 def push_blob(base, name, data):
     """Monolithic POST + PUT upload; returns the digest."""
     digest = digest_of(data)

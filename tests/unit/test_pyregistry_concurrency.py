@@ -1,5 +1,4 @@
 """Storage under concurrent writers: upload locks across processes, one-step deletes, tags GET can resolve."""
-import hashlib
 import os
 import threading
 
@@ -9,10 +8,8 @@ from pyregistry import driver, manifests
 from pyregistry.errors import RegistryError
 from pyregistry.storage import Storage
 from tests.conftest import require
-
-
-def digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+from tests.helpers.pyregistry import digest_of as digest
+from tests.helpers.pyregistry import store_blob
 
 
 def test_upload_lock_holds_across_processes(tmp_path):
@@ -45,6 +42,7 @@ def test_abort_truncates_before_releasing_the_lock(tmp_path):
     writer.write([b"rolled back"])
     writer.abort()
     assert open(store.layout.upload_data("a", upload), "rb").read() == b"kept"
+    assert store.upload_size("a", upload) == 4
     assert store.commit_upload("a", upload, digest(b"kept")) == 4
 
 
@@ -90,11 +88,7 @@ def test_sweep_waits_for_a_manifest_put_in_progress(tmp_path):
     from pyregistry.gc import collect
 
     store = Storage(str(tmp_path), delete_enabled=True)
-    upload = store.start_upload("r")
-    writer = store.upload_writer("r", upload)
-    writer.write([b"garbage"])
-    writer.close()
-    store.commit_upload("r", upload, digest(b"garbage"))
+    store_blob(store, "r", b"garbage")
     old = os.path.getmtime(store.layout.blob_data(digest(b"garbage"))) - 3600
     for path in (store.layout.blob_data(digest(b"garbage")), store.layout.layer_link("r", digest(b"garbage"))):
         os.utime(path, (old, old))
@@ -139,12 +133,7 @@ def test_head_racing_the_sweep_is_kept_or_answers_404(tmp_path, monkeypatch, hea
     from pyregistry import gc
 
     store = Storage(str(tmp_path), delete_enabled=True)
-    upload = store.start_upload("r")
-    writer = store.upload_writer("r", upload)
-    writer.write([b"unreferenced"])
-    writer.close()
-    d = digest(b"unreferenced")
-    store.commit_upload("r", upload, d)
+    d = store_blob(store, "r", b"unreferenced")
     old = os.path.getmtime(store.layout.blob_data(d)) - 3600
     for path in (store.layout.blob_data(d), store.layout.layer_link("r", d)):
         os.utime(path, (old, old))

@@ -1,15 +1,12 @@
 """Durable before visible: every rename that publishes a blob, link or tag follows an fsync of the data, and the
 directory holding the new name is synced before the call returns (as Distribution's filesystem driver does)."""
-import hashlib
 import json
 import os
 
 from pyregistry import driver, manifests
 from pyregistry.storage import Storage
-
-
-def digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+from tests.helpers.pyregistry import digest_of as digest
+from tests.helpers.pyregistry import store_blob
 
 
 def record(monkeypatch):
@@ -37,17 +34,9 @@ def test_blob_link_manifest_and_tag_are_synced_before_published(tmp_path, monkey
     store = Storage(str(tmp_path))
     events = record(monkeypatch)
     layer = b"layer bytes"
-    upload = store.start_upload("r")
-    writer = store.upload_writer("r", upload)
-    writer.write([layer])
-    writer.close()
-    store.commit_upload("r", upload, digest(layer))
+    store_blob(store, "r", layer)
     config = b"{}"
-    upload = store.start_upload("r")
-    writer = store.upload_writer("r", upload)
-    writer.write([config])
-    writer.close()
-    store.commit_upload("r", upload, digest(config))
+    store_blob(store, "r", config)
     doc = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST,
                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": 2},
                       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer), "size": len(layer)}]}).encode()
