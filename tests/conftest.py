@@ -15,6 +15,7 @@ import pytest
 from tests.helpers.registries import REPO_ROOT, RegistryProcess, free_port
 
 SAMPLES_SCRIPT = os.path.join(REPO_ROOT, "scripts", "make_samples.py")
+OCI_SAMPLES_SCRIPT = os.path.join(REPO_ROOT, "scripts", "oci_samples.py")
 
 
 def require(condition, reason):
@@ -47,6 +48,15 @@ def sample_tarballs(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def oci_dir(tmp_path_factory):
+    """Directory of scripts/oci_samples.py's good OCI archives (multi2.tar, multi3.tar, dlist.tar, attest.tar, signed.tar,
+    helm.tar, docker25.tar); read only."""
+    out = tmp_path_factory.mktemp("oci-samples")
+    subprocess.run([sys.executable, OCI_SAMPLES_SCRIPT, str(out)], check=True, capture_output=True)
+    return out
+
+
 @pytest.fixture
 def sample_images(docker_client, sample_tarballs):
     """The sample images, present in the engine under their names (reloaded when something removed them); returns the names."""
@@ -67,6 +77,15 @@ def sample_images(docker_client, sample_tarballs):
                     docker_client.images.load(fh.read())
             names.append(name)
     return names
+
+
+@pytest.fixture
+def engine_tags():
+    """Image references a test tags in the engine (append them); removed (docker rmi -f) at teardown."""
+    tags = []
+    yield tags
+    for tag in tags:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
 
 
 @pytest.fixture

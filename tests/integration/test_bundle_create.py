@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 
 import pytest
@@ -24,10 +23,9 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
 from tests.helpers.engine import ctr_namespace
-from tests.helpers.registries import REPO_ROOT, RegistryProcess
+from tests.helpers.registries import REPO_ROOT
+from tests.helpers.seed import start_kind
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
-import oci_samples  # noqa: E402 - scripts/ is not a package
 
 OCI = ("multi2.tar", "multi3.tar", "dlist.tar", "attest.tar", "signed.tar", "helm.tar")
 TAGS = ("multi:2", "multi:3", "dlist:1", "attest:1", "signed:1", "charts/mychart:0.1.0",
@@ -35,28 +33,15 @@ TAGS = ("multi:2", "multi:3", "dlist:1", "attest:1", "signed:1", "charts/mychart
 CLI = os.path.join(REPO_ROOT, ".venv", "bin", "airgap-bundle")
 
 
-def _start(kind, workdir, config=None):
-    if kind == "distribution":
-        require(shutil.which("docker-registry"), "Debian's docker-registry binary is not installed")
-    return RegistryProcess(kind, str(workdir), config=config).start()
-
-
 def _fill(reg, oci_dir, sample_tarballs, rename=None):
     src = [str(oci_dir / n) for n in OCI] + [str(p) for p in sorted(sample_tarballs.glob("*.tar"))]
     seed({"src": src, "registry": reg.host, "retries": 1, "rename": rename})
 
 
-@pytest.fixture(scope="module")
-def oci_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("oci-samples")
-    oci_samples.write_all(str(out))
-    return out
-
-
 @pytest.fixture(scope="module", params=["pyregistry", "distribution"])
 def source(request, tmp_path_factory, oci_dir, sample_tarballs):
     """A source registry of each kind holding every sample."""
-    reg = _start(request.param, tmp_path_factory.mktemp(f"src-{request.param}"))
+    reg = start_kind(request.param, tmp_path_factory.mktemp(f"src-{request.param}"))
     try:
         _fill(reg, oci_dir, sample_tarballs)
         yield reg
@@ -66,7 +51,7 @@ def source(request, tmp_path_factory, oci_dir, sample_tarballs):
 
 @pytest.fixture(scope="module")
 def py_source(tmp_path_factory, oci_dir, sample_tarballs):
-    reg = _start("pyregistry", tmp_path_factory.mktemp("src-py"))
+    reg = start_kind("pyregistry", tmp_path_factory.mktemp("src-py"))
     try:
         _fill(reg, oci_dir, sample_tarballs)
         yield reg
@@ -259,7 +244,7 @@ def _blob_gets(reg):
 
 @pytest.mark.parametrize("name", ["bundle/", "bundle.tar"])
 def test_interrupted_create_fetches_nothing_twice(name, tmp_path, oci_dir, sample_tarballs):
-    reg = _start("distribution", tmp_path / "reg", config={"log": {"accesslog": {"disabled": False}}})
+    reg = start_kind("distribution", tmp_path / "reg", config={"log": {"accesslog": {"disabled": False}}})
     try:
         _fill(reg, oci_dir, sample_tarballs)
         before = len(_blob_gets(reg))

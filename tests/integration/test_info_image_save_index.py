@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 
 import pytest
@@ -18,34 +17,19 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
 from tests.helpers.ansible import failed, run_module
-from tests.helpers.registries import REPO_ROOT, RegistryProcess
+from tests.helpers.seed import seeded_registry
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
-import oci_samples  # noqa: E402 - scripts/ is not a package
 
 MODULE = "airgap.registry.image_save"
 SAMPLES = {"multi3.tar": "multi:3", "attest.tar": "attest:1", "signed.tar": "signed:1", "dlist.tar": "dlist:1"}
 INDEX_ACCEPT = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
-@pytest.fixture(scope="module")
-def oci_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("oci-samples")
-    oci_samples.write_all(str(out))
-    return out
-
-
 @pytest.fixture(scope="module", params=["pyregistry", "distribution"])
 def source(request, tmp_path_factory, oci_dir):
     """A registry of each kind holding the samples (seeded byte for byte)."""
-    if request.param == "distribution":
-        require(shutil.which("docker-registry"), "Debian's docker-registry binary is not installed")
-    reg = RegistryProcess(request.param, str(tmp_path_factory.mktemp(request.param))).start()
-    try:
-        seed({"src": [str(oci_dir / n) for n in SAMPLES], "registry": reg.host, "retries": 1})
+    with seeded_registry(request.param, tmp_path_factory.mktemp(request.param), [oci_dir / n for n in SAMPLES]) as (reg, _result):
         yield reg
-    finally:
-        reg.stop()
 
 
 def _unit(path):

@@ -29,15 +29,6 @@ def docker_env(tmp_path):
     return {**os.environ, "DOCKER_CONFIG": str(conf)}
 
 
-@pytest.fixture
-def engine_tags():
-    """Image references tagged in the engine by a test; removed at teardown."""
-    tags = []
-    yield tags
-    for tag in tags:
-        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
-
-
 @pytest.mark.usefixtures("sample_images")
 def test_docker_login_push_pull_http_htpasswd(start_registry, docker_client, engine_tags, docker_env, pki):
     htpasswd = pki[3]

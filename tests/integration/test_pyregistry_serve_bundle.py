@@ -100,14 +100,6 @@ def test_skopeo_and_api_give_the_bundles_digests(bundle, serve, tmp_path, form):
     assert req(reg.url, "GET", "/v2/multi/manifests/4").error_codes() == ["MANIFEST_UNKNOWN"]
 
 
-@pytest.fixture
-def engine_tags():
-    tags = []
-    yield tags
-    for tag in tags:
-        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
-
-
 @pytest.mark.parametrize("form", ["directory", "tar", "parts"])
 def test_docker_pulls_a_platform_of_an_index(bundle, serve, docker_client, engine_tags, form):
     forms, names = bundle

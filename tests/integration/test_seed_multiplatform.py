@@ -14,19 +14,13 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed
 from tests.conftest import require
 from tests.helpers.engine import ctr_namespace
-from tests.helpers.registries import REPO_ROOT, RegistryProcess
+from tests.helpers.registries import REPO_ROOT
+from tests.helpers.seed import seeded_registry
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
 import oci_samples  # noqa: E402 - scripts/ is not a package
 
 GOOD = ("multi2.tar", "multi3.tar", "dlist.tar", "attest.tar", "signed.tar", "helm.tar")
-
-
-@pytest.fixture(scope="module")
-def oci_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("oci-samples")
-    oci_samples.write_all(str(out))
-    return out
 
 
 def _index_digest(path):
@@ -37,14 +31,8 @@ def _index_digest(path):
 @pytest.fixture(scope="module", params=["pyregistry", "distribution"])
 def seeded(request, tmp_path_factory, oci_dir):
     """A registry of each kind with every good sample seeded once; (registry, first run result)."""
-    if request.param == "distribution":
-        require(shutil.which("docker-registry"), "Debian's docker-registry binary is not installed")
-    reg = RegistryProcess(request.param, str(tmp_path_factory.mktemp(request.param))).start()
-    try:
-        result = seed({"src": [str(oci_dir / n) for n in GOOD], "registry": reg.host, "retries": 1})
-        yield reg, result
-    finally:
-        reg.stop()
+    with seeded_registry(request.param, tmp_path_factory.mktemp(request.param), [oci_dir / n for n in GOOD]) as seeded:
+        yield seeded
 
 
 def _client(reg):

@@ -2,28 +2,15 @@
 (with and without validation.manifests.indexes.platforms) and Distribution 2.8, read back through the registry API."""
 import hashlib
 import json
-import os
-import sys
 
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import read_archive
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed
-from tests.helpers.registries import REPO_ROOT
-
-sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
-import oci_samples  # noqa: E402 - scripts/ is not a package
 
 SPARSE_OK = {"validation": {"manifests": {"indexes": {"platforms": "none"}}}}
 INDEX_ACCEPT = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
-
-
-@pytest.fixture(scope="module")
-def oci_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("oci-samples")
-    oci_samples.write_all(str(out))
-    return out
 
 
 def _unit(path):
