@@ -426,15 +426,16 @@ class Planner:
             if match and f"{match.group(1)}-{match.group(2)}" in subjects:
                 self.add_image(f"{source.registry}/{source.repo}:{tag}", None)
 
-
     def warn_unselected(self, source: Source, platforms: list[str] | None, image_platforms: list[str]) -> None:
         """A warning when --platform names none of a single-platform image's platform (it goes as it is)."""
-        def os_arch(text: str) -> str:
-            return "/".join(text.split("/")[:2])
-
-        if platforms and image_platforms and not {os_arch(p) for p in platforms} & {os_arch(p) for p in image_platforms}:
+        if platforms and image_platforms and not {_os_arch(p) for p in platforms} & {_os_arch(p) for p in image_platforms}:
             self.plan.warnings.append(f"{source.name}: a single-platform image for {', '.join(image_platforms)}, none of "
                                       f"the platforms asked ({', '.join(platforms)}); bundled as it is")
+
+
+def _os_arch(platform: str) -> str:
+    """`OS/ARCH` of an `OS/ARCH[/VARIANT]` text."""
+    return "/".join(platform.split("/")[:2])
 
 
 def _platform_text(platform: dict) -> str:
