@@ -1,11 +1,9 @@
 """Bundles in Ansible (issue 13): the image_bundle and image_bundle_have modules (check mode, a real run, a second run
 that changes nothing), the registry_seed role seeding a split bundle, and playbooks/bundle.yml writing one bundle
 that site.yml seeds into a real registry before writing the HAVE file next month's delta is built against."""
-import json
 import os
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -13,13 +11,10 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.helpers.ansible import run_module, run_playbook
-from tests.helpers.registries import REPO_ROOT, free_port
+from tests.helpers.site import BUNDLE, LOCALHOST, SITE, catalog, localhost_site
 
 pytestmark = [pytest.mark.distribution]
 
-LOCALHOST = os.path.join(REPO_ROOT, "inventories", "localhost")
-SITE = os.path.join(REPO_ROOT, "playbooks", "site.yml")
-BUNDLE = os.path.join(REPO_ROOT, "playbooks", "bundle.yml")
 SAMPLES = ("abox:1.0.1", "nginx:1.25", "tools/busyish:2.0")
 
 
@@ -135,20 +130,10 @@ def test_role_seeds_a_bundle_tar_found_among_the_controller_tarballs(source, sta
 
 
 @pytest.fixture
-def site_vars(tmp_path):
+def site_vars():
     """Extra vars that move the localhost registry (site.yml's inventories/localhost) to a free port and its own
     directories; taken down at teardown."""
-    name = f"bundle-site-{os.getpid()}"
-    extra = {"registry_port": free_port(), "registry_name": name}
-    yield extra
-    run_playbook(SITE, inventory=LOCALHOST, extra_vars={**extra, "registry_state": "absent", "registry_seed_enabled": False})
-    for path in (f"/var/lib/airgap/{name}", f"/etc/airgap/{name}"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def catalog(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=10) as resp:
-        return json.load(resp)["repositories"]
+    yield from localhost_site("bundle-site")
 
 
 def test_bundle_playbook_then_site_seeds_it_and_writes_the_have_file(source, site_vars, tmp_path, sample_tarballs):

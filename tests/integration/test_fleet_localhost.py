@@ -1,37 +1,19 @@
 """What `make run` does (site.yml with inventories/localhost), on a free port and its own directories, and the bundle
 playbook feeding it: save the images on the connected side, seed them on the other, pull them back through docker."""
-import json
 import os
-import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
 from tests.helpers.ansible import run_playbook
-from tests.helpers.registries import REPO_ROOT, free_port
+from tests.helpers.site import BUNDLE, LOCALHOST, SITE, catalog, localhost_site
 
 pytestmark = [pytest.mark.docker]
 
-LOCALHOST = os.path.join(REPO_ROOT, "inventories", "localhost")
-SITE = os.path.join(REPO_ROOT, "playbooks", "site.yml")
-BUNDLE = os.path.join(REPO_ROOT, "playbooks", "bundle.yml")
-
-
 @pytest.fixture
-def site_vars(tmp_path):
+def site_vars():
     """Extra vars that move the localhost registry to a free port and its own directories; removed at teardown."""
-    name = f"fleet-site-{os.getpid()}"
-    extra = {"registry_port": free_port(), "registry_name": name}
-    yield extra
-    run_playbook(SITE, inventory=LOCALHOST, extra_vars={**extra, "registry_state": "absent", "registry_seed_enabled": False})
-    for path in (f"/var/lib/airgap/{name}", f"/etc/airgap/{name}"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def catalog(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=10) as resp:
-        return json.load(resp)["repositories"]
+    yield from localhost_site("fleet-site")
 
 
 def test_site_on_localhost_is_rerunnable_and_leaves_the_registry_running(site_vars, sample_tarballs):
