@@ -152,7 +152,7 @@ class BarProgress(PlainProgress):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: the seed's options (seed_options.OPTIONS) and this command's own flags."""
-    parser = argparse.ArgumentParser(prog="airgap-seed", description="Push the images of image tarballs into a registry.",
+    parser = argparse.ArgumentParser(prog="airgap-seed", description="Push the images of image tarballs or bundles into a registry.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     parser.add_argument("--password-stdin", action="store_true",

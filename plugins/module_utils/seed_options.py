@@ -48,7 +48,8 @@ def _connection(name: str, help_text: str, flag: str | None, cli: str = "value")
 
 OPTIONS: tuple[Option, ...] = (
     Option("src", {"type": "list", "elements": "path", "required": True},
-           "image tarballs, directories of tarballs, glob patterns", "SRC", "positional", metavar="SRC"),
+           "image tarballs, directories of tarballs, glob patterns, bundles (a layout directory, NAME.tar, NAME.tar.zst "
+           "or their split parts; docs/bundles.md)", "SRC", "positional", metavar="SRC"),
     Option("registry", {"type": "str", "required": True}, "HOST:PORT of the registry", "--registry"),
     Option("transport", {"type": "str", "choices": ["direct", "engine"], "default": "direct"},
            "direct: the registry API, no engine; engine: docker load, tag, push", "--transport"),
