@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (create, have):
         sub.add_argument("--password-stdin", action="store_true",
                          help="read the password from standard input (default: AIRGAP_BUNDLE_PASSWORD, AIRGAP_SEED_PASSWORD)")
-    verify = commands.add_parser("verify", help="re-hash every blob and check every reference resolves")
+    verify = commands.add_parser("verify", help="re-hash every blob and check every reference resolves",
+                                 description="Re-hash split parts against NAME.tar.sha256 and every blob against its "
+                                 "name, and follow every reference; exit status 0 when good, 1 with each problem on "
+                                 "standard error (the part, file or digest, and what is wrong).")
     verify.add_argument("path", metavar="PATH", help="the bundle: directory, .tar, .tar.zst or split parts")
     listing = commands.add_parser("list", help="images, platforms, sizes and referrers of a bundle")
     listing.add_argument("path", metavar="PATH", help="the bundle: directory, .tar, .tar.zst or split parts")
