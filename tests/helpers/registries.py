@@ -19,6 +19,16 @@ import yaml
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def htpasswd_auth(directory, user, password):
+    """Writes DIRECTORY/htpasswd holding `user` (bcrypt, by `htpasswd -Bbn`); returns the registry config's `auth`
+    section naming it (realm "r").  CalledProcessError when htpasswd fails."""
+    line = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True).stdout.strip()
+    path = os.path.join(str(directory), "htpasswd")
+    with open(path, "w") as fh:
+        fh.write(line + "\n")
+    return {"htpasswd": {"realm": "r", "path": path}}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

@@ -18,7 +18,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
 from tests.helpers.certs import make_tls
 from tests.helpers.docs import BIN, run_as_written, section_commands
-from tests.helpers.registries import REPO_ROOT, free_port, wait_http
+from tests.helpers.registries import REPO_ROOT, free_port, htpasswd_auth, wait_http
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
 import oci_samples  # noqa: E402 - scripts/ is not a package
@@ -52,10 +52,8 @@ def world(tmp_path, start_registry, sample_tarballs):
     source = start_registry("distribution")
     push(source, files, FIRST)
     ca, cert, key = make_tls(tmp_path / "pki")
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
-    (tmp_path / "htpasswd").write_text(line + "\n")
     site = start_registry("distribution", cafile=ca, config={"http": {"tls": {"certificate": cert, "key": key}},
-                                                             "auth": {"htpasswd": {"realm": "r", "path": str(tmp_path / "htpasswd")}}})
+                                                             "auth": htpasswd_auth(tmp_path, USER, PASSWORD)})
     srv, usb = tmp_path / "srv", tmp_path / "usb"
     srv.mkdir()
     usb.mkdir()

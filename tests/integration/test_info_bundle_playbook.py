@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.helpers.certs import make_tls
-from tests.helpers.registries import REPO_ROOT
+from tests.helpers.registries import REPO_ROOT, htpasswd_auth
 
 pytestmark = pytest.mark.distribution
 USER = "bundler"
@@ -21,10 +21,8 @@ PASSWORD = "Bundle-Pw-5521"
 def source_registry(start_registry, sample_tarballs, tmp_path):
     """A TLS + htpasswd Distribution registry holding the samples; (registry, ca path)."""
     ca, cert, key = make_tls(tmp_path / "pki")
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
-    (tmp_path / "htpasswd").write_text(line + "\n")
     reg = start_registry("distribution", cafile=ca, config={"http": {"tls": {"certificate": cert, "key": key}},
-                                                            "auth": {"htpasswd": {"realm": "r", "path": str(tmp_path / "htpasswd")}}})
+                                                            "auth": htpasswd_auth(tmp_path, USER, PASSWORD)})
     seed({"src": [str(sample_tarballs)], "registry": reg.host, "ca_file": ca, "username": USER, "password": PASSWORD})
     return reg, ca
 

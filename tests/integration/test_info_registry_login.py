@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from tests.helpers.ansible import failed, run_module
+from tests.helpers.registries import htpasswd_auth
 
 pytestmark = [pytest.mark.docker, pytest.mark.distribution]
 
@@ -30,10 +31,7 @@ MODULE = "airgap.registry.registry_login"
 @pytest.fixture
 def auth_registry(start_registry, tmp_path):
     """A Distribution registry that wants USER/PASSWORD (htpasswd file made by `htpasswd -Bbn`)."""
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
-    path = tmp_path / "htpasswd"
-    path.write_text(line + "\n")
-    return start_registry("distribution", config={"auth": {"htpasswd": {"realm": "r", "path": str(path)}}})
+    return start_registry("distribution", config={"auth": htpasswd_auth(tmp_path, USER, PASSWORD)})
 
 
 def docker_push(config_dir, reg, sample_images):
@@ -252,11 +250,8 @@ def test_tls_registry_needs_its_ca(start_registry, tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
                     "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
-    (tmp_path / "htpasswd").write_text(line + "\n")
     reg = start_registry("distribution", cafile=str(cert), config={
-        "http": {"tls": {"certificate": str(cert), "key": str(key)}},
-        "auth": {"htpasswd": {"realm": "r", "path": str(tmp_path / "htpasswd")}}})
+        "http": {"tls": {"certificate": str(cert), "key": str(key)}}, "auth": htpasswd_auth(tmp_path, USER, PASSWORD)})
     args = {"registry": reg.host, "username": USER, "password": PASSWORD, "config_path": str(tmp_path / "docker" / "config.json")}
     untrusted, _ = run_module(MODULE, args)
     assert failed(untrusted) and "not trusted" in untrusted["msg"]

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.helpers.ansible import failed, run_module
+from tests.helpers.registries import htpasswd_auth
 
 pytestmark = pytest.mark.distribution
 
@@ -17,10 +18,7 @@ PASSWORD = "L1nk-pass-42"
 
 @pytest.fixture
 def auth_registry(start_registry, tmp_path):
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
-    path = tmp_path / "htpasswd"
-    path.write_text(line + "\n")
-    return start_registry("distribution", config={"auth": {"htpasswd": {"realm": "r", "path": str(path)}}})
+    return start_registry("distribution", config={"auth": htpasswd_auth(tmp_path, USER, PASSWORD)})
 
 
 def test_registry_login_writes_through_a_symlinked_config(auth_registry, tmp_path):
