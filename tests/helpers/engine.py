@@ -40,3 +40,13 @@ def ctr_namespace():
         for digest in subprocess.run([*ctr, "content", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split():
             subprocess.run([*ctr, "content", "rm", digest], check=False, capture_output=True)
         subprocess.run([*ctr[:3], "namespaces", "rm", namespace], check=False, capture_output=True)
+
+
+def ctr_pull_all_platforms(ref):
+    """`ctr images pull --all-platforms --plain-http REF` in a fresh namespace (see ctr_namespace); returns the image
+    names ctr lists afterwards.  AssertionError with ctr's stderr when the pull fails."""
+    with ctr_namespace() as ctr:
+        run = subprocess.run([*ctr, "images", "pull", "--all-platforms", "--plain-http", ref], check=False, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout.split()

@@ -5,18 +5,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
-from tests.helpers.engine import ctr_namespace
-from tests.helpers.registries import REPO_ROOT, RegistryProcess
-
-sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
-import oci_samples  # noqa: E402 - scripts/ is not a package
+from tests.helpers.engine import ctr_pull_all_platforms
+from tests.helpers.registries import REPO_ROOT
+from tests.helpers.seed import seeded_registry, start_kind
 
 BUNDLE_CLI = os.path.join(REPO_ROOT, ".venv", "bin", "airgap-bundle")
 SEED_CLI = os.path.join(REPO_ROOT, ".venv", "bin", "airgap-seed")
@@ -35,24 +32,18 @@ def _run(*args):
 
 
 @pytest.fixture(scope="module")
-def created(tmp_path_factory, sample_tarballs):
+def created(tmp_path_factory, oci_dir, sample_tarballs):
     """(source registry, {tag: digest}, {form: bundle path}): the samples in a pyregistry, bundled as a directory and
     as split .tar.zst parts by airgap-bundle create."""
     require(os.path.exists(BUNDLE_CLI) and os.path.exists(SEED_CLI), "airgap-bundle/airgap-seed not installed in .venv (make)")
-    oci_dir = tmp_path_factory.mktemp("oci")
-    oci_samples.write_all(str(oci_dir))
-    reg = RegistryProcess("pyregistry", str(tmp_path_factory.mktemp("src"))).start()
-    try:
-        seed({"src": [str(oci_dir / n) for n in OCI] + [str(p) for p in sorted(sample_tarballs.glob("*.tar"))],
-              "registry": reg.host, "retries": 1})
+    src = [oci_dir / n for n in OCI] + sorted(sample_tarballs.glob("*.tar"))
+    with seeded_registry("pyregistry", tmp_path_factory.mktemp("src"), src) as (reg, _result):
         digests = {tag: _client(reg).head_manifest(*tag.rsplit(":", 1))["digest"] for tag in TAGS}
         out = tmp_path_factory.mktemp("bundles")
         images = [f"{reg.host}/{t}" for t in TAGS]
         _run(BUNDLE_CLI, "create", *images, "--output", f"{out}/dir/")
         _run(BUNDLE_CLI, "create", *images, "--output", str(out / "b.tar.zst"), "--split-size", "200K")
         yield reg, digests, {"directory": str(out / "dir"), "split tar.zst": str(out / "b.tar.zst")}
-    finally:
-        reg.stop()
 
 
 def test_verify_and_list_the_created_bundles(created):
@@ -68,10 +59,8 @@ def test_verify_and_list_the_created_bundles(created):
 @pytest.fixture(scope="module", params=["pyregistry", "distribution"])
 def seeded(request, created, tmp_path_factory):
     """A target registry of each kind seeded by airgap-seed from the split bundle; (registry, seed stdout)."""
-    if request.param == "distribution":
-        require(shutil.which("docker-registry"), "Debian's docker-registry binary is not installed")
     _src, _digests, forms = created
-    reg = RegistryProcess(request.param, str(tmp_path_factory.mktemp(request.param))).start()
+    reg = start_kind(request.param, tmp_path_factory.mktemp(request.param))
     try:
         run = _run(SEED_CLI, forms["split tar.zst"], "--registry", reg.host)
         yield reg, run
@@ -113,9 +102,4 @@ def test_docker_pull(seeded, created, docker_client):
 
 def test_ctr_pulls_every_platform(seeded):
     reg, _result = seeded
-    with ctr_namespace() as ctr:
-        run = subprocess.run([*ctr, "images", "pull", "--all-platforms", "--plain-http", f"{reg.host}/multi:3"],
-                             check=False, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stderr[-2000:]
-        listed = subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout
-        assert f"{reg.host}/multi:3" in listed
+    assert f"{reg.host}/multi:3" in ctr_pull_all_platforms(f"{reg.host}/multi:3")

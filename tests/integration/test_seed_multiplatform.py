@@ -13,7 +13,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.image_archive impo
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryClient
 from ansible_collections.airgap.registry.plugins.module_utils.seed import SeedError, seed
 from tests.conftest import require
-from tests.helpers.engine import ctr_namespace
+from tests.helpers.engine import ctr_pull_all_platforms
 from tests.helpers.registries import REPO_ROOT
 from tests.helpers.seed import seeded_registry
 
@@ -100,12 +100,7 @@ def test_skopeo_copy_all_gives_the_same_index(seeded, oci_dir, tmp_path):
 
 def test_ctr_pulls_every_platform(seeded):
     reg, _result = seeded
-    with ctr_namespace() as ctr:
-        run = subprocess.run([*ctr, "images", "pull", "--all-platforms", "--plain-http", f"{reg.host}/multi:3"],
-                             check=False, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stderr[-2000:]
-        listed = subprocess.run([*ctr, "images", "ls", "-q"], capture_output=True, text=True, check=True).stdout
-        assert f"{reg.host}/multi:3" in listed
+    assert f"{reg.host}/multi:3" in ctr_pull_all_platforms(f"{reg.host}/multi:3")
 
 
 def test_check_mode_lists_what_would_move(tmp_path, oci_dir, start_registry):
