@@ -13,7 +13,6 @@ import threading
 import time
 from typing import Hashable, TextIO
 
-from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically
 from ansible_collections.airgap.registry.plugins.module_utils.registry_api import RegistryError
 from ansible_collections.airgap.registry.plugins.module_utils.seed import NullProgress, SeedError, Seeder, human
 from ansible_collections.airgap.registry.plugins.module_utils.seed_options import OptionError, add_arguments, from_arguments
@@ -203,6 +202,8 @@ def write_report(args: argparse.Namespace, result: SeedResult, elapsed: float) -
     report = {"registry": args.registry, "transport": args.transport, "layers": args.layers, "check": args.check,
               "changed": result.changed, "elapsed_seconds": round(elapsed, 3), "bytes_sent": sum(i.bytes_sent for i in result.images),
               "images": images, "warnings": result.warnings}
+    from ansible_collections.airgap.registry.plugins.module_utils.atomic_file import write_bytes_atomically  # noqa: PLC0415 - only with --report
+
     try:
         write_bytes_atomically(args.report, (json.dumps(report, indent=2) + "\n").encode())
     except OSError as exc:

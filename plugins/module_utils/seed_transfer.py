@@ -34,6 +34,9 @@ def run_parallel(fn: Callable[[Any], None], items: Iterable[Any], workers: int, 
     """Run fn over items, in order, on `workers` threads; sets `abort` on an error and re-raises the first one (a
     SeedError first; a RegistryError as SeedError) after all threads have stopped."""
     items = list(items)
+    if min(int(workers), len(items)) <= 1:
+        _run_here(fn, items, abort)
+        return
     pending = iter(items)
     lock = threading.Lock()
     errors: list[Exception] = []
@@ -61,6 +64,19 @@ def run_parallel(fn: Callable[[Any], None], items: Iterable[Any], workers: int, 
         raise first
 
 
+def _run_here(fn: Callable[[Any], None], items: list, abort: threading.Event) -> None:
+    """run_parallel with one worker: on the caller's thread (and its open connection, no new thread), same errors."""
+    for item in items:
+        try:
+            fn(item)
+        except RegistryError as exc:
+            abort.set()
+            raise SeedError(str(exc)) from None
+        except Exception:
+            abort.set()
+            raise
+
+
 def survey(client: RegistryClient, plan: SeedPlan, workers: int, abort: threading.Event) -> None:
     """Ask the registry for every target's manifest in parallel (one HEAD for a target that is up to date with the
     manifest this run would put; a GET otherwise) and record the answers in the plan, in target order.
@@ -86,7 +102,7 @@ def survey(client: RegistryClient, plan: SeedPlan, workers: int, abort: threadin
         plan.record_existing(plan.targets[index], digest, manifest)
     if plan.verbatim:
         from ansible_collections.airgap.registry.plugins.module_utils.seed_verbatim import survey_verbatim  # noqa: PLC0415 - cycle
-        survey_verbatim(client, plan)
+        survey_verbatim(client, plan, workers, abort)
 
 
 class _NoClose:

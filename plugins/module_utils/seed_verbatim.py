@@ -28,16 +28,20 @@ from ansible_collections.airgap.registry.plugins.module_utils.seed_plan import S
 from ansible_collections.airgap.registry.plugins.module_utils.seed_report import NullProgress, SeedError
 
 
-def survey_verbatim(client: RegistryClient, plan: SeedPlan) -> None:
-    """Up to date: the tag has the source digest and every referrer is there (by digest)."""
-    for target in plan.verbatim:
+def survey_verbatim(client: RegistryClient, plan: SeedPlan, workers: int, abort: threading.Event) -> None:
+    """Up to date: the tag has the source digest and every referrer is there (by digest).  The targets are asked on
+    `workers` threads; SeedError (from a RegistryError) when the registry fails."""
+    from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import run_parallel  # noqa: PLC0415 - cycle
+
+    def ask(target: VerbatimTarget) -> None:
         head = client.head_manifest(target.repo, target.tag)
         target.existing = head["digest"] if head else None
         if target.existing != target.unit.digest:
-            continue
+            return
         if all(client.head_manifest(target.repo, m.digest) for m in _referrers(target.unit)):
             target.push = False
             target.result.digest = target.existing
+    run_parallel(ask, plan.verbatim, workers, abort)
 
 
 def _referrers(unit: ArchiveManifest) -> list[ArchiveManifest]:
@@ -253,7 +257,9 @@ class VerbatimPusher:
                     result.would_push.append(f"blob {desc.digest}")
                 return
             self._upload(target, desc)
-        run_parallel(blob, unit.all_blobs(), self.opts["parallel"], self.abort)
+        # Those uploaded into this repository this run need no request (and no worker thread).
+        todo = [desc for desc in unit.all_blobs() if (desc.digest, target.repo) not in self.uploaded]
+        run_parallel(blob, todo, self.opts["parallel"], self.abort)
         # unit.walk() order: the children (each with its own children and referrers, in parallel), the unit under its
         # tag, then its referrers.
         run_parallel(partial(self._put_tree, target), unit.children, self.opts["parallel"], self.abort)
