@@ -4,13 +4,9 @@ The copy points every host at this machine (ansible_connection=local) and every 
 runs as a container (the example's backend) with TLS and htpasswd on a free port. Check mode on the fresh fleet plans
 without failing; the switches the playbooks read (registry_seed_enabled, registry_state) work, and a site comes down.
 """
-import base64
 import json
 import os
 import shutil
-import ssl
-import sys
-import urllib.request
 import uuid
 
 import pytest
@@ -18,20 +14,12 @@ import yaml
 
 from tests.helpers.ansible import run_playbook
 from tests.helpers.docs import run_as_written, section_commands
+from tests.helpers.example_site import local_example, tls_catalog
 from tests.helpers.registries import REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 
-EXAMPLE = os.path.join(REPO_ROOT, "inventories", "example")
 SITE = os.path.join(REPO_ROOT, "playbooks", "site.yml")
-
-
-def edit(path, **changes):
-    with open(path) as fh:
-        data = yaml.safe_load(fh)
-    data.update(changes)
-    with open(path, "w") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False)
 
 
 class Site:
@@ -40,28 +28,12 @@ class Site:
     def __init__(self, tmp, tarballs, docker_client):
         self.tmp = tmp
         self.docker = docker_client
-        self.inventory = str(tmp / "mysite")
-        shutil.copytree(EXAMPLE, self.inventory)
         self.name = f"example-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.config_dir = str(tmp / "etc")
         self.storage_dir = str(tmp / "storage")
-        with open(os.path.join(self.inventory, "hosts.yml")) as fh:
-            hosts = yaml.safe_load(fh)
-        hosts["all"]["vars"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        for group in hosts["all"]["children"].values():
-            for host in group["hosts"].values():
-                host["ansible_host"] = "127.0.0.1"
-        with open(os.path.join(self.inventory, "hosts.yml"), "w") as fh:
-            yaml.safe_dump(hosts, fh, sort_keys=False)
-        gv = os.path.join(self.inventory, "group_vars")
-        edit(os.path.join(gv, "all.yml"), fleet_registry_host="127.0.0.1", fleet_registry_port=self.port)
-        edit(os.path.join(gv, "registry_hosts.yml"), registry_name=self.name, registry_config_dir=self.config_dir,
-             registry_storage_dir=self.storage_dir, registry_seed_controller_dir=str(tarballs),
-             registry_seed_tarballs_dir=str(tmp / "tarballs"))
-        edit(os.path.join(gv, "fleet.yml"), registry_client_ca_cert_host_path=os.path.join(self.config_dir, "tls", "ca.crt"),
-             registry_client_docker_config=str(tmp / "docker-config"), registry_client_pull_with="skopeo",
-             registry_client_skopeo_dir=str(tmp / "images"), registry_client_trust_docker=False)
+        self.inventory = local_example(tmp, tarballs, self.name, self.port, registry_client_docker_config=str(tmp / "docker-config"),
+                                       registry_client_trust_docker=False)
         self.containers_ca = f"/etc/containers/certs.d/127.0.0.1:{self.port}/ca.crt"  # the clients' trust (this machine)
 
     def container(self):
@@ -121,11 +93,7 @@ def test_a_missing_seed_ca_file_names_the_file_and_the_option(sample_tarballs, t
 
 
 def catalog(site):
-    ca = os.path.join(site.config_dir, "tls", "ca.crt")
-    req = urllib.request.Request(f"https://127.0.0.1:{site.port}/v2/_catalog")
-    req.add_header("Authorization", "Basic " + base64.b64encode(b"admin:change-me-admin").decode())
-    with urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cafile=ca)) as resp:
-        return json.load(resp)["repositories"]
+    return tls_catalog(site.config_dir, site.port)
 
 
 def test_skip_seeding_then_seed_then_take_the_registry_down_and_up_again(site):

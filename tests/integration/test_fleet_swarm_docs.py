@@ -1,64 +1,31 @@
 """docs/fleet.md "Swarm", run as written: swarm.yml with a copy of inventories/example (adapted to this machine) plans
 in check mode, deploys the inventory's registry as a swarm service in host mode (TLS, htpasswd, the inventory's port),
 seeds it, points a client at it, changes nothing the second time, and comes down with -e registry_state=absent."""
-import base64
-import json
 import os
 import re
 import shutil
-import ssl
-import sys
-import urllib.request
 import uuid
 
 import pytest
-import yaml
 
 from tests.helpers.docs import run_as_written, section_commands
-from tests.helpers.registries import REPO_ROOT, free_port
+from tests.helpers.example_site import local_example, tls_catalog
+from tests.helpers.registries import free_port
 from tests.helpers.swarm import SERVICE_LABEL, ensure_swarm, remove_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(1500)]
 
-EXAMPLE = os.path.join(REPO_ROOT, "inventories", "example")
 CERTS_DIRS = ("/etc/docker/certs.d", "/etc/containers/certs.d")
 CHANGED = re.compile(r"changed=[1-9]")
-
-
-def edit(path, **changes):
-    with open(path) as fh:
-        data = yaml.safe_load(fh)
-    data.update(changes)
-    with open(path, "w") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False)
 
 
 @pytest.fixture
 def mysite(tmp_path, sample_tarballs, docker_client):
     """A copy of inventories/example: its registry host and one client are this machine, its paths under tmp_path."""
     ensure_swarm(docker_client)
-    inventory = tmp_path / "mysite"
-    shutil.copytree(EXAMPLE, inventory)
-    site = {"inventory": str(inventory), "name": f"swarm-docs-{uuid.uuid4().hex[:8]}", "port": free_port(),
-            "config_dir": str(tmp_path / "etc")}
-    with open(inventory / "hosts.yml") as fh:
-        hosts = yaml.safe_load(fh)
-    hosts["all"]["vars"] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    fleet = hosts["all"]["children"]["fleet"]["hosts"]
-    hosts["all"]["children"]["fleet"]["hosts"] = {"node1.site-a.example": fleet["node1.site-a.example"]}
-    for group in hosts["all"]["children"].values():
-        for host in group["hosts"].values():
-            host["ansible_host"] = "127.0.0.1"
-    with open(inventory / "hosts.yml", "w") as fh:
-        yaml.safe_dump(hosts, fh, sort_keys=False)
-    gv = inventory / "group_vars"
-    edit(gv / "all.yml", fleet_registry_host="127.0.0.1", fleet_registry_port=site["port"])
-    edit(gv / "registry_hosts.yml", registry_name=site["name"], registry_config_dir=site["config_dir"],
-         registry_storage_dir=str(tmp_path / "storage"), registry_seed_controller_dir=str(sample_tarballs),
-         registry_seed_tarballs_dir=str(tmp_path / "tarballs"))
-    edit(gv / "fleet.yml", registry_client_ca_cert_host_path=os.path.join(site["config_dir"], "tls", "ca.crt"),
-         registry_client_docker_config=str(tmp_path / "docker-config" / "config.json"), registry_client_pull_with="skopeo",
-         registry_client_skopeo_dir=str(tmp_path / "images"))
+    site = {"name": f"swarm-docs-{uuid.uuid4().hex[:8]}", "port": free_port(), "config_dir": str(tmp_path / "etc")}
+    site["inventory"] = local_example(tmp_path, sample_tarballs, site["name"], site["port"], fleet_hosts=["node1.site-a.example"],
+                                      registry_client_docker_config=str(tmp_path / "docker-config" / "config.json"))
     yield site
     remove_service(docker_client, site["name"])
     for base in CERTS_DIRS:
@@ -66,11 +33,7 @@ def mysite(tmp_path, sample_tarballs, docker_client):
 
 
 def catalog(site):
-    ca = os.path.join(site["config_dir"], "tls", "ca.crt")
-    req = urllib.request.Request(f"https://127.0.0.1:{site['port']}/v2/_catalog")
-    req.add_header("Authorization", "Basic " + base64.b64encode(b"admin:change-me-admin").decode())
-    with urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cafile=ca)) as resp:
-        return json.load(resp)["repositories"]
+    return tls_catalog(site["config_dir"], site["port"])
 
 
 def test_swarm_section_as_written(mysite, docker_client):
