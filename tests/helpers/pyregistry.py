@@ -53,14 +53,20 @@ def digest_of(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def store_blob(store, name, data):
-    """Upload `data` (bytes) into repository `name` of a pyregistry Storage directly: start, one write, commit; returns
-    its digest.  RegistryError as Storage raises it."""
+def write_upload(store, name, data):
+    """Start an upload into repository `name` of a pyregistry Storage and write `data` (bytes) to it, not committed;
+    returns the upload id.  RegistryError as Storage raises it."""
     upload_id = store.start_upload(name)
     writer = store.upload_writer(name, upload_id)
     writer.write([data])
     writer.close()
-    store.commit_upload(name, upload_id, digest_of(data))
+    return upload_id
+
+
+def store_blob(store, name, data):
+    """Upload `data` (bytes) into repository `name` of a pyregistry Storage directly (write_upload, then commit);
+    returns its digest.  RegistryError as Storage raises it."""
+    store.commit_upload(name, write_upload(store, name, data), digest_of(data))
     return digest_of(data)
 
 

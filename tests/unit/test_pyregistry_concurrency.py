@@ -9,7 +9,7 @@ from pyregistry.errors import RegistryError
 from pyregistry.storage import Storage
 from tests.conftest import require
 from tests.helpers.pyregistry import digest_of as digest
-from tests.helpers.pyregistry import store_blob
+from tests.helpers.pyregistry import store_blob, write_upload
 
 
 def test_upload_lock_holds_across_processes(tmp_path):
@@ -34,10 +34,7 @@ def test_upload_lock_holds_across_processes(tmp_path):
 
 def test_abort_truncates_before_releasing_the_lock(tmp_path):
     store = Storage(str(tmp_path))
-    upload = store.start_upload("a")
-    writer = store.upload_writer("a", upload)
-    writer.write([b"kept"])
-    writer.close()
+    upload = write_upload(store, "a", b"kept")
     writer = store.upload_writer("a", upload)
     writer.write([b"rolled back"])
     writer.abort()
@@ -104,10 +101,7 @@ def test_sweep_waits_for_a_manifest_put_in_progress(tmp_path):
 
 def test_cancel_never_pulls_an_upload_from_under_its_commit(tmp_path):
     store, other = Storage(str(tmp_path)), Storage(str(tmp_path))
-    upload = store.start_upload("a")
-    writer = store.upload_writer("a", upload)
-    writer.write([b"data"])
-    writer.close()
+    upload = write_upload(store, "a", b"data")
     real_state = store.upload_state
     refused = []
 

@@ -15,7 +15,7 @@ from pyregistry.gc import collect
 from pyregistry.paths import Layout
 from pyregistry.storage import Storage, check_name, check_reference, parse_rfc3339
 from tests.helpers.pyregistry import digest_of as digest
-from tests.helpers.pyregistry import store_blob
+from tests.helpers.pyregistry import store_blob, write_upload
 
 
 def test_layout_is_distributions(tmp_path):
@@ -80,10 +80,7 @@ def test_upload_commit_links_and_dedupes(tmp_path):
 
 def test_wrong_digest_leaves_nothing(tmp_path):
     store = Storage(str(tmp_path))
-    upload_id = store.start_upload("a")
-    writer = store.upload_writer("a", upload_id)
-    writer.write([b"bytes"])
-    writer.close()
+    upload_id = write_upload(store, "a", b"bytes")
     with pytest.raises(RegistryError) as exc:
         store.commit_upload("a", upload_id, digest(b"other"))
     assert exc.value.code == "DIGEST_INVALID"
@@ -93,10 +90,7 @@ def test_wrong_digest_leaves_nothing(tmp_path):
 
 def test_hash_state_rebuilt_from_disk(tmp_path):
     store = Storage(str(tmp_path))
-    upload_id = store.start_upload("a")
-    writer = store.upload_writer("a", upload_id)
-    writer.write([b"first "])
-    writer.close()
+    upload_id = write_upload(store, "a", b"first ")
     other = Storage(str(tmp_path))  # another process: no in-memory state
     writer = other.upload_writer("a", upload_id)
     writer.write([b"sec", b"ond"])
@@ -212,10 +206,7 @@ def test_gc_unit_keeps_referenced(tmp_path):
 def test_commit_survives_a_sweep_between_check_and_link(tmp_path):
     store = Storage(str(tmp_path))
     d = store_blob(store, "a", b"shared bytes")
-    upload_id = store.start_upload("b")
-    writer = store.upload_writer("b", upload_id)
-    writer.write([b"shared bytes"])
-    writer.close()
+    upload_id = write_upload(store, "b", b"shared bytes")
     real_link = store.link_blob
 
     def swept_then_link(name, digest):
