@@ -96,6 +96,7 @@ class VerbatimPusher:
         self.abort = abort
         self.homes: dict[str, str] = {}  # blob digest -> a repository that has it (this run)
         self.uploaded: set[tuple[str, str]] = set()  # (blob digest, repository) uploaded this run
+        self.settling: dict[str, threading.Event] = {}  # blob digest -> set when its upload task has ended
         self.lock = threading.Lock()
         self.referrers = Referrers(client)
 
@@ -134,12 +135,13 @@ class VerbatimPusher:
 
     def push(self, plan: SeedPlan) -> None:
         """Push every VerbatimTarget still to push: the blobs first (each once), then the targets, those of one
-        repository in order (they may share a referrers tag), the repositories side by side; SeedError naming the
-        target and archive that failed."""
+        repository in order (they may share a referrers tag), the repositories side by side, a target's manifests as
+        soon as its own blobs are in; SeedError naming the target and archive that failed."""
         from ansible_collections.airgap.registry.plugins.module_utils.seed_transfer import run_parallel  # noqa: PLC0415 - cycle
+        tasks = []
         if not self.opts["check_mode"]:
             self._stream_uploads(plan)
-            self._parallel_uploads(plan, run_parallel)
+            tasks = self._upload_tasks(plan)
         by_repo: dict[str, list[VerbatimTarget]] = {}
         for target in plan.verbatim:
             by_repo.setdefault(target.repo, []).append(target)
@@ -149,7 +151,10 @@ class VerbatimPusher:
                 if target.push and not self.abort.is_set():
                     self._push_target(target, run_parallel)
                 self.progress.target_done(target.result)
-        run_parallel(push_repo, by_repo.values(), self.opts["parallel"], self.abort)
+        # One pool: the uploads, then the repositories, which a worker takes only once every upload has been taken, so a
+        # target waits just for its own blobs still in flight (_await_blobs) while the others' manifests go up.
+        tasks += [partial(push_repo, targets) for targets in by_repo.values()]
+        run_parallel(lambda task: task(), tasks, self.opts["parallel"], self.abort)
 
     def _push_target(self, target: VerbatimTarget, run_parallel) -> None:
         try:
@@ -183,26 +188,36 @@ class VerbatimPusher:
                 self.abort.set()
                 raise SeedError(f"{archive.path}: {exc}") from None
 
-    def _parallel_uploads(self, plan: SeedPlan, run_parallel) -> None:
-        """Seekable archives: every blob of every target, once, into the first repository needing it when absent
-        there, all targets' blobs in one pool of `parallel` threads, largest first (no target waits on its own last
-        blob before the next starts); the targets then find them there or mount them."""
+    def _upload_tasks(self, plan: SeedPlan) -> list:
+        """Seekable archives: a task per blob of every target, once, uploading it into the first repository needing it
+        when absent there, largest first (to run in the pool `push` shares with the targets: no target waits on its own
+        last blob before the next starts); the targets then find them there or mount them.  Each blob's event in
+        `settling` is set when its task ends, however it ends."""
         jobs: dict[str, tuple[VerbatimTarget, Any]] = {}
         for target in plan.verbatim:
             if target.push and target.unit.archive.seekable:
                 for desc in target.unit.all_blobs():
                     jobs.setdefault(desc.digest, (target, desc))
 
-        def upload(job) -> None:
-            target, desc = job
-            if self.abort.is_set() or (desc.digest, target.repo) in self.uploaded:
-                return
+        def upload(target: VerbatimTarget, desc) -> None:
             try:
+                if self.abort.is_set() or (desc.digest, target.repo) in self.uploaded:
+                    return
                 if self.client.blob_size(target.repo, desc.digest) is None:
                     self._upload(target, desc)
             except RegistryError as exc:
                 raise push_failed(target, exc) from None
-        run_parallel(upload, sorted(jobs.values(), key=lambda job: -job[1].size), self.opts["parallel"], self.abort)
+            finally:
+                self.settling[desc.digest].set()
+        self.settling = {digest: threading.Event() for digest in jobs}
+        return [partial(upload, *job) for job in sorted(jobs.values(), key=lambda job: -job[1].size)]
+
+    def _await_blobs(self, unit: ArchiveManifest) -> None:
+        """Wait until every blob of `unit` whose upload task has been taken is settled (each task ends: see push)."""
+        for desc in unit.all_blobs():
+            event = self.settling.get(desc.digest)
+            if event is not None:
+                event.wait()
 
     def _upload(self, target: VerbatimTarget, desc, stream=None) -> None:
         """Upload blob `desc` into the target's repository from the archive (from `stream`, the member's live reader
@@ -257,6 +272,7 @@ class VerbatimPusher:
                     result.would_push.append(f"blob {desc.digest}")
                 return
             self._upload(target, desc)
+        self._await_blobs(unit)
         # Those uploaded into this repository this run need no request (and no worker thread).
         todo = [desc for desc in unit.all_blobs() if (desc.digest, target.repo) not in self.uploaded]
         run_parallel(blob, todo, self.opts["parallel"], self.abort)
