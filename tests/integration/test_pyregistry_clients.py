@@ -21,6 +21,18 @@ def run(*cmd, env=None, stdin=None):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300, env=env, input=stdin)
 
 
+def round_trip(docker_client, engine_tags, source, target, env):
+    """`docker tag SOURCE TARGET`, push, rmi TARGET, pull (with `env`): the pulled image is SOURCE's.  Returns docker
+    push's stdout."""
+    engine_tags.append(target)
+    run("docker", "tag", source, target)
+    out = run("docker", "push", target, env=env).stdout
+    run("docker", "rmi", target)
+    run("docker", "pull", target, env=env)
+    assert docker_client.images.get(target).id == docker_client.images.get(source).id
+    return out
+
+
 @pytest.fixture
 def docker_env(tmp_path):
     """Environment for docker CLI calls with a private DOCKER_CONFIG (logins stay out of the shared config)."""
@@ -36,12 +48,7 @@ def test_docker_login_push_pull_http_htpasswd(start_registry, docker_client, eng
     reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "pyreg-http", "path": str(htpasswd)}}})
     run("docker", "login", "-u", "carol", "--password-stdin", reg.host, stdin="http-pw", env=docker_env)
     target = f"{reg.host}/pyreg-http/busyish:2.0"
-    engine_tags.append(target)
-    run("docker", "tag", "tools/busyish:2.0", target)
-    run("docker", "push", target, env=docker_env)
-    run("docker", "rmi", target)
-    run("docker", "pull", target, env=docker_env)
-    assert docker_client.images.get(target).id == docker_client.images.get("tools/busyish:2.0").id
+    round_trip(docker_client, engine_tags, "tools/busyish:2.0", target, docker_env)
     anonymous = subprocess.run(["docker", "pull", target], capture_output=True, text=True, check=False, timeout=120,
                                env={**docker_env, "DOCKER_CONFIG": str(htpasswd.parent / "empty-docker-config")})
     assert anonymous.returncode != 0
@@ -49,14 +56,7 @@ def test_docker_login_push_pull_http_htpasswd(start_registry, docker_client, eng
 
 def test_docker_push_pull_http(pyregistry_server, sample_images, docker_client, engine_tags, docker_env):
     for source, repo in [("abox:1.0.1", "pyreg-abox:1.0.1"), ("nginx:1.25", "pyreg-lib/nginx:1.25"), ("tools/busyish:2.0", "pyreg-tools/busyish:2.0")]:
-        target = f"{pyregistry_server.host}/{repo}"
-        engine_tags.append(target)
-        run("docker", "tag", source, target)
-        out = run("docker", "push", target, env=docker_env).stdout
-        assert "digest: sha256:" in out
-        run("docker", "rmi", target)
-        run("docker", "pull", target, env=docker_env)
-        assert docker_client.images.get(target).id == docker_client.images.get(source).id
+        assert "digest: sha256:" in round_trip(docker_client, engine_tags, source, f"{pyregistry_server.host}/{repo}", docker_env)
     # nginx shares its base layer with abox: docker mounted it across repositories instead of re-uploading
     catalog = req(pyregistry_server.url, "GET", "/v2/_catalog").json()["repositories"]
     assert catalog == ["pyreg-abox", "pyreg-lib/nginx", "pyreg-tools/busyish"]
@@ -90,12 +90,7 @@ def test_docker_https_htpasswd_login_push_pull(start_registry, docker_client, en
         assert bad.returncode != 0
         run("docker", "login", "-u", "alice", "--password-stdin", reg.host, stdin="s3cret-pw", env=docker_env)
         target = f"{reg.host}/pyreg-secure/abox:1.0.1"
-        engine_tags.append(target)
-        run("docker", "tag", "abox:1.0.1", target)
-        run("docker", "push", target, env=docker_env)
-        run("docker", "rmi", target)
-        run("docker", "pull", target, env=docker_env)
-        assert docker_client.images.get(target).id == docker_client.images.get("abox:1.0.1").id
+        round_trip(docker_client, engine_tags, "abox:1.0.1", target, docker_env)
         big = os.urandom(3 * 1024 * 1024)
         auth = {"Authorization": "Basic YWxpY2U6czNjcmV0LXB3"}
         put = req(reg.url, "POST", f"/v2/pyreg-secure/big/blobs/uploads/?digest={digest_of(big)}", body=big, headers=auth, cafile=ca)
