@@ -28,7 +28,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.reference import r
 from tests.conftest import require
 from tests.helpers.ansible import run_playbook
 from tests.helpers.certs import make_tls
-from tests.helpers.registries import REPO_ROOT, RegistryProcess
+from tests.helpers.registries import REPO_ROOT, RegistryProcess, htpasswd_auth
 from tests.integration.test_fleet_site import Fleet
 from tests.integration.test_role_client_mirrors import check_k3s_registries
 
@@ -58,11 +58,10 @@ def site(tmp_path_factory, sample_tarballs):
     work = tmp_path_factory.mktemp("site")
     ca, cert, key = make_tls(work / "tls")
     other_ca = make_tls(work / "other", name="other")[0]
-    (work / "htpasswd").write_text(sh("htpasswd", "-Bbn", USER, PASSWORD))
     reg = RegistryProcess("pyregistry", str(work / "registry"), config={
         "log": {"level": "info", "accesslog": {"disabled": False}},
         "http": {"tls": {"certificate": cert, "key": key}},
-        "auth": {"htpasswd": {"realm": "fleet", "path": str(work / "htpasswd")}}})
+        "auth": htpasswd_auth(work, USER, PASSWORD)})
     reg.start(cafile=ca)
     certs = work / "certs"
     certs.mkdir()
