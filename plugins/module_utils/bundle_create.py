@@ -34,6 +34,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
     OCI_LAYOUT_FILE,
     BundleError,
     bundle_document,
+    checked_digest,
     checksum_name,
     image_annotations,
     output_form,
@@ -307,6 +308,7 @@ class Planner:
         digest, size = desc.get("digest"), desc.get("size")
         if not isinstance(digest, str) or not isinstance(size, int):
             raise BundleError(f"{source.name}: a descriptor without digest or size ({desc})")
+        checked_digest(digest, f"{source.name}: a descriptor's digest")
         tree.sizes[digest] = size
         if digest in self.have_blobs:
             self.plan.delta[digest] = self.have_blobs[digest]
@@ -327,7 +329,11 @@ class Planner:
             if depth >= MAX_DEPTH:
                 raise BundleError(f"{source.name}: indexes nested deeper than {MAX_DEPTH} at {digest}")
             for entry in doc.get("manifests") if children is None else children:
-                child_body, child_type, child_digest = self.manifest(source, entry["digest"])
+                child_body, child_type, child_digest = self.manifest(
+                    source, checked_digest(entry.get("digest"), f"{source.name}: index {digest}: a child's digest"))
+                if entry.get("size") != len(child_body):
+                    raise BundleError(f"{source.name}: index {digest} gives child {child_digest} {entry.get('size')} "
+                                      f"bytes, the registry sent {len(child_body)}")
                 self.walk(source, child_digest, child_body, child_type, tree, depth=depth + 1)
             return doc
         for desc in [doc.get("config"), *(doc.get("layers") or [])]:

@@ -14,6 +14,7 @@ import os
 import re
 from typing import Any
 
+from ansible_collections.airgap.registry.plugins.module_utils.descriptor import DIGEST
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME
 
@@ -44,6 +45,15 @@ def blob_path(digest: str) -> str:
     """`blobs/<algorithm>/<hex>`: where a blob lives inside the layout (image-layout.md "Blobs")."""
     algorithm, _sep, hexdigest = digest.partition(":")
     return f"{BLOBS_DIR}/{algorithm}/{hexdigest}"
+
+
+def checked_digest(digest: Any, what: str) -> str:
+    """`digest` when it is `sha256:<64 hex>` or `sha512:<128 hex>` (image-spec descriptor.md "Digests", the
+    algorithms a layout can hold), so it is safe as a file name; BundleError naming `what` and the digest otherwise
+    (`sha256:../../etc` from a registry or an index.json must never become a path)."""
+    if not isinstance(digest, str) or not DIGEST.match(digest):
+        raise BundleError(f"{what}: {digest!r} is not a valid digest (sha256:<64 hex> or sha512:<128 hex>)")
+    return digest
 
 
 def image_annotations(reference: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
     OCI_LAYOUT_FILE,
     BundleError,
     blob_path,
+    checked_digest,
     checksum_name,
     part_name,
     parts_of,
@@ -36,10 +37,8 @@ ZSTD_MISSING = ("writing a .tar.zst bundle needs the zstandard Python package: p
 
 
 def _hasher(digest: str, what: str):
-    algorithm = digest.partition(":")[0]
-    if algorithm not in ("sha256", "sha512"):
-        raise BundleError(f"{what}: digest algorithm {algorithm!r} is not supported (sha256 or sha512)")
-    return hashlib.new(algorithm)
+    """A hashlib object of `digest`'s algorithm; BundleError naming `what` when `digest` is not a valid digest."""
+    return hashlib.new(checked_digest(digest, what).partition(":")[0])
 
 
 class BlobStore:
@@ -49,8 +48,8 @@ class BlobStore:
         self.root = root
 
     def path(self, digest: str) -> str:
-        """The file of `digest`: ROOT/blobs/<algorithm>/<hex>."""
-        return os.path.join(self.root, blob_path(digest))
+        """The file of `digest`: ROOT/blobs/<algorithm>/<hex>; BundleError when `digest` is not a valid digest."""
+        return os.path.join(self.root, blob_path(checked_digest(digest, self.root)))
 
     def has(self, digest: str, size: int) -> bool:
         """True when the blob is stored with `size` bytes (a stored blob was verified before its rename)."""
@@ -73,10 +72,10 @@ class BlobStore:
         """Store `size` bytes read from `stream` as `digest`: temp file in the blob's directory, hashed while written,
         fsync, rename.  Returns the bytes read.  BundleError naming `what` when the size or digest differs (nothing is
         left behind then)."""
+        hasher = _hasher(digest, what)
         final = self.path(digest)
         directory = os.path.dirname(final)
         os.makedirs(directory, exist_ok=True)
-        hasher = _hasher(digest, what)
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(final)[:16] + ".", suffix=TEMP_SUFFIX, dir=directory)
         count = 0
         try:

@@ -309,3 +309,39 @@ def test_split_size_needs_a_tarball(tmp_path):
         create_bundle({"images": ["a:1"], "output": str(tmp_path) + "/", "split_size": "1M"})
     with pytest.raises(BundleError, match="--split-size 0"):
         create_bundle({"images": ["a:1"], "output": str(tmp_path / "b.tar"), "split_size": "0"})
+
+
+def test_a_digest_that_is_not_a_digest_never_becomes_a_path(tmp_path):
+    """A source registry's manifest naming a layer `sha256:../../secret` (with the size of a file outside the bundle)
+    fails planning naming the image and the digest; the blob store refuses such a digest before touching any path,
+    so the file is neither taken for a stored blob nor copied into the bundle, and no directory is made outside."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not for the bundle")
+    store = BlobStore(str(tmp_path / "b"))
+    evil = "sha256:../../secret"
+    for call in (lambda: store.has(evil, secret.stat().st_size), lambda: store.put_bytes(evil, b"x", "manifest m"),
+                 lambda: store.put_stream("sha256:../../../made/x", 1, io.BytesIO(b"x"), "blob b")):
+        with pytest.raises(BundleError, match=r"not a valid digest"):
+            call()
+    assert not (tmp_path / "made").exists()
+    reg = MemoryRegistry()
+    config = reg.add_blob(b"{}")
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
+                       "layers": [{"mediaType": OCI_LAYER, "digest": evil, "size": secret.stat().st_size}]}).encode()
+    reg.add_manifest("evil", body, "1")
+    with pytest.raises(BundleError, match=rf"{reg.host}/evil:1: .*'sha256:\.\./\.\./secret'.*not a valid digest"):
+        _planner(tmp_path, reg).add_image(f"{reg.host}/evil:1", None)
+
+
+def test_an_index_child_with_a_bad_digest_or_size_is_named(tmp_path):
+    """An index child `sha512:../x` is refused before it is asked of the registry; a child whose descriptor size is
+    not its manifest's (image-spec descriptor.md: size is the exact byte count) fails naming index and child."""
+    reg = MemoryRegistry()
+    child, size = reg.image("multi", None, [b"layer"])
+    for entry, message in (({"digest": "sha512:../x", "size": 1}, r"'sha512:\.\./x' is not a valid digest"),
+                           ({"digest": child, "size": size + 1}, rf"child {child} {size + 1} bytes, the registry sent {size}")):
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                           "manifests": [{"mediaType": OCI_MANIFEST, **entry}]}).encode()
+        reg.add_manifest("multi", body, "1")
+        with pytest.raises(BundleError, match=rf"{reg.host}/multi:1: index {digest_of(body)}.*{message}"):
+            _planner(tmp_path, reg).add_image(f"{reg.host}/multi:1", None)
