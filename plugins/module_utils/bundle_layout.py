@@ -105,7 +105,9 @@ def parts_of(path: str) -> list[str]:
 def read_checksums(path: str) -> list[tuple[str, str]]:
     """[(hex sha256, part file name)] from `NAME.sha256` of the split tarball `path` (sha256sum's format: `<hex>  NAME`,
     `*` before the name in binary mode), in file order; [] when there is no checksum file.  BundleError naming the
-    file for a line that is not `<hex>  <name>`."""
+    file and line for a line that is not `<hex>  <name>`, or whose name is not `NAME.partNNN` (a part beside it: no
+    directory, so a checksum file never leads outside)."""
+    base = os.path.basename(split_base(path))
     name = checksum_name(split_base(path))
     try:
         with open(name, encoding="utf-8") as fh:
@@ -121,6 +123,10 @@ def read_checksums(path: str) -> list[tuple[str, str]]:
             if line.strip():
                 raise BundleError(f"{name} line {number}: not '<sha256 hex>  <part name>'")
             continue
+        part = _PART.match(match.group(2))
+        if not part or part.group("base") != base:
+            raise BundleError(f"{name} line {number}: names {match.group(2)}, not a part of {base} beside it "
+                              f"({base}{PART_SUFFIX}NNN)")
         out.append((match.group(1).lower(), match.group(2)))
     return out
 

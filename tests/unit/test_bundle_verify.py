@@ -1,6 +1,7 @@
 """bundle_verify (issue 13): a good bundle in every form has no problem; a flipped byte, a missing blob, a truncated
 tarball (plain and zstd), a missing part, an altered part and an airgap-bundle.json that disagrees with index.json are
 each named with the file and digest; list_bundle's listing.  Bundles from tests/helpers/bundle_samples.py."""
+import hashlib
 import json
 import os
 import tarfile
@@ -144,3 +145,20 @@ def test_no_bundle_at_all_is_a_problem(tmp_path):
 def test_list_refuses_what_is_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="oci-layout"):
         list_bundle(str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["../outside.part001", "/etc/hostname", "sub/s.tar.part001", "other.tar.part001"])
+def test_a_checksum_line_naming_a_file_outside_the_parts_is_refused(forms, tmp_path, name):
+    """NAME.sha256 names only NAME.partNNN beside it: a line naming another file (`../x`, an absolute path, another
+    bundle's part) is a problem naming the line, and that file is neither hashed nor read as a part."""
+    base = forms["split tar"]
+    outside = tmp_path.parent / "outside.part001"
+    outside.write_bytes(b"outside")
+    with open(base + ".sha256", "a") as fh:
+        fh.write(f"{hashlib.sha256(b'outside').hexdigest()}  {name}\n")
+    lines = open(base + ".sha256").read().splitlines()
+    problems = verify_bundle(base)
+    assert problems == [f"{base}.sha256 line {len(lines)}: names {name}, not a part of {os.path.basename(base)} "
+                        f"beside it ({os.path.basename(base)}.partNNN)"]
+    with pytest.raises(BundleError, match=r"line \d+: names"):
+        list_bundle(base)
