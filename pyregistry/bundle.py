@@ -112,16 +112,28 @@ class BundleFiles:
             self._index_tar(parts or [path])
 
     def _index_directory(self) -> None:
+        """The layout's top files and blobs/<algorithm>/<file>; BundleServeError naming a symbolic link among them (it
+        could lead out of the bundle, and blob bytes are served unchecked)."""
         for top in ("oci-layout", "index.json", "airgap-bundle.json"):
             full = os.path.join(self.path, top)
             if os.path.isfile(full):
-                self.members[top] = Member([(full, 0, os.path.getsize(full))])
+                self.members[top] = Member([(self._not_a_link(full), 0, os.path.getsize(full))])
         blobs = os.path.join(self.path, "blobs")
         for algorithm in (os.listdir(blobs) if os.path.isdir(blobs) else []):
+            if not os.path.isdir(self._not_a_link(os.path.join(blobs, algorithm))):
+                continue
             with os.scandir(os.path.join(blobs, algorithm)) as entries:
                 for entry in entries:
                     if entry.is_file():
-                        self.members[f"blobs/{algorithm}/{entry.name}"] = Member([(entry.path, 0, entry.stat().st_size)])
+                        self.members[f"blobs/{algorithm}/{entry.name}"] = Member([(self._not_a_link(entry.path), 0,
+                                                                                   entry.stat().st_size)])
+
+    @staticmethod
+    def _not_a_link(path: str) -> str:
+        if os.path.islink(path):
+            raise BundleServeError(f"{path}: a symbolic link; serve-bundle serves only files inside the bundle (copy "
+                                   "the file it points to in its place)")
+        return path
 
     def _index_tar(self, parts: list[str]) -> None:
         reader = PartsReader(parts)
@@ -179,21 +191,15 @@ def check_servable(path: str) -> tuple[str, list[str]]:
                                "with airgap-seed")
     if not parts and not os.path.exists(path):
         raise BundleServeError(f"{path}: no such bundle (a directory holding oci-layout, a .tar, or its .tar.part001...)")
-    missing = [name for name in _listed_parts(bundle_layout.checksum_name(base)) if parts and not os.path.exists(name)]
+    try:
+        listed = [os.path.join(os.path.dirname(base), name) for _hex, name in bundle_layout.read_checksums(base)]
+    except bundle_layout.BundleError as exc:
+        raise BundleServeError(str(exc)) from None
+    missing = [name for name in listed if parts and not os.path.exists(name)]
     if missing:
         raise BundleServeError(f"{base}: {len(missing)} part(s) listed in {bundle_layout.checksum_name(base)} are missing: "
                                f"{', '.join(missing)}")
     return (base, parts) if parts else (path, [])
-
-
-def _listed_parts(checksum_file: str) -> list[str]:
-    """The part paths a split tarball's checksum file (`<hex>  NAME.tar.partNNN` lines) lists; [] when it is absent."""
-    try:
-        with open(checksum_file) as fh:
-            names = [line.split(maxsplit=1)[1].strip().lstrip("*") for line in fh if len(line.split(maxsplit=1)) == 2]
-    except FileNotFoundError:
-        return []
-    return [os.path.join(os.path.dirname(checksum_file), name) for name in names]
 
 
 class BundleStorage:

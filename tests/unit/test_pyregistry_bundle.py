@@ -178,3 +178,25 @@ def test_serve_imports_no_collection_module():
             "print(sorted(m for m, mod in sys.modules.items() if m.startswith('ansible') and mod is not None))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
     assert out.strip() == "[]"
+
+
+def test_a_blob_that_is_a_symlink_out_of_the_bundle_is_refused(bundle_dir, tmp_path):
+    """A carried bundle directory whose blob file is a symbolic link (to a file outside it) is refused at start,
+    naming the link: serve-bundle never serves a file from outside the bundle."""
+    path, _names = bundle_dir
+    blob = next(p for p in (path / "blobs" / "sha256").iterdir() if p.read_bytes()[:1] != b"{")  # a layer
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"x" * blob.stat().st_size)
+    blob.unlink()
+    blob.symlink_to(outside)
+    with pytest.raises(BundleServeError, match=f"{blob}: a symbolic link"):
+        BundleStorage(str(path))
+
+
+def test_a_checksum_file_naming_a_file_outside_is_refused(bundle_dir, tmp_path):
+    path, _names = bundle_dir
+    base = split_tar(tar_bundle(str(path), str(tmp_path / "b.tar")), str(tmp_path / "parts"), 30000)
+    with open(base + ".sha256", "a") as fh:
+        fh.write(f"{'0' * 64}  ../b.tar\n")
+    with pytest.raises(BundleServeError, match=r"b.tar.sha256 line \d+: names ../b.tar, not a part of b.tar"):
+        BundleStorage(base)
