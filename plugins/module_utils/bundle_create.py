@@ -545,7 +545,8 @@ def engine_manifest(image: ArchiveImage) -> tuple[bytes, str]:
 # --- fetching ----------------------------------------------------------------------------------------------------
 def fetch(plan: Plan, store: BlobStore, parallel: int, progress: NullProgress) -> tuple[int, int]:
     """Store every blob of the plan that the layout lacks (manifests from memory, the others streamed, `parallel` at a
-    time); (blobs fetched, bytes fetched), manifests and indexes not counted.  The first failure stops the run."""
+    time); (blobs fetched, bytes fetched), manifests and indexes not counted.  The first failure, or an interrupt
+    (KeyboardInterrupt), stops the run: no fetch starts after it."""
     for digest, body in plan.manifests.items():
         if not store.has(digest, len(body)):
             store.put_bytes(digest, body, f"manifest {digest}")
@@ -576,7 +577,11 @@ def fetch(plan: Plan, store: BlobStore, parallel: int, progress: NullProgress) -
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = [pool.submit(one, need) for need in missing]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C in this thread: start nothing new; the fetches in flight end (or clean up)
+            failed.set()
+            raise
         for future in pending:
             future.cancel()
         for future in done:

@@ -5,7 +5,9 @@ import hashlib
 import io
 import json
 import os
+import signal
 import tarfile
+import time
 
 import pytest
 
@@ -345,3 +347,48 @@ def test_an_index_child_with_a_bad_digest_or_size_is_named(tmp_path):
         reg.add_manifest("multi", body, "1")
         with pytest.raises(BundleError, match=rf"{reg.host}/multi:1: index {digest_of(body)}.*{message}"):
             _planner(tmp_path, reg).add_image(f"{reg.host}/multi:1", None)
+
+
+class Slow(io.BytesIO):
+    """A blob stream that takes `delay` seconds a read."""
+
+    def __init__(self, data, delay):
+        super().__init__(data)
+        self.delay = delay
+
+    def read(self, n=-1):
+        time.sleep(self.delay)
+        return super().read(n)
+
+
+def test_an_interrupt_stops_the_fetch_and_leaves_no_temp_file(tmp_path):
+    """Ctrl-C (KeyboardInterrupt in the main thread) while blobs are fetched: no further blob starts, the one in
+    flight finishes or is removed, no temp file stays, and a rerun fetches only the rest."""
+    blobs = [os.urandom(100 + i) for i in range(20)]
+    opened = []
+
+    def need(data):
+        def opener():
+            opened.append(digest_of(data))
+            return Slow(data, 0.05)
+        return Need(digest_of(data), len(data), opener, "blob")
+    plan = Plan()
+    plan.blobs = {digest_of(b): need(b) for b in blobs}
+    store = BlobStore(str(tmp_path))
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.25)
+        with pytest.raises(KeyboardInterrupt):
+            fetch(plan, store, 2, NullProgress())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert 0 < len(opened) <= 6, len(opened)
+    assert not [n for n in os.listdir(tmp_path / "blobs" / "sha256") if n.endswith(bundle_store.TEMP_SUFFIX)]
+    first = set(opened)
+    opened.clear()
+    assert fetch(plan, store, 2, NullProgress())[0] == len(blobs) - len(first)
+    assert not first & set(opened)
