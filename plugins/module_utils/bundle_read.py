@@ -125,7 +125,8 @@ class BundleReader:
                 todo += self.edges(digest)
 
     def tree(self, digest: str) -> dict[str, int]:
-        """{digest: size} of every blob manifest `digest` needs (itself, children, configs, layers; not subjects)."""
+        """{digest: size} of every blob manifest `digest` needs (itself, children, configs, layers; not subjects); a
+        descriptor without a valid digest is left out, one without an integer size counts 0 (verify names both)."""
         sizes: dict[str, int] = {}
         todo = [digest]
         while todo:
@@ -135,10 +136,13 @@ class BundleReader:
             body = self.reader.members.get(blob_path(current))
             sizes[current] = body.size if body else 0
             for edge in self.edges(current):
+                child, size = edge.desc.get("digest"), edge.desc.get("size")
+                if not isinstance(child, str) or not DIGEST.match(child):
+                    continue  # bundle_verify names it
                 if edge.kind == "manifest":
-                    todo.append(edge.desc.get("digest"))
+                    todo.append(child)
                 elif edge.kind in ("config", "layer"):
-                    sizes.setdefault(edge.desc.get("digest"), edge.desc.get("size") or 0)
+                    sizes.setdefault(child, size if isinstance(size, int) else 0)
         return sizes
 
     def referrers(self) -> dict[str, list[str]]:

@@ -162,3 +162,37 @@ def test_a_checksum_line_naming_a_file_outside_the_parts_is_refused(forms, tmp_p
                         f"beside it ({os.path.basename(base)}.partNNN)"]
     with pytest.raises(BundleError, match=r"line \d+: names"):
         list_bundle(base)
+
+
+def _add_named_blob(directory, doc, reference):
+    """A manifest or index `doc` stored under its own digest and named in index.json (so it hashes right)."""
+    data = json.dumps(doc).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with open(os.path.join(directory, "blobs", "sha256", digest[7:]), "wb") as fh:
+        fh.write(data)
+    index_path = os.path.join(directory, "index.json")
+    index = json.load(open(index_path))
+    index["manifests"].append({"mediaType": doc["mediaType"], "digest": digest, "size": len(data),
+                               "annotations": {"org.opencontainers.image.ref.name": reference}})
+    with open(index_path, "w") as fh:
+        json.dump(index, fh)
+    return digest
+
+
+def test_descriptors_without_digest_or_with_a_text_size_are_problems_not_a_crash(forms):
+    """A well-hashed manifest whose layer has no digest and a text size, and an index whose child has no digest: verify
+    names each problem (no exception), list reads the bundle."""
+    directory = forms["directory"]
+    manifest = _add_named_blob(directory, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                      "digest": "sha256:" + "0" * 64, "size": "2"},
+                                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": "x"}]},
+                               "docker.io/library/odd:1")
+    index = _add_named_blob(directory, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                                       "size": 3}]}, "docker.io/library/odd:2")
+    problems = verify_bundle(directory)
+    assert any(f"manifest {manifest} names a layer with no valid digest (None)" in p for p in problems), problems
+    assert any(f"manifest {index} names a manifest with no valid digest (None)" in p for p in problems), problems
+    listing = list_bundle(directory)
+    assert listing["blobs"] > 0
