@@ -202,7 +202,7 @@ from typing import Any  # noqa: E402 - validate-modules wants imports below the 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_create import create_bundle, existing_document  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError, output_form  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError, output_form, parse_size  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_options import CREATE_OPTIONS  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError  # noqa: E402
 from ansible_collections.airgap.registry.plugins.module_utils.seed_options import argument_spec, check  # noqa: E402
@@ -235,10 +235,11 @@ def named_digests(images: list[dict[str, Any]]) -> dict[str, str]:
     return {image["reference"]: image["digest"] for image in images}
 
 
-def bundle_before(output: str) -> dict[str, str]:
-    """{reference: digest} of the bundle `output` holds now ({} when there is none, or it cannot be read)."""
+def bundle_before(output: str, split_size: str | None) -> dict[str, str]:
+    """{reference: digest} of the bundle `output` holds now, its parts when `split_size` is given ({} when there is
+    none, or it cannot be read)."""
     try:
-        document = existing_document(output, output_form(output))
+        document = existing_document(output, output_form(output), parse_size(split_size) if split_size else None)
     except BundleError:
         return {}
     return named_digests((document or {}).get("images") or [])
@@ -250,7 +251,7 @@ def main() -> None:
                            required_together=[["username", "password"]])
     params = dict(module.params)
     params["check_mode"] = module.check_mode
-    before = bundle_before(params["output"]) if module._diff else {}
+    before = bundle_before(params["output"], params.get("split_size")) if module._diff else {}
     try:
         check(params, CREATE_OPTIONS)
         result = create_bundle(params)

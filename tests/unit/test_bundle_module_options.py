@@ -1,5 +1,8 @@
 """image_bundle and image_bundle_have take their argument_spec from bundle_options (the definitions `airgap-bundle create`
 and `have` use); their DOCUMENTATION (with the registry_connection fragment) agrees with it, option by option."""
+import hashlib
+import os
+
 import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils import bundle_options, seed_options
@@ -35,3 +38,23 @@ def test_have_documents_compare_without_their_time():
     assert not image_bundle_have.same_but_created(doc, {**doc, "repositories": {"a": {"1": "sha256:y"}}})
     assert not image_bundle_have.same_but_created(None, doc)
     assert image_bundle_have.tags_of(doc) == {"a:1": "sha256:x"}
+
+
+def test_diff_before_reads_a_split_bundle(tmp_path):
+    """The diff's `before` of a split bundle (only NAME.tar.partNNN and NAME.tar.sha256 exist) names its images."""
+    from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import bundle_document
+    from ansible_collections.airgap.registry.plugins.module_utils.bundle_store import BlobStore, member_names, write_tarball
+
+    root = tmp_path / "layout"
+    data = os.urandom(40000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    BlobStore(str(root)).put_bytes(digest, data, "blob")
+    image = {"reference": "docker.io/library/a:1", "digest": digest, "mediaType": "m", "platforms": [], "size": 1,
+             "referrers": []}
+    (root / "airgap-bundle.json").write_bytes(bundle_document([image], "2026-01-01T00:00:00Z"))
+    for name in ("oci-layout", "index.json"):
+        (root / name).write_bytes(b"{}\n")
+    out = str(tmp_path / "b.tar")
+    assert len(write_tarball(out, str(root), member_names([digest]), False, 16 * 1024)) > 1
+    assert image_bundle.bundle_before(out, "16K") == {"docker.io/library/a:1": digest}
+    assert image_bundle.bundle_before(out, None) == {}
