@@ -420,17 +420,31 @@ class Planner:
             self.warn_unselected(source, platforms, image_platforms)
         self.plan.add_entry({"mediaType": media_type, "digest": digest, "size": len(body),
                              "annotations": image_annotations(source.name)}, source.name)
-        referrers = self.add_referrers(source, sorted(set(tree.manifests) | {source_digest}))
+        carried = (set(tree.manifests) | {source_digest}) - self.dropped(source, source_digest, digest)
+        referrers = self.add_referrers(source, sorted(carried))
         image = {"reference": source.name, "digest": digest, "mediaType": media_type, "platforms": image_platforms,
                  "size": sum(tree.sizes.values()), "referrers": referrers}
         if digest != source_digest:
             image["sourceDigest"] = source_digest
         self.plan.images.append(image)
-        subjects = {d.replace(":", "-") for d in [*tree.manifests, source_digest]}
+        subjects = {d.replace(":", "-") for d in carried}
         for tag in self.tags(source):
             match = TAG_SCHEME.match(tag)
             if match and f"{match.group(1)}-{match.group(2)}" in subjects:
                 self.add_image(f"{source.registry}/{source.repo}:{tag}", None)
+
+    def dropped(self, source: Source, source_digest: str, digest: str) -> set[str]:
+        """{source_digest} when platform_policy filter bundles a new index `digest`: the source index's referrers
+        name a subject the bundle lacks, so they and its `sha256-<hex>` tags are not carried (a warning says how many,
+        as the seed's); else {}."""
+        if digest == source_digest:
+            return set()
+        count = len(self.referrers[source.host].list(source.repo, source_digest, self.tags(source)))
+        if count:
+            self.plan.warnings.append(f"{source.name}: {count} referrer(s) of index {source_digest} (signatures, "
+                                      f"attestations) not carried: platform_policy filter bundles index {digest}, "
+                                      "which they do not name")
+        return {source_digest}
 
     def warn_unselected(self, source: Source, platforms: list[str] | None, image_platforms: list[str]) -> None:
         """A warning when --platform names none of a single-platform image's platform (it goes as it is)."""

@@ -392,3 +392,31 @@ def test_an_interrupt_stops_the_fetch_and_leaves_no_temp_file(tmp_path):
     opened.clear()
     assert fetch(plan, store, 2, NullProgress())[0] == len(blobs) - len(first)
     assert not first & set(opened)
+
+
+def test_platform_filter_leaves_out_the_source_index_referrers_with_a_warning(tmp_path):
+    """platform_policy filter bundles a new index: a signature of the source index (tag scheme) names a subject that
+    is not in the bundle, so it is not carried (verify would call the bundle broken), and a warning says so, as the
+    seed does; a referrer of a kept child still goes."""
+    reg = MemoryRegistry()
+    source_digest = _index(reg)
+    arm_child = next(e["digest"] for e in json.loads(reg.manifests[("multi", "1")])["manifests"]
+                     if e["platform"]["architecture"] == "arm64")
+    signatures = {}
+    for subject in (source_digest, arm_child):
+        config = reg.add_blob(b"{}")
+        config["mediaType"] = "application/vnd.oci.empty.v1+json"
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x-sig",
+                           "config": config, "layers": [reg.add_blob(b"sig of " + subject.encode())],
+                           "subject": {"mediaType": OCI_INDEX, "digest": subject, "size": 1}}).encode()
+        signatures[subject] = reg.add_manifest("multi", body)
+        listing = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": signatures[subject], "size": len(body)}]}).encode()
+        reg.add_manifest("multi", listing, subject.replace(":", "-"))
+    planner = _planner(tmp_path, reg)
+    planner.add_image(f"{reg.host}/multi:1", ["linux/arm64"])
+    plan = planner.plan
+    carried = [e["digest"] for e in plan.entries if "annotations" not in e]
+    assert carried == [signatures[arm_child]] and plan.images[0]["referrers"] == [signatures[arm_child]]
+    assert signatures[source_digest] not in plan.manifests
+    assert [w for w in plan.warnings if f"1 referrer(s) of index {source_digest}" in w and "not carried" in w]
