@@ -81,6 +81,12 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def digest_like(data: bytes, digest: str) -> str:
+    """`<algorithm>:<hex>` of `data` with the algorithm of `digest` (sha256 or sha512, image-spec descriptor.md)."""
+    algorithm = checked_digest(digest, "digest").partition(":")[0]
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
 # --- image references ----------------------------------------------------------------------------------------------
 class Source:
     """Where an image comes from: `registry` as named (`docker.io` for Docker Hub), API `host`, `repo`, `reference`
@@ -297,9 +303,9 @@ class Planner:
         body, given, digest = self.client(source).get_manifest(source.repo, reference)
         if reference.startswith(("sha256:", "sha512:")):
             digest = reference
-            if digest.startswith("sha256:") and sha256_digest(body) != digest:
+            if digest_like(body, digest) != digest:
                 raise BundleError(f"{source.host}/{source.repo}@{digest}: the registry sent a manifest of another digest "
-                                  f"({sha256_digest(body)})")
+                                  f"({digest_like(body, digest)})")
         return body, media_type_of(body, given), digest
 
     # --- what an image needs -----------------------------------------------------------------------------------------
@@ -356,7 +362,7 @@ class Planner:
             return []
         with self.client(source).open_blob(source.repo, digest) as stream:
             data = stream.read(CONFIG_MAX + 1)
-        if sha256_digest(data) != digest:
+        if digest_like(data, digest) != digest:
             raise BundleError(f"{source.name}: config {digest} does not match its digest")
         if digest in self.plan.blobs:  # carried: store what was read instead of fetching it again
             self.plan.prefetched[digest] = data
@@ -370,9 +376,9 @@ class Planner:
         for subject in subjects:
             for desc in self.referrers[source.host].list(source.repo, subject, self.tags(source)):
                 digest = desc.get("digest")
-                if not isinstance(digest, str) or digest in found:
+                if digest in found:
                     continue
-                body, media_type, digest = self.manifest(source, digest)
+                body, media_type, digest = self.manifest(source, checked_digest(digest, f"{source.name}: referrer of {subject}"))
                 tree = Tree()
                 self.walk(source, digest, body, media_type, tree)
                 entry = {key: desc[key] for key in ("mediaType", "artifactType") if desc.get(key)}

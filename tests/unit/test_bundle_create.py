@@ -420,3 +420,24 @@ def test_platform_filter_leaves_out_the_source_index_referrers_with_a_warning(tm
     assert carried == [signatures[arm_child]] and plan.images[0]["referrers"] == [signatures[arm_child]]
     assert signatures[source_digest] not in plan.manifests
     assert [w for w in plan.warnings if f"1 referrer(s) of index {source_digest}" in w and "not carried" in w]
+
+
+def test_sha512_configs_and_manifests_are_checked_by_their_algorithm(tmp_path):
+    """A manifest pulled by a sha512 digest and a sha512 config (image-spec descriptor.md "Registered algorithms") are
+    hashed with sha512: a good one is planned with its platform, a wrong manifest body is named."""
+    reg = MemoryRegistry()
+    config = json.dumps({"os": "linux", "architecture": "riscv64", "rootfs": {"type": "layers"}}).encode()
+    config_digest = "sha512:" + hashlib.sha512(config).hexdigest()
+    reg.blobs[config_digest] = config
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest, "size": len(config)},
+                       "layers": [reg.add_blob(b"layer")]}).encode()
+    digest = "sha512:" + hashlib.sha512(body).hexdigest()
+    reg.manifests[("r", digest)] = body
+    planner = _planner(tmp_path, reg)
+    planner.add_image(f"{reg.host}/r@{digest}", None)
+    assert planner.plan.images[0]["platforms"] == ["linux/riscv64"] and config_digest in planner.plan.prefetched
+    other = "sha512:" + "0" * 128
+    reg.manifests[("r", other)] = body
+    with pytest.raises(BundleError, match=rf"r@{other}: the registry sent a manifest of another digest \({digest}\)"):
+        _planner(tmp_path, reg).add_image(f"{reg.host}/r@{other}", None)
