@@ -47,7 +47,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_options imp
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_store import BlobStore, member_names, write_tarball
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompressed_reader
 from ansible_collections.airgap.registry.plugins.module_utils.docker_config import default_config_path, get_credentials, load_config
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, _blob_path
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, PartsFile, _blob_path
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_CONFIG,
     INDEX_TYPES,
@@ -616,30 +616,6 @@ def index_document(entries: list[dict]) -> bytes:
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, indent=2).encode() + b"\n"
 
 
-class _Joined:
-    """One reader over the files `paths` in order (the parts of a split tarball)."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self.paths = list(paths)
-        self.fh = None
-
-    def read(self, n: int = -1) -> bytes:
-        while self.paths or self.fh:
-            if self.fh is None:
-                self.fh = open(self.paths.pop(0), "rb")  # noqa: SIM115 - closed at its end or by close()
-            data = self.fh.read(n)
-            if data:
-                return data
-            self.fh.close()
-            self.fh = None
-        return b""
-
-    def close(self) -> None:
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-
-
 def _tar_source(output: str, split_size: int | None) -> Any:
     """A reader of the finished tarball `create` would write at `output` (its parts when split: all there, the checksum
     file written last, cut at `split_size`), or None."""
@@ -649,7 +625,7 @@ def _tar_source(output: str, split_size: int | None) -> Any:
     if not parts or not os.path.isfile(checksum_name(output)) or \
             any(os.path.getsize(p) != split_size for p in parts[:-1]) or os.path.getsize(parts[-1]) > split_size:
         return None
-    return _Joined(parts)
+    return PartsFile(parts)
 
 
 def existing_document(output: str, form: str, split_size: int | None = None) -> dict | None:
