@@ -658,6 +658,15 @@ def _same(doc: dict | None, images: list[dict], delta: dict | None) -> bool:
     return bool(doc) and doc.get("images") == images and doc.get("delta") == delta
 
 
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file `path` holds exactly `data` (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(data) + 1) == data
+    except OSError:
+        return False
+
+
 def write_layout(root: str, plan: Plan, created: str, delta: dict | None) -> None:
     """oci-layout, airgap-bundle.json and index.json (last) into the layout directory `root`, each atomically."""
     write_bytes_atomically(os.path.join(root, OCI_LAYOUT_FILE), OCI_LAYOUT)
@@ -725,14 +734,15 @@ def create_bundle(opts: dict, progress: NullProgress | None = None) -> dict:
             return result  # the finished tarball holds these images already
         os.makedirs(staging, exist_ok=True)
         fetched, fetched_bytes = fetch(plan, store, opts.get("parallel") or 1, progress)
-        pruned = store.prune(plan.digests())
         result.update(blobs_fetched=fetched, bytes_fetched=fetched_bytes)
-        if form == "directory":
-            result["changed"] = not (_same(previous, plan.images, delta) and not fetched and not pruned
-                                     and os.path.exists(os.path.join(staging, INDEX_FILE)))
-            if result["changed"]:
+        if form == "directory":  # the new index.json in place before the blobs only the old one names go
+            stale = not (_same(previous, plan.images, delta) and not fetched
+                         and _holds(os.path.join(staging, INDEX_FILE), index_document(plan.entries)))
+            if stale:
                 write_layout(staging, plan, now(), delta)
+            result["changed"] = bool(store.prune(plan.digests())) or stale
             return result
+        store.prune(plan.digests())
         created = (previous or {}).get("created") if _same(previous, plan.images, delta) else None
         write_layout(staging, plan, created or now(), delta)
         result["parts"] = write_tarball(output, staging, member_names(sorted(plan.digests())), form == "tar.zst", split_size)

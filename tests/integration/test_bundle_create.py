@@ -435,3 +435,25 @@ def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarball
     assert explicit["images"] == result["images"]
     with pytest.raises(RegistryAuthError):
         create_bundle({**opts, "output": str(tmp_path / "wrong") + "/"})
+
+
+def test_a_directory_update_that_fails_writing_index_json_leaves_the_old_bundle_whole(py_source, tmp_path, monkeypatch):
+    """Updating a bundle directory to other images: when index.json cannot be written (a full disk), the blobs the old
+    index.json names are still there (no prune before the new index is in place): the old bundle still verifies."""
+    out = str(tmp_path / "b") + "/"
+    create_bundle({"images": _refs(py_source, ("abox:1.0.1",)), "output": out})
+    assert verify_bundle(out) == []
+    real = bundle_create.write_bytes_atomically
+
+    def full_disk(path, data, *args):
+        if path.endswith("index.json"):
+            raise OSError(28, "No space left on device", path)
+        return real(path, data, *args)
+    monkeypatch.setattr(bundle_create, "write_bytes_atomically", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        create_bundle({"images": _refs(py_source, ("nginx:1.25",)), "output": out})
+    assert [p for p in verify_bundle(out) if "not in the bundle" in p] == []
+    monkeypatch.setattr(bundle_create, "write_bytes_atomically", real)
+    again = create_bundle({"images": _refs(py_source, ("nginx:1.25",)), "output": out})
+    assert again["changed"] and verify_bundle(out) == [] and again["blobs_fetched"] == 0
+    assert not create_bundle({"images": _refs(py_source, ("nginx:1.25",)), "output": out})["changed"]
