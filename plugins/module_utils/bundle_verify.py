@@ -44,7 +44,8 @@ def check_parts(path: str) -> tuple[list[str], bool]:
     if base == path and os.path.exists(path) or os.path.isdir(path):
         return [], True
     directory = os.path.dirname(base)
-    present = {os.path.join(directory, n) for n in os.listdir(directory or ".") if n.startswith(os.path.basename(base) + ".part")}
+    name = os.path.basename(base)
+    present = {os.path.join(directory, n) for n in os.listdir(directory or ".") if n != name and split_base(n) == name}
     try:
         listed = read_checksums(base)
     except BundleError as exc:

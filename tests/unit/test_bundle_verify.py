@@ -196,3 +196,13 @@ def test_descriptors_without_digest_or_with_a_text_size_are_problems_not_a_crash
     assert any(f"manifest {index} names a manifest with no valid digest (None)" in p for p in problems), problems
     listing = list_bundle(directory)
     assert listing["blobs"] > 0
+
+
+def test_the_staging_directory_of_an_interrupted_create_is_not_a_part(forms):
+    """`NAME.tar.partial/` (create's staging, left by an interrupted run) beside a split bundle is not one of its parts;
+    a stray `NAME.tar.part999` is."""
+    base = forms["split tar"]
+    os.mkdir(base + ".partial")
+    assert verify_bundle(base) == []
+    open(base + ".part999", "wb").close()
+    assert f"{base}.part999: a part {base}.sha256 does not list" in verify_bundle(base)
