@@ -33,6 +33,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
     NAME_ANNOTATIONS,
     OCI_LAYOUT_FILE,
     BundleError,
+    blob_path,
     bundle_document,
     checked_digest,
     checksum_name,
@@ -47,7 +48,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_options imp
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_store import BlobStore, member_names, write_tarball
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompressed_reader
 from ansible_collections.airgap.registry.plugins.module_utils.docker_config import default_config_path, get_credentials, load_config
-from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, PartsFile, _blob_path
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, PartsFile
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_CONFIG,
     INDEX_TYPES,
@@ -527,7 +528,7 @@ class EnginePlanner:
                 self.plan.manifests[manifest.digest] = manifest.body
                 tree.sizes[manifest.digest] = len(manifest.body)
                 for blob in manifest.blobs:
-                    self.need(archive, _blob_path(blob.digest), {"digest": blob.digest, "size": blob.size}, tree)
+                    self.need(archive, blob_path(blob.digest), {"digest": blob.digest, "size": blob.size}, tree)
             digest, media_type, body = unit.digest, unit.media_type, unit.body
             image_platforms = [p for p in unit.platforms() if p != "unknown/unknown"] if unit.is_index else []
         else:
