@@ -756,8 +756,11 @@ class ImageArchive(TarballReader):
             plat = f" ({Platform.parse(desc.get('platform'))})" if desc.get("platform") else ""
             raise ImageArchiveError(f"{self.path}: {where} names manifest {digest}{plat}, which is not in the tarball")
         body = self.read(name)
-        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+        algorithm = digest.partition(":")[0]
+        if algorithm not in ("sha256", "sha512") or f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}" != digest:
             raise ImageArchiveError(f"{self.path}: blob {digest} does not match its digest")
+        if isinstance(desc.get("size"), int) and desc["size"] != len(body):
+            raise ImageArchiveError(f"{self.path}: {where} gives manifest {digest} {desc['size']} bytes; it has {len(body)}")
         try:
             doc = json.loads(body)
         except ValueError:
@@ -777,6 +780,10 @@ class ImageArchive(TarballReader):
             raise ImageArchiveError(str(exc)) from None
         for blob in [manifest.config, *manifest.layers]:
             if self.has(_blob_path(blob.digest)):
+                held = self.members[_blob_path(blob.digest)].size
+                if held != blob.size:
+                    raise ImageArchiveError(f"{self.path}: manifest {digest} gives blob {blob.digest} {blob.size} bytes; "
+                                            f"the tarball holds {held}")
                 unit.blobs.append(blob)
             elif blob.digest in self.delta_blobs:
                 unit.external.append((blob, self.delta_blobs[blob.digest]))

@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout import BundleError
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_verify import list_bundle, verify_bundle
+from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ImageArchive, ImageArchiveError
+from ansible_collections.airgap.registry.plugins.module_utils.media_types import OCI_MANIFEST
 from tests.helpers import bundle_samples as bs
 
 
@@ -206,3 +208,45 @@ def test_the_staging_directory_of_an_interrupted_create_is_not_a_part(forms):
     assert verify_bundle(base) == []
     open(base + ".part999", "wb").close()
     assert f"{base}.part999: a part {base}.sha256 does not list" in verify_bundle(base)
+
+
+def _name_blob(directory, data, algorithm, media_type, reference):
+    """`data` stored under its `algorithm` digest and named `reference` in index.json; its digest."""
+    digest = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+    os.makedirs(os.path.join(directory, "blobs", algorithm), exist_ok=True)
+    with open(os.path.join(directory, "blobs", algorithm, digest.split(":")[1]), "wb") as fh:
+        fh.write(data)
+    index_path = os.path.join(directory, "index.json")
+    index = json.load(open(index_path))
+    index["manifests"].append({"mediaType": media_type, "digest": digest, "size": len(data),
+                               "annotations": {"org.opencontainers.image.ref.name": reference,
+                                               "io.containerd.image.name": reference}})
+    with open(index_path, "w") as fh:
+        json.dump(index, fh)
+    return digest
+
+
+def test_the_seed_reads_sha512_manifests_and_checks_descriptor_sizes(forms, sample):
+    """What airgap-seed reads of a bundle (image_archive.ImageArchive): a manifest stored under its sha512 digest is
+    read (hashed with sha512); a layer, or a manifest named in index.json, whose descriptor gives another size than
+    the bundle's blob is refused naming it and both sizes (image-spec descriptor.md: size is the exact byte count)."""
+    lay, names = sample
+    directory = forms["directory"]
+    body = lay.blobs[names["docker.io/library/plain:1"]]
+    wide = _name_blob(directory, body, "sha512", OCI_MANIFEST, "docker.io/library/wide:1")
+    assert wide in [unit.digest for unit in ImageArchive(directory).manifests]
+    doc = json.loads(body)
+    layer = doc["layers"][-1]
+    layer["size"] += 1
+    odd = _name_blob(directory, json.dumps(doc).encode(), "sha256", OCI_MANIFEST, "docker.io/library/odd:1")
+    with pytest.raises(ImageArchiveError, match=rf"manifest {odd} gives blob {layer['digest']} {layer['size']} bytes; "
+                                                rf"the tarball holds {layer['size'] - 1}"):
+        ImageArchive(directory)
+    index_path = os.path.join(directory, "index.json")
+    index = json.load(open(index_path))
+    index["manifests"] = [e for e in index["manifests"] if e["digest"] != odd]
+    index["manifests"][-1]["size"] += 2
+    with open(index_path, "w") as fh:
+        json.dump(index, fh)
+    with pytest.raises(ImageArchiveError, match=rf"index.json gives manifest {wide} {len(body) + 2} bytes; it has {len(body)}"):
+        ImageArchive(directory)
