@@ -9,6 +9,7 @@ Memory stays flat (blocks of CHUNK bytes).  Standard library only; `.tar.zst` ne
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tarfile
@@ -21,6 +22,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
     BUNDLE_FILE,
     INDEX_FILE,
     OCI_LAYOUT_FILE,
+    PART_SUFFIX,
     BundleError,
     blob_path,
     checked_digest,
@@ -233,10 +235,19 @@ class PartWriter:
                 os.unlink(tmp)
 
 
+def _remove_temp_parts(path: str) -> None:
+    """Remove the temp parts (`.NAME.partNNN.*.tmp`, PartWriter's) a killed run left beside the tarball `path`."""
+    pattern = os.path.join(os.path.dirname(os.path.abspath(path)),
+                           "." + glob.escape(os.path.basename(path)) + PART_SUFFIX + "[0-9][0-9][0-9]*" + TEMP_SUFFIX)
+    for stale in glob.glob(pattern):
+        os.unlink(stale)
+
+
 def write_tarball(path: str, root: str, names: list[str], compress: bool, split_size: int | None) -> list[str]:
     """Write the layout at `root` as the tarball `path` (whole, atomically: temp file then rename), or, with
     `split_size`, as its parts and checksum file.  An earlier tarball's other form (its parts, or the whole file) is
-    removed.  Returns the parts written ([] when whole)."""
+    removed, and the temp parts a killed run left.  Returns the parts written ([] when whole)."""
+    _remove_temp_parts(path)
     if not split_size:
         write_atomically(path, lambda fh: write_tar(fh, root, names, compress))
         for part in parts_of(part_name(path, 1)):

@@ -441,3 +441,20 @@ def test_sha512_configs_and_manifests_are_checked_by_their_algorithm(tmp_path):
     reg.manifests[("r", other)] = body
     with pytest.raises(BundleError, match=rf"r@{other}: the registry sent a manifest of another digest \({digest}\)"):
         _planner(tmp_path, reg).add_image(f"{reg.host}/r@{other}", None)
+
+
+def test_temp_parts_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    """A run killed while writing parts (SIGKILL, power loss) leaves `.NAME.partNNN.*.tmp` files; the next write of
+    that tarball removes them (a whole tarball's, too), and no other file."""
+    root = tmp_path / "layout"
+    names = member_names(_layout(root))
+    out = tmp_path / "b.tar"
+    stale = [tmp_path / ".b.tar.part001.abc123.tmp", tmp_path / ".b.tar.part017.x.tmp"]
+    kept = [tmp_path / ".c.tar.part001.abc.tmp", tmp_path / "b.tar.part001.txt"]
+    for path in stale + kept:
+        path.write_bytes(b"half")
+    write_tarball(str(out), str(root), names, False, 16 * 1024)
+    assert not [p for p in stale if p.exists()] and all(p.exists() for p in kept)
+    stale[0].write_bytes(b"half")
+    write_tarball(str(out), str(root), names, False, None)
+    assert not stale[0].exists() and all(p.exists() for p in kept)
