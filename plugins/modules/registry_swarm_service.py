@@ -103,11 +103,9 @@ options:
       accesskey:
         description: Access key; with O(s3.secretkey). Without them, the AWS credentials chain of the container applies.
         type: str
-        no_log: true
       secretkey:
-        description: Secret key.
+        description: Secret key (never logged).
         type: str
-        no_log: true
       secure:
         description: Talk to the endpoint over HTTPS.
         type: bool
