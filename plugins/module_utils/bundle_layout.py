@@ -17,6 +17,7 @@ from typing import Any
 from ansible_collections.airgap.registry.plugins.module_utils.descriptor import DIGEST
 from ansible_collections.airgap.registry.plugins.module_utils.errors import AirgapError
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME
+from ansible_collections.airgap.registry.plugins.module_utils.reference import PATH_COMPONENT
 
 OCI_LAYOUT_FILE = "oci-layout"
 OCI_LAYOUT_VERSION = "1.0.0"
@@ -153,8 +154,8 @@ def bundle_document(images: list[dict[str, Any]], created: str, delta: dict | No
 
 
 def parse_bundle_document(data: bytes, where: str) -> dict[str, Any]:
-    """airgap-bundle.json parsed and checked (bundleVersion, images list, delta object or null); BundleError naming
-    `where` otherwise."""
+    """airgap-bundle.json parsed and checked (bundleVersion, images list, delta object or null, delta.blobs digests
+    and repository names: the seed puts them in URLs and token scopes); BundleError naming `where` otherwise."""
     try:
         doc = json.loads(data)
     except ValueError as exc:
@@ -166,6 +167,11 @@ def parse_bundle_document(data: bytes, where: str) -> dict[str, Any]:
     delta = doc.get("delta")
     if delta is not None and not isinstance(delta.get("blobs"), dict):
         raise BundleError(f"{where}: {BUNDLE_FILE} delta needs blobs {{digest: repository}}")
+    for digest, repository in ((delta or {}).get("blobs") or {}).items():
+        checked_digest(digest, f"{where}: {BUNDLE_FILE} delta.blobs")
+        if not isinstance(repository, str) or not all(PATH_COMPONENT.match(c) for c in repository.split("/")):
+            raise BundleError(f"{where}: {BUNDLE_FILE} delta.blobs gives {digest} the repository {repository!r}, "
+                              "which is not a repository name")
     return doc
 
 

@@ -250,3 +250,20 @@ def test_the_seed_reads_sha512_manifests_and_checks_descriptor_sizes(forms, samp
         json.dump(index, fh)
     with pytest.raises(ImageArchiveError, match=rf"index.json gives manifest {wide} {len(body) + 2} bytes; it has {len(body)}"):
         ImageArchive(directory)
+
+
+@pytest.mark.parametrize(("key", "repository"), [("sha256:../../x", "library/base"), (f"sha256:{'a' * 64}", "x:pull repository:y:push"),
+                                                 (f"sha256:{'a' * 64}", "../up"), (f"sha256:{'a' * 64}", 7)])
+def test_a_delta_naming_a_bad_digest_or_repository_is_refused(forms, key, repository):
+    """delta.blobs maps digests to site repositories the seed mounts from (they go into URLs and token scopes): a key
+    that is not a digest or a value that is not a repository name (distribution-spec) is refused naming it, by the
+    seed's reader and by verify."""
+    path = os.path.join(forms["directory"], "airgap-bundle.json")
+    doc = json.load(open(path))
+    doc["delta"] = {"registry": "reg.site:5000", "have_created": "2026-10-30T07:00:00Z", "blobs": {key: repository}}
+    with open(path, "w") as fh:
+        json.dump(doc, fh)
+    with pytest.raises(ImageArchiveError, match="delta.blobs"):
+        ImageArchive(forms["directory"])
+    (problem,) = verify_bundle(forms["directory"])
+    assert "delta.blobs" in problem and repr(key if not key.startswith("sha256:a") else repository) in problem
