@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import threading
@@ -47,7 +48,13 @@ from ansible_collections.airgap.registry.plugins.module_utils.bundle_layout impo
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_options import CREATE_DEFAULTS
 from ansible_collections.airgap.registry.plugins.module_utils.bundle_store import BlobStore, member_names, write_tarball
 from ansible_collections.airgap.registry.plugins.module_utils.compression import CompressError, decompressed_reader
-from ansible_collections.airgap.registry.plugins.module_utils.docker_config import default_config_path, get_credentials, load_config
+from ansible_collections.airgap.registry.plugins.module_utils.docker_config import (
+    auth_key,
+    credential_helper,
+    default_config_path,
+    get_credentials,
+    load_config,
+)
 from ansible_collections.airgap.registry.plugins.module_utils.image_archive import ArchiveImage, ImageArchive, PartsFile
 from ansible_collections.airgap.registry.plugins.module_utils.media_types import (
     DOCKER_CONFIG,
@@ -255,6 +262,27 @@ class Tree:
         self.manifests: list[str] = []
 
 
+def helper_credentials(helper: str, registry: str, config_path: str) -> tuple[str, str] | None:
+    """(username, secret) from the docker credential helper `docker-credential-<helper> get` for `registry` (the
+    protocol of docker/docker-credential-helpers: the server URL on stdin, JSON {Username, Secret} out), as the docker
+    CLI and skopeo ask it; None when it holds none.  BundleError naming the helper and `config_path` (the docker
+    config naming it) when it cannot be run."""
+    command = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run([command, "get"], input=auth_key(registry), capture_output=True, text=True, timeout=60,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BundleError(f"{config_path} sends credentials for {registry} to {command}, which cannot be run "
+                          f"({getattr(exc, 'strerror', None) or exc}); install it, or give --username/--password-stdin") from None
+    if proc.returncode != 0:
+        return None  # "credentials not found": anonymous, as docker
+    try:
+        answer = json.loads(proc.stdout)
+        return answer["Username"], answer["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise BundleError(f"{command} get {registry}: not the credential helper's JSON answer") from None
+
+
 class Planner:
     """Plans images from their registries (registry API).  `opts`: the create options; `store` for configs already
     stored; `have`: the parsed HAVE document or None; `previous`: airgap-bundle.json of the bundle at the output (its
@@ -279,7 +307,9 @@ class Planner:
             return self.opts["username"], self.opts.get("password")
         if self._docker_config is None:
             self._docker_config = load_config(default_config_path(), "docker config")
-        found = get_credentials(self._docker_config, source.registry)
+        helper = credential_helper(self._docker_config, source.registry)
+        found = (helper_credentials(helper, source.registry, default_config_path()) if helper
+                 else get_credentials(self._docker_config, source.registry))
         return found if found else (None, None)
 
     def client(self, source: Source) -> RegistryClient:

@@ -437,6 +437,35 @@ def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarball
         create_bundle({**opts, "output": str(tmp_path / "wrong") + "/"})
 
 
+def test_credentials_from_a_docker_credential_helper(start_registry, tmp_path, sample_tarballs, monkeypatch):
+    """~/.docker/config.json naming a credential helper for the registry (credHelpers, as `docker login` writes with
+    one): create asks `docker-credential-NAME get` as docker does; a helper that cannot be run is named in the error."""
+    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "bundler", "s3cret-pw"], check=True, capture_output=True)
+    reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "bundle", "path": str(htpasswd)}}})
+    seed({"src": [str(sample_tarballs / "abox_1.0.1.tar")], "registry": reg.host, "retries": 1,
+          "username": "bundler", "password": "s3cret-pw"})
+    bin_dir, config_dir = tmp_path / "bin", tmp_path / "docker"
+    bin_dir.mkdir()
+    config_dir.mkdir()
+    helper = bin_dir / "docker-credential-airgaptest"  # the credential helper protocol: `get`, server URL on stdin
+    helper.write_text("#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread server\n"
+                      f"[ \"$server\" = {reg.host} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\n"
+                      f"echo '{{\"ServerURL\": \"{reg.host}\", \"Username\": \"bundler\", \"Secret\": \"s3cret-pw\"}}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    (config_dir / "config.json").write_text(json.dumps({"auths": {reg.host: {}}, "credHelpers": {reg.host: "airgaptest"}}))
+    opts = {"images": [f"{reg.host}/abox:1.0.1"], "retries": 0}
+    result = create_bundle({**opts, "output": str(tmp_path / "ok") + "/"})
+    assert result["blobs_fetched"] > 0
+    (config_dir / "config.json").write_text(json.dumps({"credsStore": "nosuchhelper"}))
+    with pytest.raises(BundleError, match=rf"{config_dir}/config.json sends credentials for {reg.host} to "
+                                          "docker-credential-nosuchhelper, which cannot be run"):
+        create_bundle({**opts, "output": str(tmp_path / "none") + "/"})
+
+
 def test_a_directory_update_that_fails_writing_index_json_leaves_the_old_bundle_whole(py_source, tmp_path, monkeypatch):
     """Updating a bundle directory to other images: when index.json cannot be written (a full disk), the blobs the old
     index.json names are still there (no prune before the new index is in place): the old bundle still verifies."""
