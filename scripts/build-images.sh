@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Build, without any image registry, the images the tests use:
-#   registry:2.8.3        - Debian's docker-registry binary (CNCF Distribution 2.8.x) with libc, docker-imported
+#   registry:2.8.3        - Debian's docker-registry binary (CNCF Distribution 2.8.x) with libc, and Debian's static
+#                           busybox (busybox-static) as /bin/busybox for the health probe
+#                           (busybox wget http://127.0.0.1:5001/debug/health), docker-imported
 #   airgap-nginx:bookworm - Debian's nginx (nginx-light) binary with its libraries, docker-imported (the swarm front)
 #   sample images         - scripts/make_samples.py tarballs, docker-loaded
-# Idempotent: an image that exists is left alone.
+# Idempotent: an image that exists is left alone, unless its content label (airgap.registry.image-content: a hash of
+# its config and the Debian package versions it is made from) differs from what this script would build now.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 image=${REGISTRY_IMAGE:-registry:2.8.3}
@@ -21,13 +24,9 @@ copy_binary() {
   done
 }
 
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-  root=$(mktemp -d)
-  trap 'rm -rf "$root"' EXIT
-  mkdir -p "$root/bin" "$root/etc/docker/registry" "$root/var/lib/registry" "$root/tmp" "$root/etc/ssl/certs"
-  copy_binary "$root" /usr/bin/docker-registry /bin/registry
-  [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-  cat >"$root/etc/docker/registry/config.yml" <<'YML'
+# The registry's config: plugins/module_utils/deploy_service.py BASE_CONFIG holds the same settings. http.debug.addr
+# serves /debug/health (200, or 503 when the storage driver check fails) on loopback only, for the health probe.
+registry_config=$(cat <<'YML'
 version: 0.1
 log:
   fields:
@@ -39,6 +38,8 @@ storage:
     rootdirectory: /var/lib/registry
 http:
   addr: :5000
+  debug:
+    addr: 127.0.0.1:5001
   headers:
     X-Content-Type-Options: [nosniff]
 health:
@@ -47,8 +48,22 @@ health:
     interval: 10s
     threshold: 3
 YML
+)
+label=airgap.registry.image-content
+content=$(printf '%s\n' "$registry_config" "$(dpkg-query -W docker-registry busybox-static)" | sha256sum | cut -c1-16)
+built=$(docker image inspect --format "{{ index .Config.Labels \"$label\" }}" "$image" 2>/dev/null || true)
+if [ "$built" != "$content" ]; then
+  [ -x /bin/busybox ] || { echo "build-images: /bin/busybox missing: install busybox-static (scripts/setup-system.sh)" >&2; exit 1; }
+  root=$(mktemp -d)
+  trap 'rm -rf "$root"' EXIT
+  mkdir -p "$root/bin" "$root/etc/docker/registry" "$root/var/lib/registry" "$root/tmp" "$root/etc/ssl/certs"
+  copy_binary "$root" /usr/bin/docker-registry /bin/registry
+  install -m 0755 /bin/busybox "$root/bin/busybox"
+  [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+  printf '%s\n' "$registry_config" >"$root/etc/docker/registry/config.yml"
   tar -C "$root" -cf "$root.tar" .
   docker import \
+    --change "LABEL $label=$content" \
     --change 'ENTRYPOINT ["registry"]' \
     --change 'CMD ["serve", "/etc/docker/registry/config.yml"]' \
     --change 'EXPOSE 5000' \

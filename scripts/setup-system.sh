@@ -8,8 +8,9 @@ for pair in dockerd:docker.io docker-registry:docker-registry skopeo:skopeo htpa
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
-# pyregistry on Debian's own Python (what fleet hosts run): its libraries as Debian packages.
-for pkg in python3-aiohttp python3-yaml python3-bcrypt; do
+# pyregistry on Debian's own Python (what fleet hosts run): its libraries as Debian packages; busybox-static: the
+# registry image's health probe (scripts/build-images.sh).
+for pkg in python3-aiohttp python3-yaml python3-bcrypt busybox-static; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -35,9 +35,16 @@ BASE_CONFIG: Dict[str, Any] = {
     "version": 0.1,
     "log": {"fields": {"service": "registry"}},
     "storage": {"cache": {"blobdescriptor": "inmemory"}, "filesystem": {"rootdirectory": rd.STORAGE_TARGET}},
-    "http": {"addr": ":5000", "headers": {"X-Content-Type-Options": ["nosniff"]}},
+    "http": {"addr": ":5000", "debug": {"addr": "127.0.0.1:5001"}, "headers": {"X-Content-Type-Options": ["nosniff"]}},
     "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
 }
+# The health probe (Distribution's debug server, http.debug.addr above, on the task's loopback: plain HTTP, no auth):
+# /debug/health answers 200, or 503 once a health check (health.storagedriver) fails. busybox is the static one
+# scripts/build-images.sh puts in the image (the image has no shell); wget exits non-zero on a 503.
+HEALTH_PROBE = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5001/debug/health"]
+# healthcheck suboptions (seconds, except retries) when the module is not given them
+HEALTHCHECK_DEFAULTS = {"interval": 10, "timeout": 5, "retries": 3, "start_period": 10}
+_NS = 1_000_000_000
 # a failure in these steps reports what the run created and left in place
 _ENGINE_STEPS = (dp.CREATE_SECRETS, dp.APPLY_SERVICE, dp.WAIT)
 
@@ -165,6 +172,20 @@ def update_order(p: Dict[str, Any]) -> str:
     return "stop-first" if p["publish_mode"] == "host" else "start-first"
 
 
+def desired_healthcheck(p: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The service's health check, {test, interval, timeout, start_period (ns), retries} as Swarm's ContainerSpec.Healthcheck
+    holds it (registry_deploy.current_healthcheck reads it back), or None (the image's own, none for registry:2.8.3): p['healthcheck'] (None: the defaults, unless the service
+    is an NGINX front, whose image has no probe) with its `enabled` false turning it off."""
+    asked = p.get("healthcheck")
+    if asked is None and p.get("front_config"):
+        return None
+    asked = {**HEALTHCHECK_DEFAULTS, "enabled": True, **{k: v for k, v in (asked or {}).items() if v is not None}}
+    if not asked["enabled"]:
+        return None
+    return {"test": list(HEALTH_PROBE), "interval": int(asked["interval"] * _NS), "timeout": int(asked["timeout"] * _NS),
+            "retries": int(asked["retries"]), "start_period": int(asked["start_period"] * _NS)}
+
+
 def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]], network_ids: Optional[List[str]] = None) -> Dict[str, Any]:
     """The compared settings of the service that was asked for (a front gets no REGISTRY_* TLS or auth environment:
     its nginx.conf names the certificate and key secrets)."""
@@ -178,6 +199,7 @@ def desired_service(p: Dict[str, Any], secrets: List[Tuple[str, str]], network_i
     desired["update"] = {"order": update_order(p), "failure_action": "rollback"}
     desired["networks"] = sorted(network_ids or [])
     desired["endpoint_mode"] = p.get("endpoint_mode") or "vip"
+    desired["healthcheck"] = desired_healthcheck(p)
     return desired
 
 
@@ -411,12 +433,17 @@ def _failure_after_changes(exc: dc.DeployError, *, name: str, p: Dict[str, Any],
 
 def _apply_service(client: Any, service: Optional[Any], name: str, desired: Dict[str, Any], secret_ids: Dict[str, str]) -> str:
     """Create the service, or update it in place, from the desired settings; returns its id."""
-    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, RollbackConfig, SecretReference, ServiceMode, TaskTemplate, UpdateConfig
+    from docker.types import (ContainerSpec, EndpointSpec, Healthcheck, Mount, Placement, RollbackConfig, SecretReference, ServiceMode, TaskTemplate,
+                              UpdateConfig)
 
     mounts = [Mount(m["target"], m["source"], type="bind", read_only=m["read_only"]) for m in desired["mounts"]]
     private = (KEY_FILE, rd.CONFIG_TARGET_V2, rd.CONFIG_TARGET_V3, FRONT_CONFIG_TARGET)
     secrets = [SecretReference(secret_ids[s], s, filename=f, mode=0o400 if f in private else 0o444) for s, f in desired["secrets"]]
-    container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets)
+    check = desired.get("healthcheck")
+    healthcheck = Healthcheck(test=check["test"], interval=check["interval"], timeout=check["timeout"], retries=check["retries"],
+                              start_period=check["start_period"]) if check else None
+    container = ContainerSpec(desired["image"], env=[f"{k}={v}" for k, v in desired["env"].items()], mounts=mounts, secrets=secrets,
+                              healthcheck=healthcheck)
     task = TaskTemplate(container, placement=Placement(constraints=desired["constraints"]), networks=list(desired["networks"]))
     endpoint = EndpointSpec(mode=desired["endpoint_mode"], ports={p[0]: (p[1], "tcp", p[2]) for p in desired["ports"]})
     order = desired["update"]["order"]

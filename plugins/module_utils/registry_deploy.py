@@ -25,7 +25,7 @@ CONFIG_TARGET_V2 = "/etc/docker/registry/config.yml"
 CONFIG_TARGET_V3 = "/etc/distribution/config.yml"
 DEFAULT_CONTAINER_PORT = 5000
 COMPARED_KEYS = ("image", "env", "mounts", "ports", "restart_policy", "labels", "secrets", "replicas", "constraints", "update", "networks",
-                 "endpoint_mode")
+                 "endpoint_mode", "healthcheck")
 
 
 def registry_major(image: str, image_labels: Optional[Dict[str, str]] = None) -> int:
@@ -203,7 +203,16 @@ def current_service(spec: Dict[str, Any]) -> Dict[str, Any]:
                    "failure_action": (spec.get("UpdateConfig") or {}).get("FailureAction") or "pause"},
         "networks": sorted(n.get("Target") for n in task.get("Networks") or spec.get("Networks") or []),
         "endpoint_mode": endpoint.get("Mode") or "vip",
+        "healthcheck": current_healthcheck(container.get("Healthcheck")),
     }
+
+
+def current_healthcheck(check: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """A ContainerSpec.Healthcheck as {test, interval, timeout, start_period (ns), retries}, or None when it sets none."""
+    if not check:
+        return None
+    return {"test": list(check.get("Test") or []), "interval": int(check.get("Interval") or 0), "timeout": int(check.get("Timeout") or 0),
+            "retries": int(check.get("Retries") or 0), "start_period": int(check.get("StartPeriod") or 0)}
 
 
 def missing_labels(current: Optional[Dict[str, str]], wanted: Dict[str, str]) -> Dict[str, str]:

@@ -160,6 +160,40 @@ options:
       - A failed update rolls back (C(failure_action=rollback)).
     type: str
     choices: [start-first, stop-first]
+  healthcheck:
+    description:
+      - The service's health check, so that a V(start-first) rolling update stops an old task only once the new one is
+        healthy, and Swarm replaces a task that turns unhealthy.
+      - The probe asks Distribution's debug server (C(http.debug.addr) V(127.0.0.1:5001) in the registry's config, on the
+        task's loopback, never published) for C(/debug/health), with C(/bin/busybox wget) (the image built by
+        C(scripts/build-images.sh) carries Debian's static busybox). It answers 503, hence unhealthy, once the storage
+        driver check (C(health.storagedriver)) fails.
+      - An image of your own needs C(/bin/busybox) and a config with C(http.debug.addr) V(127.0.0.1:5001) (the config
+        this module writes with O(http_secret) or O(s3) sets it), or O(healthcheck.enabled=false).
+      - Not given, the defaults below apply, except for an NGINX front (O(front_config)), which gets no health check.
+      - With the health check, a task counts as running (O(wait)) only once healthy.
+    type: dict
+    suboptions:
+      enabled:
+        description: Whether the service has the health check.
+        type: bool
+        default: true
+      interval:
+        description: Seconds between two probes.
+        type: int
+        default: 10
+      timeout:
+        description: Seconds a probe may take before it counts as failed.
+        type: int
+        default: 5
+      retries:
+        description: Consecutive failed probes that make the task unhealthy.
+        type: int
+        default: 3
+      start_period:
+        description: Seconds after the start during which failed probes do not count (a success makes the task healthy at once).
+        type: int
+        default: 10
   wait:
     description:
       - Wait until the tasks run the current specification and C(/v2/) answers 200 or 401 on 127.0.0.1.
@@ -258,7 +292,7 @@ secrets_in_use:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.airgap.registry.plugins.module_utils.deploy_options import REQUIRED_TOGETHER, argument_spec, run_deploy  # noqa: E402
-from ansible_collections.airgap.registry.plugins.module_utils.deploy_service import deploy_service  # noqa: E402
+from ansible_collections.airgap.registry.plugins.module_utils.deploy_service import HEALTHCHECK_DEFAULTS, deploy_service  # noqa: E402
 
 
 def main() -> None:
@@ -282,6 +316,8 @@ def main() -> None:
                 accesskey=dict(type="str", no_log=True), secretkey=dict(type="str", no_log=True), secure=dict(type="bool", default=True),
                 v4auth=dict(type="bool", default=True), rootdirectory=dict(type="str"), redirect=dict(type="bool", default=False))),
             front_config=dict(type="str"),
+            healthcheck=dict(type="dict", options=dict(
+                enabled=dict(type="bool", default=True), **{k: dict(type="int", default=v) for k, v in HEALTHCHECK_DEFAULTS.items()})),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=120),
         ),
@@ -297,6 +333,9 @@ def main() -> None:
         module.fail_json(msg="s3 and storage_path are exclusive: the registry stores its content in one place")
     if params["replicas"] < 0:
         module.fail_json(msg=f"replicas must not be negative, got {params['replicas']}")
+    for key, value in (params["healthcheck"] or {}).items():
+        if key != "enabled" and value < (1 if key in ("interval", "timeout", "retries") else 0):
+            module.fail_json(msg=f"healthcheck.{key} must be {'positive' if key != 'start_period' else 'zero or more'}, got {value}")
     params["node_labels"] = {str(k): str(v) for k, v in (params["node_labels"] or {}).items()}
     run_deploy(module, deploy_service)
 

@@ -8,7 +8,7 @@ from ansible_collections.airgap.registry.plugins.module_utils import registry_de
 def params(**over):
     p = {"name": "reg", "image": "registry:2.8.3", "published_port": 5000, "publish_mode": "none", "replicas": 3,
          "constraints": [], "env": None, "storage_path": "/srv/reg", "tls_cert": None, "tls_key": None, "htpasswd_path": None,
-         "htpasswd_realm": "Registry Realm", "http_secret": "s3cret", "update_order": None}
+         "htpasswd_realm": "Registry Realm", "http_secret": "s3cret", "update_order": None, "healthcheck": {"enabled": False}}
     p.update(over)
     return p
 
