@@ -173,9 +173,10 @@ def update_order(p: Dict[str, Any]) -> str:
 
 
 def desired_healthcheck(p: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The service's health check, {test, interval, timeout, start_period (ns), retries} as Swarm's ContainerSpec.Healthcheck
-    holds it (registry_deploy.current_healthcheck reads it back), or None (the image's own, none for registry:2.8.3): p['healthcheck'] (None: the defaults, unless the service
-    is an NGINX front, whose image has no probe) with its `enabled` false turning it off."""
+    """The service's health check, {test, interval, timeout, start_period (ns), retries} as Swarm's
+    ContainerSpec.Healthcheck holds it (registry_deploy.current_healthcheck reads it back), or None (the image's own:
+    none for registry:2.8.3). p['healthcheck'] None means the defaults, unless the service is an NGINX front (its
+    image has no probe); its `enabled` false turns it off."""
     asked = p.get("healthcheck")
     if asked is None and p.get("front_config"):
         return None
