@@ -208,9 +208,9 @@ def ratio_line(label, theirs, ours, target):
 def main():  # noqa: PLR0914, PLR0915 - one linear report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="images in the set")
-    parser.add_argument("--base-mib", type=int, default=96, help="the base layer every image has (MiB)")
-    parser.add_argument("--runtime-mib", type=int, default=48, help="the runtime layer half of the images have (MiB)")
-    parser.add_argument("--own-mib", type=int, default=32, help="each image's own layer (MiB)")
+    parser.add_argument("--base-mib", type=int, default=192, help="the base layer every image has (MiB)")
+    parser.add_argument("--runtime-mib", type=int, default=96, help="the runtime layer half of the images have (MiB)")
+    parser.add_argument("--own-mib", type=int, default=64, help="each image's own layer (MiB)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of create and seed per tool (medians are compared)")
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the big layer for the RSS check")
     parser.add_argument("--skip-big", action="store_true")

@@ -184,8 +184,8 @@ def check_digests(reg, digests, who):
 def main():  # noqa: PLR0914, PLR0915 - one linear report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3, help="3-platform images in the set")
-    parser.add_argument("--layer-mib", type=int, default=48, help="size of every layer (MiB)")
-    parser.add_argument("--big-layer-mib", type=int, default=128, help="layer size of the memory comparison (MiB)")
+    parser.add_argument("--layer-mib", type=int, default=96, help="size of every layer (MiB)")
+    parser.add_argument("--big-layer-mib", type=int, default=192, help="layer size of the memory comparison (MiB)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of cold + warm runs per tool (medians compared)")
     args = parser.parse_args()
     for tool in ("skopeo", seed_bench.CLI):
