@@ -5,7 +5,7 @@
 #                           (busybox wget http://127.0.0.1:5001/debug/health), docker-imported
 #   airgap-nginx:bookworm - Debian's nginx (nginx-light) binary with its libraries, docker-imported (the swarm front)
 #   sample images         - scripts/make_samples.py tarballs, docker-loaded
-# Idempotent: an image that exists is left alone, unless its content label (airgap.registry.image-content: a hash of
+# Idempotent: an image that exists is left alone, unless its content label (airgap.image.content: a hash of
 # its config and the Debian package versions it is made from) differs from what this script would build now.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,7 +49,7 @@ health:
     threshold: 3
 YML
 )
-label=airgap.registry.image-content
+label=airgap.image.content
 content=$(printf '%s\n' "$registry_config" "$(dpkg-query -W docker-registry busybox-static)" | sha256sum | cut -c1-16)
 built=$(docker image inspect --format "{{ index .Config.Labels \"$label\" }}" "$image" 2>/dev/null || true)
 if [ "$built" != "$content" ]; then

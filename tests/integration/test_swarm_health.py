@@ -29,7 +29,7 @@ def service(docker_client, tmp_path_factory):
     """({module args}, first run result, storage dir): one unpublished replica with a fast health check, removed at teardown."""
     require(docker_client.images.list(name="registry:2.8.3"), "image registry:2.8.3 missing: run scripts/build-images.sh")
     image = docker_client.images.get("registry:2.8.3")
-    require(image.labels.get("airgap.registry.image-content"), "registry:2.8.3 predates its health probe: run scripts/build-images.sh")
+    require(image.labels.get("airgap.image.content"), "registry:2.8.3 predates its health probe: run scripts/build-images.sh")
     ensure_swarm(docker_client)
     name = f"health-{uuid.uuid4().hex[:8]}"
     storage = tmp_path_factory.mktemp("health") / "storage"
