@@ -16,7 +16,6 @@ seeded into a source Distribution registry on this machine; then, in one run:
     python bench/bundle_bench.py [--images N] [--base-mib M] [--own-mib K] [--rounds R] [--big-mib B] [--skip-big]
 """
 import argparse
-import compileall
 import http.client
 import json
 import os
@@ -215,22 +214,10 @@ def main():  # noqa: PLR0914, PLR0915 - one linear report
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the big layer for the RSS check")
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
-    for tool in ("skopeo", "docker-registry", BUNDLE_CLI, SEED_CLI):
-        if not shutil.which(tool):
-            sys.exit(f"bundle_bench: {tool} is not installed")
-    compileall.compile_dir(os.path.join(REPO_ROOT, "plugins"), quiet=1)
-    compileall.compile_dir(os.path.join(REPO_ROOT, "airgap_cli"), quiet=1)
+    seed_bench.prepare("bundle_bench", ("skopeo", "docker-registry", BUNDLE_CLI, SEED_CLI))
     work = tempfile.mkdtemp(prefix="bundle-bench-")
-    regs = []
-
-    def registry(name):
-        reg = seed_bench.fresh_registry(work, name, "distribution")
-        regs.append(reg)
-        return reg
-
-    def done(reg):
-        reg.stop()
-        shutil.rmtree(reg.workdir, ignore_errors=True)
+    pool = seed_bench.RegistryPool(work, "distribution")
+    registry, done = pool.start, pool.done
 
     try:
         tarballs = os.path.join(work, "tarballs")
@@ -310,8 +297,7 @@ def main():  # noqa: PLR0914, PLR0915 - one linear report
             print(f"  create {small_create:5.0f} -> {create_rss:5.0f} MiB (ratio {create_rss / small_create:.2f}; {create_s:.1f}s)")
             print(f"  seed   {small_seed:5.0f} -> {seed_rss:5.0f} MiB (ratio {seed_rss / small_seed:.2f}; {seed_s:.1f}s)")
     finally:
-        for reg in regs:
-            reg.stop()
+        pool.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

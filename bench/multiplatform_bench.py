@@ -15,7 +15,6 @@ own, all of `--layer-mib` MiB of random (incompressible) data, gzip.  Then, side
     python bench/multiplatform_bench.py [--images N] [--layer-mib M] [--big-layer-mib B] [--rounds R]
 """
 import argparse
-import compileall
 import gzip
 import hashlib
 import json
@@ -188,23 +187,10 @@ def main():  # noqa: PLR0914, PLR0915 - one linear report
     parser.add_argument("--big-layer-mib", type=int, default=192, help="layer size of the memory comparison (MiB)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of cold + warm runs per tool (medians compared)")
     args = parser.parse_args()
-    for tool in ("skopeo", seed_bench.CLI):
-        if not shutil.which(tool):
-            sys.exit(f"multiplatform_bench: {tool} is not installed")
-    compileall.compile_dir(os.path.join(REPO_ROOT, "plugins"), quiet=1)
-    compileall.compile_dir(os.path.join(REPO_ROOT, "airgap_cli"), quiet=1)
+    seed_bench.prepare("multiplatform_bench", ("skopeo", seed_bench.CLI))
     work = tempfile.mkdtemp(prefix="multiplatform-bench-")
-    regs = []
-
-    def registry(name):
-        reg = seed_bench.fresh_registry(work, name, "pyregistry")
-        regs.append(reg)
-        return reg
-
-    def done(reg):
-        reg.stop()
-        regs.remove(reg)
-        shutil.rmtree(reg.workdir, ignore_errors=True)
+    pool = seed_bench.RegistryPool(work, "pyregistry")
+    registry, done = pool.start, pool.done
 
     try:
         archives, layout, digests, paths = write_samples(os.path.join(work, "small"), args.images, args.layer_mib)
@@ -248,8 +234,7 @@ def main():  # noqa: PLR0914, PLR0915 - one linear report
         print(f"  {'peak RSS MiB, ' + str(args.layer_mib) + ' vs ' + str(args.big_layer_mib) + ' MiB layers':44} = "
               f"{small_rss:.0f} vs {big_rss:.0f}  ({big_rss / small_rss:.2f}x; flat = ~1)")
     finally:
-        for reg in list(regs):
-            reg.stop()
+        pool.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

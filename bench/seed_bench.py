@@ -122,6 +122,40 @@ def fresh_registry(work, name, kind):
     return RegistryProcess(kind, path).start()
 
 
+def prepare(bench, tools):
+    """Exit naming the first of `tools` not installed; compile the code under test so no run pays for it."""
+    for tool in tools:
+        if not shutil.which(tool):
+            sys.exit(f"{bench}: {tool} is not installed")
+    compileall.compile_dir(os.path.join(REPO_ROOT, "plugins"), quiet=1)
+    compileall.compile_dir(os.path.join(REPO_ROOT, "airgap_cli"), quiet=1)
+
+
+class RegistryPool:
+    """Fresh registries of one kind under `work`: `start(name)` one, `done(reg)` stops and removes it, `close()` stops
+    those still running."""
+
+    def __init__(self, work, kind):
+        self.work = work
+        self.kind = kind
+        self.running = []
+
+    def start(self, name):
+        reg = fresh_registry(self.work, name, self.kind)
+        self.running.append(reg)
+        return reg
+
+    def done(self, reg):
+        reg.stop()
+        self.running.remove(reg)
+        shutil.rmtree(reg.workdir, ignore_errors=True)
+
+    def close(self):
+        for reg in self.running:
+            reg.stop()
+        self.running = []
+
+
 def forget_images(refs, regs):
     """Remove the bench images and their registry tags from the engine (docker's cold run loads them afresh)."""
     for ref in refs:
@@ -163,11 +197,7 @@ def main():
     parser.add_argument("--kind", choices=["distribution", "pyregistry"], default="distribution",
                         help="the registry seeded (the targets are set against Distribution)")
     args = parser.parse_args()
-    for tool in ("docker", "skopeo", "docker-registry"):
-        if not shutil.which(tool):
-            sys.exit(f"seed_bench: {tool} is not installed")
-    compileall.compile_dir(os.path.join(REPO_ROOT, "plugins"), quiet=1)
-    compileall.compile_dir(os.path.join(REPO_ROOT, "airgap_cli"), quiet=1)
+    prepare("seed_bench", ("docker", "skopeo", "docker-registry"))
     work = tempfile.mkdtemp(prefix="seed-bench-")
     regs = []
     refs = []
