@@ -243,25 +243,48 @@ def engine_api(module: AnsibleModule) -> Any:
     return client
 
 
+def argument_spec() -> dict:
+    """The module's options (DOCUMENTATION describes them)."""
+    return {
+        "images": {"type": "list", "elements": "str", "required": True},
+        "dest": {"type": "path", "required": True},
+        "source": {"type": "str", "choices": ["engine", "registry"], "default": "engine"},
+        "format": {"type": "str", "choices": ["docker-archive", "oci-archive"], "default": "docker-archive"},
+        "layers": {"type": "str", "choices": ["uncompressed", "preserve"], "default": "uncompressed"},
+        "force": {"type": "bool", "default": False},
+        "registry": {"type": "str"},
+        "platform": {"type": "str"},
+        "platforms": {"type": "list", "elements": "str"},
+        "platform_policy": {"type": "str", "choices": ["full", "sparse", "filter"], "default": "full"},
+        "docker_host": {"type": "str"},
+        **CONNECTION_ARGUMENT_SPEC,
+    }
+
+
+def save_all(module: AnsibleModule, saver: ImageSaver, images: list, dest: str) -> None:
+    """Save every image in turn and exit with {changed, files, diff}; fail naming the image at the first error."""
+    files = []
+    before = {}
+    after = {}
+    for image in images:
+        try:
+            result, held = saver.save(image)
+        except (ArchiveError, RegistryError) as exc:
+            module.fail_json(msg=f"image {image}: {exc}", files=files, changed=any(f["changed"] for f in files))
+        except OSError as exc:
+            module.fail_json(msg=f"image {image}: cannot write into {dest}: {exc}", files=files, changed=any(f["changed"] for f in files))
+        files.append(result)
+        if result["changed"]:
+            before[result["path"]] = held
+            after[result["path"]] = result["digest"]
+    out = {"changed": any(f["changed"] for f in files), "files": files}
+    if module._diff:
+        out["diff"] = {"before": before, "after": after}
+    module.exit_json(**out)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "images": {"type": "list", "elements": "str", "required": True},
-            "dest": {"type": "path", "required": True},
-            "source": {"type": "str", "choices": ["engine", "registry"], "default": "engine"},
-            "format": {"type": "str", "choices": ["docker-archive", "oci-archive"], "default": "docker-archive"},
-            "layers": {"type": "str", "choices": ["uncompressed", "preserve"], "default": "uncompressed"},
-            "force": {"type": "bool", "default": False},
-            "registry": {"type": "str"},
-            "platform": {"type": "str"},
-            "platforms": {"type": "list", "elements": "str"},
-            "platform_policy": {"type": "str", "choices": ["full", "sparse", "filter"], "default": "full"},
-            "docker_host": {"type": "str"},
-            **CONNECTION_ARGUMENT_SPEC,
-        },
-        required_together=[("username", "password")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), required_together=[("username", "password")], supports_check_mode=True)
     p = module.params
     if p["source"] == "engine" and p["format"] != "docker-archive":
         module.fail_json(msg="format oci-archive needs source=registry (the Docker engine saves docker-archive only)")
@@ -287,25 +310,7 @@ def main() -> None:
             os.makedirs(dest)
         except OSError as exc:
             module.fail_json(msg=f"cannot create dest {dest}: {exc.strerror}")
-    files = []
-    before = {}
-    after = {}
-    for image in p["images"]:
-        try:
-            result, held = saver.save(image)
-        except (ArchiveError, RegistryError) as exc:
-            module.fail_json(msg=f"image {image}: {exc}", files=files, changed=any(f["changed"] for f in files))
-        except OSError as exc:
-            module.fail_json(msg=f"image {image}: cannot write into {dest}: {exc}", files=files, changed=any(f["changed"] for f in files))
-        files.append(result)
-        if result["changed"]:
-            before[result["path"]] = held
-            after[result["path"]] = result["digest"]
-    changed = any(f["changed"] for f in files)
-    out = {"changed": changed, "files": files}
-    if module._diff:
-        out["diff"] = {"before": before, "after": after}
-    module.exit_json(**out)
+    save_all(module, saver, p["images"], dest)
 
 
 if __name__ == "__main__":
