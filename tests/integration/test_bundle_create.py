@@ -23,7 +23,7 @@ from ansible_collections.airgap.registry.plugins.module_utils.registry_api impor
 from ansible_collections.airgap.registry.plugins.module_utils.seed import seed
 from tests.conftest import require
 from tests.helpers.engine import ctr_namespace
-from tests.helpers.registries import REPO_ROOT
+from tests.helpers.registries import REPO_ROOT, htpasswd_auth
 from tests.helpers.seed import start_kind
 
 
@@ -412,13 +412,17 @@ def test_cli_create_check_have_and_errors(py_source, tmp_path):
 
 
 # --- credentials -------------------------------------------------------------------------------------------------------
-def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarballs, monkeypatch):
+def _registry_with_login(start_registry, tmp_path, sample_tarballs):
+    """A pyregistry asking for `bundler` / `s3cret-pw` (htpasswd), holding abox:1.0.1."""
     require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
-    htpasswd = tmp_path / "htpasswd"
-    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "bundler", "s3cret-pw"], check=True, capture_output=True)
-    reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "bundle", "path": str(htpasswd)}}})
+    reg = start_registry("pyregistry", config={"auth": htpasswd_auth(tmp_path, "bundler", "s3cret-pw")})
     seed({"src": [str(sample_tarballs / "abox_1.0.1.tar")], "registry": reg.host, "retries": 1,
           "username": "bundler", "password": "s3cret-pw"})
+    return reg
+
+
+def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarballs, monkeypatch):
+    reg = _registry_with_login(start_registry, tmp_path, sample_tarballs)
     config_dir = tmp_path / "docker"
     config_dir.mkdir()
     monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
@@ -440,12 +444,7 @@ def test_credentials_from_docker_config(start_registry, tmp_path, sample_tarball
 def test_credentials_from_a_docker_credential_helper(start_registry, tmp_path, sample_tarballs, monkeypatch):
     """~/.docker/config.json naming a credential helper for the registry (credHelpers, as `docker login` writes with
     one): create asks `docker-credential-NAME get` as docker does; a helper that cannot be run is named in the error."""
-    require(shutil.which("htpasswd"), "htpasswd (apache2-utils) is not installed")
-    htpasswd = tmp_path / "htpasswd"
-    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "bundler", "s3cret-pw"], check=True, capture_output=True)
-    reg = start_registry("pyregistry", config={"auth": {"htpasswd": {"realm": "bundle", "path": str(htpasswd)}}})
-    seed({"src": [str(sample_tarballs / "abox_1.0.1.tar")], "registry": reg.host, "retries": 1,
-          "username": "bundler", "password": "s3cret-pw"})
+    reg = _registry_with_login(start_registry, tmp_path, sample_tarballs)
     bin_dir, config_dir = tmp_path / "bin", tmp_path / "docker"
     bin_dir.mkdir()
     config_dir.mkdir()
